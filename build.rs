@@ -1,0 +1,45 @@
+//! Build script. With the `torch` feature it links sapipe against the libtorch of the PyTorch
+//! wheel installed by `scripts/setup-torch` (reached through `LIBTORCH`, set in
+//! `.cargo/config.toml`): it sets an rpath so the binary runs without environment variables,
+//! force-links `libtorch_cuda` when present (otherwise the linker drops it and CUDA is silently
+//! unavailable), and compiles the small C++ determinism shim.
+
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return;
+    }
+    let libtorch = match std::env::var_os("LIBTORCH") {
+        Some(path) => PathBuf::from(path),
+        None => panic!("LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"),
+    };
+    let libtorch = libtorch.canonicalize().unwrap_or_else(|_| {
+        panic!(
+            "LIBTORCH={} does not exist: run scripts/setup-torch first (it installs PyTorch 2.11.0 \
+             and links .libtorch), or build the engine alone with --no-default-features",
+            libtorch.display()
+        )
+    });
+    let lib = libtorch.join("lib");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-search=native={}", lib.display());
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+    let shim = "src/neuro/shim/determinism.cpp";
+    println!("cargo:rerun-if-changed={shim}");
+    cc::Build::new()
+        .cpp(true)
+        .file(shim)
+        .include(libtorch.join("include"))
+        .include(libtorch.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .warnings(false)
+        .compile("sapipe_determinism");
+}

@@ -1,0 +1,136 @@
+//! A plain n-dimensional `f32` array (row-major) and its `.npy` file format.
+//!
+//! This is the exchange type between the neural stages: datasets, predictions and metrics
+//! inputs are `ArrayF32`s on disk as NumPy `.npy` files, so users can open every artifact
+//! with `numpy.load`. It has no libtorch dependency.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+
+/// Failure reading or writing an array file; always names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArrayError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: expected {expected}, found {found}")]
+    Format {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+}
+
+/// A row-major `f32` array with an explicit shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrayF32 {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl ArrayF32 {
+    /// An array of the given shape; panics (a bug, not a user error) if the sizes disagree.
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape {shape:?} does not match {} elements",
+            data.len()
+        );
+        Self { shape, data }
+    }
+
+    pub fn zeros(shape: Vec<usize>) -> Self {
+        let n = shape.iter().product();
+        Self { shape, data: vec![0.0; n] }
+    }
+
+    /// Number of elements in one entry of the leading axis.
+    pub fn row_len(&self) -> usize {
+        self.shape.iter().skip(1).product()
+    }
+
+    /// The `i`-th entry of the leading axis as a flat slice.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let n = self.row_len();
+        &self.data[i * n..(i + 1) * n]
+    }
+
+    /// A new array with the rows (leading-axis entries) at `indices`, in that order.
+    pub fn select_rows(&self, indices: &[usize]) -> Self {
+        let n = self.row_len();
+        let mut data = Vec::with_capacity(indices.len() * n);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        let mut shape = self.shape.clone();
+        shape[0] = indices.len();
+        Self { shape, data }
+    }
+
+    /// Writes the array as a little-endian `<f4` `.npy` file.
+    pub fn write_npy(&self, path: &Path) -> Result<(), ArrayError> {
+        let io = |source| ArrayError::Io { path: path.to_owned(), source };
+        let file = BufWriter::new(File::create(path).map_err(io)?);
+        let shape: Vec<u64> = self.shape.iter().map(|&d| d as u64).collect();
+        let mut writer = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&shape)
+            .writer(file)
+            .begin_nd()
+            .map_err(io)?;
+        writer.extend(self.data.iter().copied()).map_err(io)?;
+        writer.finish().map_err(io)
+    }
+
+    /// Reads a C-order `.npy` file of dtype `<f4`; any other dtype is a [`ArrayError::Format`].
+    pub fn read_npy(path: &Path) -> Result<Self, ArrayError> {
+        let io = |source| ArrayError::Io { path: path.to_owned(), source };
+        let file = File::open(path).map_err(io)?;
+        let npy = npyz::NpyFile::new(BufReader::new(file)).map_err(io)?;
+        let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+        if npy.order() != npyz::Order::C {
+            return Err(ArrayError::Format {
+                path: path.to_owned(),
+                expected: "C (row-major) order".into(),
+                found: "Fortran order".into(),
+            });
+        }
+        let dtype = npy.dtype();
+        let data: Vec<f32> = npy.into_vec().map_err(|_| ArrayError::Format {
+            path: path.to_owned(),
+            expected: "dtype float32 (<f4)".into(),
+            found: format!("{}", dtype.descr()),
+        })?;
+        Ok(Self { shape, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trip_keeps_shape_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        let a = ArrayF32::new(vec![2, 3], vec![1.0, -2.5, 3.0, f32::NAN, 0.0, 7.25]);
+        a.write_npy(&path).unwrap();
+        let b = ArrayF32::read_npy(&path).unwrap();
+        assert_eq!(b.shape, vec![2, 3]);
+        assert_eq!(a.data[..3], b.data[..3]);
+        assert!(b.data[3].is_nan());
+    }
+
+    #[test]
+    fn select_rows_reorders() {
+        let a = ArrayF32::new(vec![3, 2], vec![0., 1., 2., 3., 4., 5.]);
+        assert_eq!(a.select_rows(&[2, 0]).data, vec![4., 5., 0., 1.]);
+    }
+}
