@@ -39,7 +39,8 @@ pub struct StageContext<'a> {
     pub stage: &'a str,
     pub params: &'a Params,
     /// Declared input name -> path of the artifact (a file or a directory). Optional inputs
-    /// that are not bound are absent.
+    /// that are not bound are absent. An input declared `many: true` appears once per bound
+    /// upstream stage, under the key `"<input>/<upstream stage>"` (see [`StageContext::inputs_many`]).
     pub inputs: &'a BTreeMap<String, PathBuf>,
     /// Declared output name -> path the kind must create (a file, or a directory if the
     /// definition declares the output as a directory; the directory already exists).
@@ -60,6 +61,16 @@ impl StageContext<'_> {
         self.inputs.get(name).ok_or_else(|| {
             KindError::Invalid(format!("stage '{}': input '{name}' is not bound", self.stage))
         })
+    }
+
+    /// All artifacts bound to a `many: true` input, as (upstream stage name, path), in the
+    /// order of the stage names.
+    pub fn inputs_many(&self, name: &str) -> Vec<(&str, &PathBuf)> {
+        let prefix = format!("{name}/");
+        self.inputs
+            .iter()
+            .filter_map(|(k, p)| k.strip_prefix(&prefix).map(|stage| (stage, p)))
+            .collect()
     }
 
     /// A declared output's path.
