@@ -3,5 +3,6 @@
 //! the cache: stage adapters in `crate::stages` call into it with plain paths and parameters.
 
 pub mod array;
+pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
