@@ -23,6 +23,14 @@ fn main() {
             libtorch.display()
         )
     });
+    let version = std::fs::read_to_string(libtorch.join("version.py"))
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("__version__"))?;
+            Some(line.split(['\'', '"']).nth(1)?.to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=SAPIPE_LIBTORCH_VERSION={version}");
     let lib = libtorch.join("lib");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if lib.join("libtorch_cuda.so").exists() {
