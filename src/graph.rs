@@ -29,21 +29,37 @@ impl Dag {
             }
         }
         if toposort(&graph, None).is_err() {
-            return Err(SpecError::new(&p.file, format!("the stages form a cycle: {}", cycle(&graph).join(" -> "))));
+            return Err(SpecError::new(
+                &p.file,
+                format!("the stages form a cycle: {}", cycle(&graph).join(" -> ")),
+            ));
         }
         // Kahn's algorithm picking the earliest stage in file order among the ready ones.
-        let position: BTreeMap<&str, usize> =
-            p.stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-        let mut waiting: BTreeMap<&str, usize> = p.stages.iter().map(|s| (s.name.as_str(), s.needs.len())).collect();
-        let mut ready: BTreeSet<(usize, &str)> =
-            waiting.iter().filter(|(_, n)| **n == 0).map(|(s, _)| (position[s], *s)).collect();
+        let position: BTreeMap<&str, usize> = p
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        let mut waiting: BTreeMap<&str, usize> = p
+            .stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.needs.len()))
+            .collect();
+        let mut ready: BTreeSet<(usize, &str)> = waiting
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(s, _)| (position[s], *s))
+            .collect();
         let mut order = Vec::new();
         while let Some((pos, name)) = ready.pop_first() {
             let _ = pos;
             order.push(name.to_string());
             for s in &p.stages {
                 if s.needs.iter().any(|n| n == name) {
-                    let w = waiting.get_mut(s.name.as_str()).expect("every stage is counted");
+                    let w = waiting
+                        .get_mut(s.name.as_str())
+                        .expect("every stage is counted");
                     *w -= 1;
                     if *w == 0 {
                         ready.insert((position[s.name.as_str()], s.name.as_str()));
@@ -51,7 +67,11 @@ impl Dag {
                 }
             }
         }
-        Ok(Self { graph, index, order })
+        Ok(Self {
+            graph,
+            index,
+            order,
+        })
     }
 
     /// All stages in dependency order.
@@ -62,13 +82,23 @@ impl Dag {
     /// The given targets and everything they depend on, in dependency order.
     pub fn closure(&self, targets: &[String]) -> Vec<String> {
         let mut keep = BTreeSet::new();
-        let mut stack: Vec<NodeIndex> = targets.iter().filter_map(|t| self.index.get(t).copied()).collect();
+        let mut stack: Vec<NodeIndex> = targets
+            .iter()
+            .filter_map(|t| self.index.get(t).copied())
+            .collect();
         while let Some(n) = stack.pop() {
             if keep.insert(n) {
-                stack.extend(self.graph.neighbors_directed(n, petgraph::Direction::Incoming));
+                stack.extend(
+                    self.graph
+                        .neighbors_directed(n, petgraph::Direction::Incoming),
+                );
             }
         }
-        self.order.iter().filter(|s| keep.contains(&self.index[*s])).cloned().collect()
+        self.order
+            .iter()
+            .filter(|s| keep.contains(&self.index[*s]))
+            .cloned()
+            .collect()
     }
 
     /// The stages that (transitively) depend on `stage`.
@@ -76,7 +106,10 @@ impl Dag {
         let mut out = BTreeSet::new();
         let mut stack: Vec<NodeIndex> = self.index.get(stage).copied().into_iter().collect();
         while let Some(n) = stack.pop() {
-            for m in self.graph.neighbors_directed(n, petgraph::Direction::Outgoing) {
+            for m in self
+                .graph
+                .neighbors_directed(n, petgraph::Direction::Outgoing)
+            {
                 if out.insert(self.graph[m].clone()) {
                     stack.push(m);
                 }
@@ -93,7 +126,10 @@ fn cycle(graph: &DiGraph<String, ()>) -> Vec<String> {
         .find(|c| c.len() > 1 || graph.contains_edge(c[0], c[0]))
         .expect("toposort failed, so a cycle exists");
     let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-    let start = *scc.iter().min_by_key(|n| graph[**n].clone()).expect("non-empty");
+    let start = *scc
+        .iter()
+        .min_by_key(|n| graph[**n].clone())
+        .expect("non-empty");
     let mut path = vec![start];
     let mut at = start;
     loop {
@@ -126,14 +162,23 @@ pub fn render(p: &Pipeline, format: DagFormat, label: &dyn Fn(&str) -> String) -
     match format {
         DagFormat::Text => {
             for s in &p.stages {
-                let needs = if s.needs.is_empty() { String::new() } else { format!("  <- {}", s.needs.join(", ")) };
+                let needs = if s.needs.is_empty() {
+                    String::new()
+                } else {
+                    format!("  <- {}", s.needs.join(", "))
+                };
                 out.push_str(&format!("{}  [{}]{}\n", s.name, label(&s.name), needs));
             }
         }
         DagFormat::Dot => {
             out.push_str(&format!("digraph \"{}\" {{\n  rankdir=LR;\n", p.name));
             for s in &p.stages {
-                out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", s.name, s.name, label(&s.name)));
+                out.push_str(&format!(
+                    "  \"{}\" [label=\"{}\\n{}\"];\n",
+                    s.name,
+                    s.name,
+                    label(&s.name)
+                ));
             }
             for s in &p.stages {
                 for n in &s.needs {
@@ -145,11 +190,20 @@ pub fn render(p: &Pipeline, format: DagFormat, label: &dyn Fn(&str) -> String) -
         DagFormat::Mermaid => {
             out.push_str("flowchart LR\n");
             for s in &p.stages {
-                out.push_str(&format!("  {}[\"{}<br/>{}\"]\n", mermaid_id(&s.name), s.name, label(&s.name)));
+                out.push_str(&format!(
+                    "  {}[\"{}<br/>{}\"]\n",
+                    mermaid_id(&s.name),
+                    s.name,
+                    label(&s.name)
+                ));
             }
             for s in &p.stages {
                 for n in &s.needs {
-                    out.push_str(&format!("  {} --> {}\n", mermaid_id(n), mermaid_id(&s.name)));
+                    out.push_str(&format!(
+                        "  {} --> {}\n",
+                        mermaid_id(n),
+                        mermaid_id(&s.name)
+                    ));
                 }
             }
         }

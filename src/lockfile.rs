@@ -32,7 +32,7 @@ pub enum LockFileError {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
-        #[source]
+        // Shown in the message, so not also a `#[source]` (anyhow would print it twice).
         source: std::io::Error,
     },
     #[error("{path}: not a valid lock file: {message}")]
@@ -45,9 +45,15 @@ impl LockFile {
         match std::fs::read_to_string(path) {
             Ok(text) => serde_yaml::from_str(&text)
                 .map(Some)
-                .map_err(|e| LockFileError::Invalid { path: path.to_owned(), message: e.to_string() }),
+                .map_err(|e| LockFileError::Invalid {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(LockFileError::Io { path: path.to_owned(), source: e }),
+            Err(e) => Err(LockFileError::Io {
+                path: path.to_owned(),
+                source: e,
+            }),
         }
     }
 
@@ -57,7 +63,11 @@ impl LockFile {
         // A blank line before each stage block keeps diffs readable.
         for line in body.lines() {
             let first = out.ends_with("stages:\n");
-            if line.starts_with("  ") && !line.starts_with("   ") && out.contains("\nstages:") && !first {
+            if line.starts_with("  ")
+                && !line.starts_with("   ")
+                && out.contains("\nstages:")
+                && !first
+            {
                 out.push('\n');
             }
             out.push_str(line);
@@ -72,7 +82,10 @@ impl LockFile {
         if std::fs::read_to_string(path).ok().as_deref() == Some(text.as_str()) {
             return Ok(());
         }
-        write_atomic(path, text.as_bytes()).map_err(|e| LockFileError::Io { path: path.to_owned(), source: e })
+        write_atomic(path, text.as_bytes()).map_err(|e| LockFileError::Io {
+            path: path.to_owned(),
+            source: e,
+        })
     }
 }
 
@@ -89,7 +102,10 @@ mod tests {
 
     #[test]
     fn renders_sorted_blocks_and_round_trips() {
-        let mut lock = LockFile { pipeline: "demo".into(), stages: BTreeMap::new() };
+        let mut lock = LockFile {
+            pipeline: "demo".into(),
+            stages: BTreeMap::new(),
+        };
         lock.stages.insert("b".into(), stage(b"kb", b"ob"));
         lock.stages.insert("a".into(), stage(b"ka", b"oa"));
         let text = lock.render();

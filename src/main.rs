@@ -14,12 +14,19 @@ fn main() {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let code = match sapipe::cli::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<sapipe::spec::SpecError>().is_some() { 2 } else { 1 }
+            if e.downcast_ref::<sapipe::spec::SpecError>().is_some() {
+                2
+            } else {
+                1
+            }
         }
     };
     std::process::exit(code);

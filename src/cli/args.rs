@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use crate::graph::DagFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "sapipe", version, about = "Content-addressed pipelines for fitting CNN models of V1 neurons")]
+#[command(
+    name = "sapipe",
+    version,
+    about = "Content-addressed pipelines for fitting CNN models of V1 neurons"
+)]
 pub struct Cli {
     /// The artifact cache (default: SAPIPE_CACHE, else cache/ at the project root).
     #[arg(long, global = true, value_name = "DIR")]

@@ -13,16 +13,35 @@ use crate::report::{progress::Progress, terminal};
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let cache = cli.cache.as_deref();
     match cli.command {
-        Command::Run { pipeline, stages, force, jobs, keep_going } => {
+        Command::Run {
+            pipeline,
+            stages,
+            force,
+            jobs,
+            keep_going,
+        } => {
             let session = open(&pipeline, cache)?;
             let progress = Progress::new();
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            let req = ops::run::RunRequest { targets: stages, force, jobs, keep_going };
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            let req = ops::run::RunRequest {
+                targets: stages,
+                force,
+                jobs,
+                keep_going,
+            };
             let summary = ops::run::run(&session, &req, &|e| progress.handle(e))?;
             print!("{}", terminal::run_summary(&summary));
             Ok(if summary.failed.is_empty() { 0 } else { 1 })
         }
-        Command::Status { pipeline, stages, json } => {
+        Command::Status {
+            pipeline,
+            stages,
+            json,
+        } => {
             let session = open(&pipeline, cache)?;
             let statuses = ops::status::status(&session, &stages)?;
             if json {
@@ -32,7 +51,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Explain { pipeline, stage, json } => {
+        Command::Explain {
+            pipeline,
+            stage,
+            json,
+        } => {
             let session = open(&pipeline, cache)?;
             let st = ops::status::explain(&session, &stage)?;
             if json {
@@ -45,11 +68,24 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Dag { pipeline, format } => {
             let session = open(&pipeline, cache)?;
-            let label = |s: &str| session.pipeline.stage(s).map(|st| st.definition.name.clone()).unwrap_or_default();
-            print!("{}", crate::graph::render(&session.pipeline, format, &label));
+            let label = |s: &str| {
+                session
+                    .pipeline
+                    .stage(s)
+                    .map(|st| st.definition.name.clone())
+                    .unwrap_or_default()
+            };
+            print!(
+                "{}",
+                crate::graph::render(&session.pipeline, format, &label)
+            );
             Ok(0)
         }
-        Command::Show { pipeline, stage, json } => {
+        Command::Show {
+            pipeline,
+            stage,
+            json,
+        } => {
             let session = open(&pipeline, cache)?;
             let entries = ops::show::show(&session, stage.as_deref())?;
             if json {
@@ -63,9 +99,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let dir = cache_of(cache, project.as_deref())?;
             let report = ops::verify::verify(&dir, repair)?;
             print!("{}", terminal::verify(&report));
-            Ok(if report.problems.is_empty() || repair { 0 } else { 1 })
+            Ok(if report.problems.is_empty() || repair {
+                0
+            } else {
+                1
+            })
         }
-        Command::Gc { dry_run, keep_recent, project } => {
+        Command::Gc {
+            dry_run,
+            keep_recent,
+            project,
+        } => {
             let root = project_root(project.as_deref())?;
             let dir = ops::cache_dir(cache, &root);
             let report = ops::gc::gc(&dir, &root, keep_recent, dry_run)?;
@@ -102,7 +146,11 @@ fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         return Ok(p.to_owned());
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    Ok(cwd.ancestors().find(|d| d.join("stages").is_dir()).map(Path::to_owned).unwrap_or(cwd))
+    Ok(cwd
+        .ancestors()
+        .find(|d| d.join("stages").is_dir())
+        .map(Path::to_owned)
+        .unwrap_or(cwd))
 }
 
 fn cache_of(cache: Option<&Path>, project: Option<&Path>) -> anyhow::Result<PathBuf> {

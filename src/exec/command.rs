@@ -51,10 +51,11 @@ fn env_name(prefix: &str, name: &str) -> String {
 
 /// Runs the command; Ok when it exits 0.
 pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, KindError> {
+    // Placeholder -> shell text (already quoted).
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     let mut env: Vec<(String, String)> = Vec::new();
     for (name, v) in ctx.params {
-        values.insert(format!("params.{name}"), param_text(v));
+        values.insert(format!("params.{name}"), shell_quote(&param_text(v)));
         env.push((env_name("SAPIPE_PARAM_", name), param_text(v)));
     }
     let mut many: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -63,7 +64,7 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
         match name.split_once('/') {
             Some((input, _)) => many.entry(input.to_string()).or_default().push(p),
             None => {
-                values.insert(format!("inputs.{name}"), p.clone());
+                values.insert(format!("inputs.{name}"), shell_quote(&p));
                 env.push((env_name("SAPIPE_INPUT_", name), p));
             }
         }
@@ -74,17 +75,22 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
         values.insert(format!("inputs.{name}"), quoted.join(" "));
     }
     for (name, path) in ctx.outputs {
-        values.insert(format!("outputs.{name}"), path.display().to_string());
+        values.insert(
+            format!("outputs.{name}"),
+            shell_quote(&path.display().to_string()),
+        );
         env.push((env_name("SAPIPE_OUTPUT_", name), path.display().to_string()));
     }
     let mut script = command.to_string();
     for (section, name) in placeholders(command) {
         let key = format!("{section}.{name}");
         let value = values.get(&key).ok_or_else(|| {
-            KindError::Invalid(format!("stage '{}': the command uses {{{key}}}, which is not declared", ctx.stage))
+            KindError::Invalid(format!(
+                "stage '{}': the command uses {{{key}}}, which is not declared",
+                ctx.stage
+            ))
         })?;
-        let quoted = if section == "inputs" && value.starts_with('\'') { value.clone() } else { shell_quote(value) };
-        script = script.replace(&format!("{{{key}}}"), &quoted);
+        script = script.replace(&format!("{{{key}}}"), value);
     }
     let log = open_log(&ctx.log_path)?;
     let log_err = log.try_clone().map_err(KindError::io("stage log"))?;
@@ -109,7 +115,9 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
             Some(code) => format!("exit status {code}"),
             None => "killed by a signal".to_string(),
         };
-        Err(KindError::Failed(format!("the command failed ({how}): {script}")))
+        Err(KindError::Failed(format!(
+            "the command failed ({how}): {script}"
+        )))
     }
 }
 
@@ -127,7 +135,9 @@ mod tests {
 
     #[test]
     fn finds_placeholders_and_quotes_values() {
-        let p = placeholders("python3 x.py --n {params.n} {inputs.text} > {outputs.out} {notaplaceholder}");
+        let p = placeholders(
+            "python3 x.py --n {params.n} {inputs.text} > {outputs.out} {notaplaceholder}",
+        );
         assert_eq!(
             p,
             vec![

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{Engine, ExecError};
-use crate::key::{ComputeContext, ContentDigest, ImplementationKey, InputKey, KEY_SCHEMA, KeyRecord};
+use crate::key::{
+    ComputeContext, ContentDigest, ImplementationKey, InputKey, KEY_SCHEMA, KeyRecord,
+};
 use crate::spec::{Implementation, Stage};
 use crate::store::objects::Manifest;
 
@@ -14,7 +16,11 @@ use crate::store::objects::Manifest;
 pub type Known = BTreeMap<String, BTreeMap<String, ContentDigest>>;
 
 /// The key record of `stage`, or `None` if some input's upstream output is not known yet.
-pub fn key_record(engine: &Engine, stage: &Stage, known: &Known) -> Result<Option<KeyRecord>, ExecError> {
+pub fn key_record(
+    engine: &Engine,
+    stage: &Stage,
+    known: &Known,
+) -> Result<Option<KeyRecord>, ExecError> {
     let def = &stage.definition;
     let mut inputs = BTreeMap::new();
     for (name, bindings) in &stage.inputs {
@@ -29,19 +35,34 @@ pub fn key_record(engine: &Engine, stage: &Stage, known: &Known) -> Result<Optio
         let key = if spec_many {
             InputKey::Many(digests)
         } else {
-            InputKey::One(digests.into_values().next().expect("a bound input has one binding"))
+            InputKey::One(
+                digests
+                    .into_values()
+                    .next()
+                    .expect("a bound input has one binding"),
+            )
         };
         inputs.insert(name.clone(), key);
     }
     let mut params = stage.params.clone();
     for (name, path) in &stage.paths {
         let digest = Manifest::digest_path(path).map_err(|e| {
-            ExecError::Input(format!("stage '{}', parameter '{name}': cannot read {}: {e}", stage.name, path.display()))
+            ExecError::Input(format!(
+                "stage '{}', parameter '{name}': cannot read {}: {e}",
+                stage.name,
+                path.display()
+            ))
         })?;
-        params.insert(name.clone(), json!({ "path": params[name].clone(), "digest": digest }));
+        params.insert(
+            name.clone(),
+            json!({ "path": params[name].clone(), "digest": digest }),
+        );
     }
     let (implementation, context) = match &def.implementation {
-        Implementation::Builtin { version, uses_device } => (
+        Implementation::Builtin {
+            version,
+            uses_device,
+        } => (
             ImplementationKey::Builtin { version: *version },
             uses_device.then(|| ComputeContext {
                 libtorch: engine.env.libtorch.clone().unwrap_or_else(|| "none".into()),
@@ -54,11 +75,21 @@ pub fn key_record(engine: &Engine, stage: &Stage, known: &Known) -> Result<Optio
             for rel in code {
                 let path = engine.pipeline.root.join(rel);
                 let d = ContentDigest::of_file(&path).map_err(|e| {
-                    ExecError::Input(format!("stage '{}': code file {}: {e}", stage.name, path.display()))
+                    ExecError::Input(format!(
+                        "stage '{}': code file {}: {e}",
+                        stage.name,
+                        path.display()
+                    ))
                 })?;
                 digests.insert(rel.clone(), d);
             }
-            (ImplementationKey::Command { command: command.clone(), code: digests }, None)
+            (
+                ImplementationKey::Command {
+                    command: command.clone(),
+                    code: digests,
+                },
+                None,
+            )
         }
     };
     Ok(Some(KeyRecord {

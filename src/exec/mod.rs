@@ -67,17 +67,40 @@ pub enum ExecError {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// The run will consider these stages.
-    Planned { stages: Vec<String> },
+    Planned {
+        stages: Vec<String>,
+    },
     /// The stage's key has a record: nothing to do.
-    Cached { stage: String },
+    Cached {
+        stage: String,
+    },
     /// Another process holds the key's lock; waiting for it.
-    Waiting { stage: String },
-    Started { stage: String, key: String },
-    Progress { stage: String, done: u64, total: u64, message: String },
-    Finished { stage: String, duration: Duration },
-    Failed { stage: String, message: String },
+    Waiting {
+        stage: String,
+    },
+    Started {
+        stage: String,
+        key: String,
+    },
+    Progress {
+        stage: String,
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    Finished {
+        stage: String,
+        duration: Duration,
+    },
+    Failed {
+        stage: String,
+        message: String,
+    },
     /// Not run because an upstream stage failed.
-    Skipped { stage: String, because: String },
+    Skipped {
+        stage: String,
+        because: String,
+    },
 }
 
 /// The host name, for records.

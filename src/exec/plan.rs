@@ -37,9 +37,15 @@ pub struct StageStatus {
 }
 
 /// The last completed record of a stage: its head in this cache, else the lock file's key.
-pub fn previous_record(engine: &Engine, stage: &str, lock: Option<&LockFile>) -> Option<StageRecord> {
+pub fn previous_record(
+    engine: &Engine,
+    stage: &str,
+    lock: Option<&LockFile>,
+) -> Option<StageRecord> {
     let store = engine.store;
-    let from_head = store.head(&engine.pipeline.name, stage).and_then(|k| store.record(&k).ok().flatten());
+    let from_head = store
+        .head(&engine.pipeline.name, stage)
+        .and_then(|k| store.record(&k).ok().flatten());
     from_head.or_else(|| {
         let key = &lock?.stages.get(stage)?.key;
         store.record(key).ok().flatten()
@@ -59,7 +65,12 @@ pub fn plan(
     for name in stages {
         let stage = engine.pipeline.stage(name).expect("planned stages exist");
         let previous = previous_record(engine, name, lock);
-        let pending_up: Vec<String> = stage.needs.iter().filter(|n| pending.contains(*n)).cloned().collect();
+        let pending_up: Vec<String> = stage
+            .needs
+            .iter()
+            .filter(|n| pending.contains(*n))
+            .cloned()
+            .collect();
         let exact = key_record(engine, stage, &known)?;
         let (record, state, mut reasons) = match exact {
             Some(rec) => {
@@ -70,7 +81,8 @@ pub fn plan(
                         (Some(rec), State::UpToDate, Vec::new())
                     }
                     _ => {
-                        let reasons = reasons_against(&rec, previous.as_ref(), force.contains(name));
+                        let reasons =
+                            reasons_against(&rec, previous.as_ref(), force.contains(name));
                         (Some(rec), State::WillRun, reasons)
                     }
                 }
@@ -83,9 +95,15 @@ pub fn plan(
                     Some(r) => engine.store.has_record(&r.key()),
                     None => false,
                 };
-                let state = if cached && !force.contains(name) { State::MayRun } else { State::WillRun };
+                let state = if cached && !force.contains(name) {
+                    State::MayRun
+                } else {
+                    State::WillRun
+                };
                 let mut reasons = match (&rec, state) {
-                    (Some(r), State::WillRun) => reasons_against(r, previous.as_ref(), force.contains(name)),
+                    (Some(r), State::WillRun) => {
+                        reasons_against(r, previous.as_ref(), force.contains(name))
+                    }
                     _ => Vec::new(),
                 };
                 reasons.retain(|r| !matches!(r, DirtyReason::Input { .. }));
@@ -113,12 +131,20 @@ pub fn plan(
     Ok(out)
 }
 
-fn reasons_against(rec: &KeyRecord, previous: Option<&StageRecord>, forced: bool) -> Vec<DirtyReason> {
+fn reasons_against(
+    rec: &KeyRecord,
+    previous: Option<&StageRecord>,
+    forced: bool,
+) -> Vec<DirtyReason> {
     let mut reasons = match previous {
         None => vec![DirtyReason::NoRecord],
         Some(p) => {
             let d = diff(&p.key_record, rec);
-            if d.is_empty() && !forced { vec![DirtyReason::NoRecord] } else { d }
+            if d.is_empty() && !forced {
+                vec![DirtyReason::NoRecord]
+            } else {
+                d
+            }
         }
     };
     if forced {
@@ -129,5 +155,8 @@ fn reasons_against(rec: &KeyRecord, previous: Option<&StageRecord>, forced: bool
 
 /// Output name -> digest of a record.
 pub fn digests(r: &StageRecord) -> BTreeMap<String, crate::key::ContentDigest> {
-    r.outputs.iter().map(|(n, o)| (n.clone(), o.digest.clone())).collect()
+    r.outputs
+        .iter()
+        .map(|(n, o)| (n.clone(), o.digest.clone()))
+        .collect()
 }

@@ -41,10 +41,16 @@ enum Slot {
 }
 
 pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> {
-    (engine.events)(Event::Planned { stages: opts.stages.clone() });
+    (engine.events)(Event::Planned {
+        stages: opts.stages.clone(),
+    });
     let mut summary = RunSummary::default();
     let mut known: Known = BTreeMap::new();
-    let mut slots: BTreeMap<&str, Slot> = opts.stages.iter().map(|s| (s.as_str(), Slot::Waiting)).collect();
+    let mut slots: BTreeMap<&str, Slot> = opts
+        .stages
+        .iter()
+        .map(|s| (s.as_str(), Slot::Waiting))
+        .collect();
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut running = 0usize;
     let mut device_running = 0usize;
@@ -54,27 +60,42 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
         loop {
             if !stop {
                 for name in &opts.stages {
-                    if !matches!(slots[name.as_str()], Slot::Waiting) || running >= opts.jobs.max(1) {
+                    if !matches!(slots[name.as_str()], Slot::Waiting) || running >= opts.jobs.max(1)
+                    {
                         continue;
                     }
                     let stage = engine.pipeline.stage(name).expect("planned stages exist");
-                    let ups: Vec<&String> = stage.needs.iter().filter(|n| slots.contains_key(n.as_str())).collect();
+                    let ups: Vec<&String> = stage
+                        .needs
+                        .iter()
+                        .filter(|n| slots.contains_key(n.as_str()))
+                        .collect();
                     if let Some(bad) = ups.iter().find(|n| failed.contains(n.as_str())) {
-                        (engine.events)(Event::Skipped { stage: name.clone(), because: bad.to_string() });
+                        (engine.events)(Event::Skipped {
+                            stage: name.clone(),
+                            because: bad.to_string(),
+                        });
                         summary.skipped.push(name.clone());
                         failed.insert(name.clone());
                         slots.insert(name, Slot::Finished);
                         continue;
                     }
-                    if !ups.iter().all(|n| matches!(slots[n.as_str()], Slot::Finished)) {
+                    if !ups
+                        .iter()
+                        .all(|n| matches!(slots[n.as_str()], Slot::Finished))
+                    {
                         continue;
                     }
                     let Some(record) = key_record(engine, stage, &known)? else {
-                        return Err(ExecError::Input(format!("stage '{name}': an input's upstream output is unknown")));
+                        return Err(ExecError::Input(format!(
+                            "stage '{name}': an input's upstream output is unknown"
+                        )));
                     };
                     if !opts.force.contains(name) {
                         if let Some(r) = engine.store.record(&record.key())? {
-                            (engine.events)(Event::Cached { stage: name.clone() });
+                            (engine.events)(Event::Cached {
+                                stage: name.clone(),
+                            });
                             known.insert(name.clone(), digests(&r));
                             summary.cached.push(name.clone());
                             summary.records.insert(name.clone(), r);
@@ -82,7 +103,13 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
                             continue;
                         }
                     }
-                    let uses_device = matches!(stage.definition.implementation, Implementation::Builtin { uses_device: true, .. });
+                    let uses_device = matches!(
+                        stage.definition.implementation,
+                        Implementation::Builtin {
+                            uses_device: true,
+                            ..
+                        }
+                    );
                     if uses_device && device_running >= engine.pipeline.device_slots {
                         continue;
                     }
@@ -90,9 +117,10 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
                     device_running += usize::from(uses_device);
                     slots.insert(name, Slot::Running);
                     let (tx, known) = (tx.clone(), known.clone());
+                    let force = opts.force.contains(name);
                     scope.spawn(move || {
                         let t0 = Instant::now();
-                        let r = execute(engine, stage, record, &known);
+                        let r = execute(engine, stage, record, &known, force);
                         let _ = tx.send((stage.name.clone(), uses_device, t0, r));
                     });
                 }
@@ -100,10 +128,17 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
             if running == 0 {
                 break;
             }
-            let (name, uses_device, t0, result) = rx.recv().expect("a running stage always reports");
+            let (name, uses_device, t0, result) =
+                rx.recv().expect("a running stage always reports");
             running -= 1;
             device_running -= usize::from(uses_device);
-            slots.insert(opts.stages.iter().find(|s| **s == name).expect("known stage"), Slot::Finished);
+            slots.insert(
+                opts.stages
+                    .iter()
+                    .find(|s| **s == name)
+                    .expect("known stage"),
+                Slot::Finished,
+            );
             match result {
                 Ok(done) => {
                     let (record, executed) = match done {
@@ -111,17 +146,25 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
                         Done::ComputedElsewhere(r) => (r, false),
                     };
                     if executed {
-                        (engine.events)(Event::Finished { stage: name.clone(), duration: t0.elapsed() });
+                        (engine.events)(Event::Finished {
+                            stage: name.clone(),
+                            duration: t0.elapsed(),
+                        });
                         summary.executed.push(name.clone());
                     } else {
-                        (engine.events)(Event::Cached { stage: name.clone() });
+                        (engine.events)(Event::Cached {
+                            stage: name.clone(),
+                        });
                         summary.cached.push(name.clone());
                     }
                     known.insert(name.clone(), digests(&record));
                     summary.records.insert(name, record);
                 }
                 Err(e) => {
-                    (engine.events)(Event::Failed { stage: name.clone(), message: e.to_string() });
+                    (engine.events)(Event::Failed {
+                        stage: name.clone(),
+                        message: e.to_string(),
+                    });
                     summary.failed.push((name.clone(), e.to_string()));
                     failed.insert(name);
                     stop |= !opts.keep_going;

@@ -22,14 +22,31 @@ pub enum Done {
     ComputedElsewhere(StageRecord),
 }
 
-pub fn execute(engine: &Engine, stage: &Stage, record: KeyRecord, known: &Known) -> Result<Done, ExecError> {
+/// Executes `stage` unless (and `force` overrides this) another run completed its key while
+/// this one waited for the key's lock.
+pub fn execute(
+    engine: &Engine,
+    stage: &Stage,
+    record: KeyRecord,
+    known: &Known,
+    force: bool,
+) -> Result<Done, ExecError> {
     let key = record.key();
     let store = engine.store;
-    let _lock = store.lock_key(&key, || (engine.events)(Event::Waiting { stage: stage.name.clone() }))?;
-    if let Some(r) = store.record(&key)? {
-        return Ok(Done::ComputedElsewhere(r));
+    let _lock = store.lock_key(&key, || {
+        (engine.events)(Event::Waiting {
+            stage: stage.name.clone(),
+        })
+    })?;
+    if !force {
+        if let Some(r) = store.record(&key)? {
+            return Ok(Done::ComputedElsewhere(r));
+        }
     }
-    (engine.events)(Event::Started { stage: stage.name.clone(), key: key.hex().to_string() });
+    (engine.events)(Event::Started {
+        stage: stage.name.clone(),
+        key: key.hex().to_string(),
+    });
     let workdir = store.scratch_dir(&stage.name)?;
     let result = run_in(engine, stage, &key, record, known, &workdir);
     let _ = std::fs::remove_dir_all(&workdir);
@@ -45,26 +62,40 @@ fn run_in(
     workdir: &std::path::Path,
 ) -> Result<StageRecord, ExecError> {
     let store = engine.store;
-    let fail = |message: String| ExecError::Stage { stage: stage.name.clone(), message };
+    let fail = |message: String| ExecError::Stage {
+        stage: stage.name.clone(),
+        message,
+    };
     let inputs = input_paths(engine, stage, known)?;
     let out_dir = workdir.join("out");
     let mut outputs = BTreeMap::new();
     for (name, spec) in &stage.definition.outputs {
         let path = out_dir.join(name);
         if spec.ty == OutputType::Dir {
-            std::fs::create_dir_all(&path).map_err(|e| fail(format!("cannot create {}: {e}", path.display())))?;
+            std::fs::create_dir_all(&path)
+                .map_err(|e| fail(format!("cannot create {}: {e}", path.display())))?;
         }
         outputs.insert(name.clone(), path);
     }
-    std::fs::create_dir_all(&out_dir).map_err(|e| fail(format!("cannot create {}: {e}", out_dir.display())))?;
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| fail(format!("cannot create {}: {e}", out_dir.display())))?;
     let log_path = store.log_path(key);
-    write_log_header(&log_path, stage, key).map_err(|e| fail(format!("cannot write the log {}: {e}", log_path.display())))?;
+    write_log_header(&log_path, stage, key)
+        .map_err(|e| fail(format!("cannot write the log {}: {e}", log_path.display())))?;
     let mut params = stage.params.clone();
     for (name, path) in &stage.paths {
-        params.insert(name.clone(), serde_json::Value::String(path.display().to_string()));
+        params.insert(
+            name.clone(),
+            serde_json::Value::String(path.display().to_string()),
+        );
     }
     let progress = |done: u64, total: u64, message: &str| {
-        (engine.events)(Event::Progress { stage: stage.name.clone(), done, total, message: message.to_string() })
+        (engine.events)(Event::Progress {
+            stage: stage.name.clone(),
+            done,
+            total,
+            message: message.to_string(),
+        })
     };
     let ctx = StageContext {
         stage: &stage.name,
@@ -94,7 +125,11 @@ fn run_in(
         if !produced {
             return Err(fail(format!(
                 "it did not produce its output '{name}' (expected a {} at {})",
-                if ty == OutputType::Dir { "directory" } else { "file" },
+                if ty == OutputType::Dir {
+                    "directory"
+                } else {
+                    "file"
+                },
                 path.display()
             )));
         }
@@ -118,17 +153,25 @@ fn run_in(
         device: engine.device.to_string(),
         sapipe_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let _ = append_log(&log_path, &format!("done in {:.2} s\n", duration.as_secs_f64()));
+    let _ = append_log(
+        &log_path,
+        &format!("done in {:.2} s\n", duration.as_secs_f64()),
+    );
     store.write_record(&record)?;
     Ok(record)
 }
 
 fn run_kind(engine: &Engine, stage: &Stage, ctx: &StageContext) -> Result<Metrics, KindError> {
     let call = || match &stage.definition.implementation {
-        Implementation::Command { command, .. } => super::command::run(command, &engine.pipeline.root, ctx),
+        Implementation::Command { command, .. } => {
+            super::command::run(command, &engine.pipeline.root, ctx)
+        }
         Implementation::Builtin { .. } => match engine.kinds.get(&stage.definition.kind) {
             Some(kind) => kind.run(ctx),
-            None => Err(KindError::Invalid(format!("unknown kind '{}'", stage.definition.kind))),
+            None => Err(KindError::Invalid(format!(
+                "unknown kind '{}'",
+                stage.definition.kind
+            ))),
         },
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
@@ -139,24 +182,43 @@ fn run_kind(engine: &Engine, stage: &Stage, ctx: &StageContext) -> Result<Metric
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(KindError::Failed(format!("internal error (a bug in sapipe, please report it): {what}")))
+            Err(KindError::Failed(format!(
+                "internal error (a bug in sapipe, please report it): {what}"
+            )))
         }
     }
 }
 
 /// Paths of the artifacts bound to each input (`many` inputs as `input/stage`).
-fn input_paths(engine: &Engine, stage: &Stage, known: &Known) -> Result<BTreeMap<String, PathBuf>, ExecError> {
+fn input_paths(
+    engine: &Engine,
+    stage: &Stage,
+    known: &Known,
+) -> Result<BTreeMap<String, PathBuf>, ExecError> {
     let mut out = BTreeMap::new();
     for (input, bindings) in &stage.inputs {
         let many = stage.definition.inputs.get(input).is_some_and(|i| i.many);
         for b in bindings {
-            let digest = known.get(&b.stage).and_then(|o| o.get(&b.output)).ok_or_else(|| {
-                ExecError::Input(format!("stage '{}': input '{input}' from {b} is not available", stage.name))
-            })?;
-            let up = engine.pipeline.stage(&b.stage).expect("bindings name stages");
+            let digest = known
+                .get(&b.stage)
+                .and_then(|o| o.get(&b.output))
+                .ok_or_else(|| {
+                    ExecError::Input(format!(
+                        "stage '{}': input '{input}' from {b} is not available",
+                        stage.name
+                    ))
+                })?;
+            let up = engine
+                .pipeline
+                .stage(&b.stage)
+                .expect("bindings name stages");
             let ty = up.definition.outputs[&b.output].ty;
             let path = engine.store.artifact_path(digest, ty)?;
-            let name = if many { format!("{input}/{}", b.stage) } else { input.clone() };
+            let name = if many {
+                format!("{input}/{}", b.stage)
+            } else {
+                input.clone()
+            };
             out.insert(name, path);
         }
     }
@@ -165,20 +227,37 @@ fn input_paths(engine: &Engine, stage: &Stage, known: &Known) -> Result<BTreeMap
 
 fn write_log_header(path: &std::path::Path, stage: &Stage, key: &StageKey) -> std::io::Result<()> {
     let now = humantime::format_rfc3339_seconds(SystemTime::now());
-    std::fs::write(path, format!("== sapipe stage '{}' ({}) key {} at {now}\n", stage.name, stage.definition.name, key))
+    std::fs::write(
+        path,
+        format!(
+            "== sapipe stage '{}' ({}) key {} at {now}\n",
+            stage.name, stage.definition.name, key
+        ),
+    )
 }
 
 fn append_log(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    std::fs::OpenOptions::new().append(true).create(true).open(path)?.write_all(text.as_bytes())
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 /// The last lines of a log, for failure messages.
 pub fn log_tail(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("== sapipe stage") && !l.starts_with("FAILED: ")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("== sapipe stage") && !l.starts_with("FAILED: "))
+        .collect();
     if lines.is_empty() {
         return String::new();
     }
     let tail = &lines[lines.len().saturating_sub(15)..];
-    format!("\n  log {} (last lines):\n    {}", path.display(), tail.join("\n    "))
+    format!(
+        "\n  log {} (last lines):\n    {}",
+        path.display(),
+        tail.join("\n    ")
+    )
 }

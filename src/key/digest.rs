@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn digests_are_blake3_hex() {
         let d = ContentDigest::of_bytes(b"");
-        assert_eq!(d.hex(), "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+        assert_eq!(
+            d.hex(),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
         assert_eq!(ContentDigest::parse(d.hex()), Some(d.clone()));
         assert_eq!(ContentDigest::parse("xyz"), None);
         assert_eq!(d.short().len(), 12);

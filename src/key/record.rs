@@ -35,8 +35,13 @@ pub struct KeyRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImplementationKey {
-    Builtin { version: u32 },
-    Command { command: String, code: BTreeMap<String, ContentDigest> },
+    Builtin {
+        version: u32,
+    },
+    Command {
+        command: String,
+        code: BTreeMap<String, ContentDigest>,
+    },
 }
 
 /// The content behind one input: a single artifact, or (for `many` inputs) one per upstream

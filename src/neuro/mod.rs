@@ -4,6 +4,6 @@
 
 pub mod array;
 pub mod dataset;
-pub mod runtime;
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod runtime;

@@ -36,7 +36,10 @@ pub fn report(deterministic: bool) -> RuntimeReport {
         super::determinism::set_deterministic(deterministic);
         let cuda = tch::Cuda::is_available();
         let count = if cuda { tch::Cuda::device_count() } else { 0 };
-        let devices = (0..count).map(|i| format!("cuda:{i}")).chain(["cpu".to_string()]).collect();
+        let devices = (0..count)
+            .map(|i| format!("cuda:{i}"))
+            .chain(["cpu".to_string()])
+            .collect();
         RuntimeReport {
             libtorch: LIBTORCH_VERSION.map(String::from),
             cuda_available: cuda,

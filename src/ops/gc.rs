@@ -22,8 +22,14 @@ pub fn lock_files(project_root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-pub fn gc(cache: &Path, project_root: &Path, keep_recent: Duration, dry_run: bool) -> anyhow::Result<GcReport> {
-    let store = Store::open(cache).with_context(|| format!("cannot open the cache at {}", cache.display()))?;
+pub fn gc(
+    cache: &Path,
+    project_root: &Path,
+    keep_recent: Duration,
+    dry_run: bool,
+) -> anyhow::Result<GcReport> {
+    let store = Store::open(cache)
+        .with_context(|| format!("cannot open the cache at {}", cache.display()))?;
     let mut roots: BTreeSet<StageKey> = store.head_keys().into_iter().collect();
     for path in lock_files(project_root) {
         if let Some(lock) = LockFile::read(&path)? {

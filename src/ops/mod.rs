@@ -35,12 +35,24 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn open(pipeline: &Path, cache: Option<&Path>, kinds: KindRegistry, env: Environment) -> anyhow::Result<Self> {
+    pub fn open(
+        pipeline: &Path,
+        cache: Option<&Path>,
+        kinds: KindRegistry,
+        env: Environment,
+    ) -> anyhow::Result<Self> {
         let pipeline = crate::spec::load(pipeline, &kinds)?;
         let dir = cache_dir(cache, &pipeline.root);
-        let store = Store::open(&dir).with_context(|| format!("cannot open the cache at {}", dir.display()))?;
+        let store = Store::open(&dir)
+            .with_context(|| format!("cannot open the cache at {}", dir.display()))?;
         let device = env.device(&pipeline)?;
-        Ok(Self { pipeline, store, kinds, env, device })
+        Ok(Self {
+            pipeline,
+            store,
+            kinds,
+            env,
+            device,
+        })
     }
 
     pub fn engine<'a>(&'a self, events: &'a (dyn Fn(Event) + Sync)) -> Engine<'a> {

@@ -17,7 +17,11 @@ pub struct RunRequest {
     pub keep_going: bool,
 }
 
-pub fn run(session: &Session, req: &RunRequest, events: &(dyn Fn(Event) + Sync)) -> anyhow::Result<RunSummary> {
+pub fn run(
+    session: &Session,
+    req: &RunRequest,
+    events: &(dyn Fn(Event) + Sync),
+) -> anyhow::Result<RunSummary> {
     let stages = session.selection(&req.targets)?;
     for f in &req.force {
         session.pipeline.require_stage(f)?;
@@ -46,7 +50,12 @@ fn finish(session: &Session, summary: &RunSummary) -> anyhow::Result<()> {
             session
                 .store
                 .export(&o.digest, o.ty, target)
-                .with_context(|| format!("stage '{name}': cannot publish output '{output}' to {}", target.display()))?;
+                .with_context(|| {
+                    format!(
+                        "stage '{name}': cannot publish output '{output}' to {}",
+                        target.display()
+                    )
+                })?;
         }
     }
     let path = p.lock_path();
@@ -54,8 +63,18 @@ fn finish(session: &Session, summary: &RunSummary) -> anyhow::Result<()> {
     lock.pipeline = p.name.clone();
     lock.stages.retain(|s, _| p.stage(s).is_some());
     for (name, record) in &summary.records {
-        let outputs = record.outputs.iter().map(|(n, o)| (n.clone(), o.digest.clone())).collect();
-        lock.stages.insert(name.clone(), LockedStage { key: record.key.clone(), outputs });
+        let outputs = record
+            .outputs
+            .iter()
+            .map(|(n, o)| (n.clone(), o.digest.clone()))
+            .collect();
+        lock.stages.insert(
+            name.clone(),
+            LockedStage {
+                key: record.key.clone(),
+                outputs,
+            },
+        );
     }
     lock.write(&path)?;
     Ok(())

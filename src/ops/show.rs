@@ -38,8 +38,16 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
         };
         let stale = current.is_none();
         let record = current.or(st.previous);
-        let def = &session.pipeline.stage(&st.stage).expect("status names stages").definition;
-        let published = &session.pipeline.stage(&st.stage).expect("status names stages").publish;
+        let def = &session
+            .pipeline
+            .stage(&st.stage)
+            .expect("status names stages")
+            .definition;
+        let published = &session
+            .pipeline
+            .stage(&st.stage)
+            .expect("status names stages")
+            .publish;
         let mut files = BTreeMap::new();
         if let Some(r) = &record {
             for (name, o) in &r.outputs {

@@ -17,5 +17,8 @@ pub fn status(session: &Session, targets: &[String]) -> anyhow::Result<Vec<Stage
 pub fn explain(session: &Session, stage: &str) -> anyhow::Result<StageStatus> {
     session.pipeline.require_stage(stage)?;
     let all = status(session, &[stage.to_string()])?;
-    Ok(all.into_iter().find(|s| s.stage == stage).expect("the target is in its own closure"))
+    Ok(all
+        .into_iter()
+        .find(|s| s.stage == stage)
+        .expect("the target is in its own closure"))
 }

@@ -8,6 +8,7 @@ use crate::store::Store;
 use crate::store::verify::VerifyReport;
 
 pub fn verify(cache: &Path, repair: bool) -> anyhow::Result<VerifyReport> {
-    let store = Store::open(cache).with_context(|| format!("cannot open the cache at {}", cache.display()))?;
+    let store = Store::open(cache)
+        .with_context(|| format!("cannot open the cache at {}", cache.display()))?;
     Ok(store.verify(repair)?)
 }

@@ -18,8 +18,16 @@ pub struct Progress {
 impl Progress {
     pub fn new() -> Self {
         let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let target = if interactive { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-        Self { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(BTreeMap::new()), interactive }
+        let target = if interactive {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(BTreeMap::new()),
+            interactive,
+        }
     }
 
     fn line(&self, text: String) {
@@ -35,19 +43,28 @@ impl Progress {
         match event {
             Event::Planned { stages } => tracing::debug!(count = stages.len(), "planned"),
             Event::Cached { stage } => self.line(format!("  cached   {stage}")),
-            Event::Waiting { stage } => self.line(format!("  waiting  {stage} (another sapipe run is computing it)")),
+            Event::Waiting { stage } => self.line(format!(
+                "  waiting  {stage} (another sapipe run is computing it)"
+            )),
             Event::Started { stage, key } => {
                 tracing::info!(stage = %stage, key = %key, "started");
                 let bar = self.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("  {spinner} {prefix:.bold} {elapsed} {wide_bar} {pos}/{len} {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ProgressStyle::with_template(
+                        "  {spinner} {prefix:.bold} {elapsed} {wide_bar} {pos}/{len} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(stage.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 bars.insert(stage, bar);
             }
-            Event::Progress { stage, done, total, message } => {
+            Event::Progress {
+                stage,
+                done,
+                total,
+                message,
+            } => {
                 if let Some(bar) = bars.get(&stage) {
                     bar.set_length(total);
                     bar.set_position(done);
@@ -58,7 +75,10 @@ impl Progress {
                 if let Some(bar) = bars.remove(&stage) {
                     bar.finish_and_clear();
                 }
-                self.line(format!("  ran      {stage} ({:.1} s)", duration.as_secs_f64()));
+                self.line(format!(
+                    "  ran      {stage} ({:.1} s)",
+                    duration.as_secs_f64()
+                ));
             }
             Event::Failed { stage, message } => {
                 if let Some(bar) = bars.remove(&stage) {
@@ -66,7 +86,9 @@ impl Progress {
                 }
                 self.line(format!("  FAILED   {stage}: {message}"));
             }
-            Event::Skipped { stage, because } => self.line(format!("  skipped  {stage} (upstream '{because}' failed)")),
+            Event::Skipped { stage, because } => {
+                self.line(format!("  skipped  {stage} (upstream '{because}' failed)"))
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::exec::plan::{State, StageStatus};
+use crate::exec::plan::{StageStatus, State};
 use crate::exec::scheduler::RunSummary;
 use crate::ops::show::ShowEntry;
 use crate::store::gc::GcReport;
@@ -16,8 +16,8 @@ pub fn run_summary(s: &RunSummary) -> String {
         s.failed.len(),
         s.skipped.len()
     );
-    for (stage, message) in &s.failed {
-        let _ = writeln!(out, "error: stage '{stage}': {message}");
+    for (_, message) in &s.failed {
+        let _ = writeln!(out, "error: {message}");
     }
     out
 }
@@ -35,7 +35,11 @@ pub fn status(statuses: &[StageStatus]) -> String {
     let mut out = String::new();
     for s in statuses {
         let reasons: Vec<String> = s.reasons.iter().map(|r| r.to_string()).collect();
-        let why = if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) };
+        let why = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", reasons.join("; "))
+        };
         let _ = writeln!(out, "{:width$}  {}{why}", s.stage, state_word(s.state));
     }
     let count = |state| statuses.iter().filter(|s| s.state == state).count();
@@ -56,7 +60,15 @@ pub fn explain(s: &StageStatus) -> String {
             let _ = writeln!(out, "key {k}");
         }
         Some(k) => {
-            let _ = writeln!(out, "key {k}{}", if s.state == State::MayRun { " (assuming upstream outputs unchanged)" } else { "" });
+            let _ = writeln!(
+                out,
+                "key {k}{}",
+                if s.state == State::MayRun {
+                    " (assuming upstream outputs unchanged)"
+                } else {
+                    ""
+                }
+            );
         }
         None => out.push_str("key: not computable yet\n"),
     }
@@ -70,15 +82,30 @@ pub fn explain(s: &StageStatus) -> String {
             let _ = writeln!(out, "  param   {name} = {v}");
         }
         for (name, v) in &r.inputs {
-            let _ = writeln!(out, "  input   {name} = {}", serde_json::to_string(v).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "  input   {name} = {}",
+                serde_json::to_string(v).unwrap_or_default()
+            );
         }
         if let Some(c) = &r.context {
-            let _ = writeln!(out, "  context libtorch {}, device {}, deterministic {}", c.libtorch, c.device, c.deterministic);
+            let _ = writeln!(
+                out,
+                "  context libtorch {}, device {}, deterministic {}",
+                c.libtorch, c.device, c.deterministic
+            );
         }
     }
     match &s.previous {
         Some(p) => {
-            let _ = writeln!(out, "last record: {} ({}, {:.1} s on {})", p.key.short(), p.finished, p.duration_s, p.host);
+            let _ = writeln!(
+                out,
+                "last record: {} ({}, {:.1} s on {})",
+                p.key.short(),
+                p.finished,
+                p.duration_s,
+                p.host
+            );
         }
         None => out.push_str("last record: none\n"),
     }
@@ -96,10 +123,22 @@ pub fn explain(s: &StageStatus) -> String {
 pub fn show(entries: &[ShowEntry]) -> String {
     let mut out = String::new();
     for e in entries {
-        let state = if e.stale { "not up to date; last result shown" } else { "up to date" };
+        let state = if e.stale {
+            "not up to date; last result shown"
+        } else {
+            "up to date"
+        };
         let _ = writeln!(out, "{} ({}): {}", e.stage, e.definition, state);
         if let Some(r) = &e.record {
-            let _ = writeln!(out, "  key {}  {:.1} s on {} ({}), finished {}", r.key.short(), r.duration_s, r.host, r.device, r.finished);
+            let _ = writeln!(
+                out,
+                "  key {}  {:.1} s on {} ({}), finished {}",
+                r.key.short(),
+                r.duration_s,
+                r.host,
+                r.device,
+                r.finished
+            );
             for (name, path) in &e.files {
                 let _ = writeln!(out, "  output  {name}: {}", path.display());
             }
@@ -115,11 +154,21 @@ pub fn show(entries: &[ShowEntry]) -> String {
 
 fn compact(v: &serde_json::Value) -> String {
     let s = v.to_string();
-    if s.len() > 100 { format!("{}…", &s[..s.char_indices().nth(99).map(|(i, _)| i).unwrap_or(s.len())]) } else { s }
+    if s.len() > 100 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(99).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
 }
 
 pub fn verify(r: &VerifyReport) -> String {
-    let mut out = format!("checked {} objects, {} manifests, {} records\n", r.objects, r.trees, r.records);
+    let mut out = format!(
+        "checked {} objects, {} manifests, {} records\n",
+        r.objects, r.trees, r.records
+    );
     for p in &r.problems {
         let _ = writeln!(out, "problem: {p}");
     }
@@ -138,17 +187,53 @@ pub fn gc(r: &GcReport) -> String {
     for p in &r.removed {
         let _ = writeln!(out, "{verb} {}", p.display());
     }
-    let _ = writeln!(out, "{verb} {} entries ({} bytes); kept {} records", r.removed.len(), r.bytes, r.kept_records);
+    let _ = writeln!(
+        out,
+        "{verb} {} entries ({} bytes); kept {} records",
+        r.removed.len(),
+        r.bytes,
+        r.kept_records
+    );
     out
 }
 
 pub fn doctor(r: &crate::neuro::runtime::RuntimeReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "libtorch:      {}", r.libtorch.as_deref().unwrap_or("not built in (built without the `torch` feature)"));
-    let _ = writeln!(out, "CUDA:          {}", if r.cuda_available { "available" } else { "not available" });
-    let _ = writeln!(out, "cuDNN:         {}", if r.cudnn_available { "available" } else { "not available" });
+    let _ = writeln!(
+        out,
+        "libtorch:      {}",
+        r.libtorch
+            .as_deref()
+            .unwrap_or("not built in (built without the `torch` feature)")
+    );
+    let _ = writeln!(
+        out,
+        "CUDA:          {}",
+        if r.cuda_available {
+            "available"
+        } else {
+            "not available"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "cuDNN:         {}",
+        if r.cudnn_available {
+            "available"
+        } else {
+            "not available"
+        }
+    );
     let _ = writeln!(out, "devices:       {}", r.devices.join(", "));
-    let _ = writeln!(out, "determinism:   {}", r.determinism.as_deref().unwrap_or("n/a"));
-    let _ = writeln!(out, "CUBLAS_WORKSPACE_CONFIG: {}", r.cublas_workspace_config.as_deref().unwrap_or("(unset)"));
+    let _ = writeln!(
+        out,
+        "determinism:   {}",
+        r.determinism.as_deref().unwrap_or("n/a")
+    );
+    let _ = writeln!(
+        out,
+        "CUBLAS_WORKSPACE_CONFIG: {}",
+        r.cublas_workspace_config.as_deref().unwrap_or("(unset)")
+    );
     out
 }

@@ -61,11 +61,17 @@ impl Definition {
         let raw: RawDefinition =
             serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
         let at = |keys: &[&str]| super::error::locate(&text, keys);
-        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         if raw.name != stem {
             return Err(SpecError::new(
                 file,
-                format!("the definition is named '{}' but its file is '{stem}.yaml'; they must agree", raw.name),
+                format!(
+                    "the definition is named '{}' but its file is '{stem}.yaml'; they must agree",
+                    raw.name
+                ),
             )
             .line(at(&["name"])));
         }
@@ -73,14 +79,25 @@ impl Definition {
         let mut params = BTreeMap::new();
         for (name, p) in &raw.params {
             let spec = ParamSpec::from_raw(p).map_err(|m| {
-                SpecError::new(file, m).context(format!("parameter '{name}'")).line(at(&["params", name]))
+                SpecError::new(file, m)
+                    .context(format!("parameter '{name}'"))
+                    .line(at(&["params", name]))
             })?;
             params.insert(name.clone(), spec);
         }
         let inputs = raw
             .inputs
             .iter()
-            .map(|(n, i)| (n.clone(), InputSpec { optional: i.optional, many: i.many, doc: i.doc.clone() }))
+            .map(|(n, i)| {
+                (
+                    n.clone(),
+                    InputSpec {
+                        optional: i.optional,
+                        many: i.many,
+                        doc: i.doc.clone(),
+                    },
+                )
+            })
             .collect();
         let mut outputs = BTreeMap::new();
         for (name, o) in &raw.outputs {
@@ -88,15 +105,44 @@ impl Definition {
                 "file" => OutputType::File,
                 "dir" => OutputType::Dir,
                 other => {
-                    return Err(SpecError::new(file, format!("unknown output type '{other}' (valid: file, dir)"))
-                        .context(format!("output '{name}'"))
-                        .line(at(&["outputs", name])));
+                    return Err(SpecError::new(
+                        file,
+                        format!("unknown output type '{other}' (valid: file, dir)"),
+                    )
+                    .context(format!("output '{name}'"))
+                    .line(at(&["outputs", name])));
                 }
             };
-            outputs.insert(name.clone(), OutputSpec { ty, doc: o.doc.clone() });
+            outputs.insert(
+                name.clone(),
+                OutputSpec {
+                    ty,
+                    doc: o.doc.clone(),
+                },
+            );
         }
         if outputs.is_empty() {
-            return Err(SpecError::new(file, "a stage definition must declare at least one output"));
+            return Err(SpecError::new(
+                file,
+                "a stage definition must declare at least one output",
+            ));
+        }
+        if let Implementation::Command { command, .. } = &implementation {
+            for (section, name) in crate::exec::command::placeholders(command) {
+                let declared: Vec<&str> = match section.as_str() {
+                    "params" => raw.params.keys().map(String::as_str).collect(),
+                    "inputs" => raw.inputs.keys().map(String::as_str).collect(),
+                    _ => outputs.keys().map(String::as_str).collect(),
+                };
+                if !declared.contains(&name.as_str()) {
+                    return Err(SpecError::new(
+                        file,
+                        format!("the command uses {{{section}.{name}}}, but no such {} is declared ({})", &section[..section.len() - 1], suggest(&name, declared)),
+                    )
+                    .context("field 'command'")
+                    .line(at(&["command"])));
+                }
+            }
         }
         Ok(Definition {
             name: raw.name,
@@ -120,7 +166,11 @@ fn implementation(
 ) -> Result<Implementation, SpecError> {
     if raw.kind == COMMAND_KIND {
         let command = raw.command.clone().ok_or_else(|| {
-            SpecError::new(file, "a definition of kind 'command' needs a 'command' field").line(at(&["kind"]))
+            SpecError::new(
+                file,
+                "a definition of kind 'command' needs a 'command' field",
+            )
+            .line(at(&["kind"]))
         })?;
         for code in &raw.code {
             if !root.join(code).is_file() {
@@ -132,13 +182,20 @@ fn implementation(
                 .line(at(&["code"])));
             }
         }
-        return Ok(Implementation::Command { command, code: raw.code.clone() });
+        return Ok(Implementation::Command {
+            command,
+            code: raw.code.clone(),
+        });
     }
     let Some(kind) = kinds.get(&raw.kind) else {
         let names: Vec<&str> = kinds.names().chain([COMMAND_KIND]).collect();
         return Err(SpecError::new(
             file,
-            format!("unknown stage kind '{}' ({})", raw.kind, suggest(&raw.kind, names)),
+            format!(
+                "unknown stage kind '{}' ({})",
+                raw.kind,
+                suggest(&raw.kind, names)
+            ),
         )
         .context("field 'kind'")
         .line(at(&["kind"])));
@@ -146,8 +203,14 @@ fn implementation(
     if raw.command.is_some() || !raw.code.is_empty() {
         return Err(SpecError::new(
             file,
-            format!("'command' and 'code' belong to kind 'command' only, not to '{}'", raw.kind),
+            format!(
+                "'command' and 'code' belong to kind 'command' only, not to '{}'",
+                raw.kind
+            ),
         ));
     }
-    Ok(Implementation::Builtin { version: kind.version(), uses_device: kind.uses_device() })
+    Ok(Implementation::Builtin {
+        version: kind.version(),
+        uses_device: kind.uses_device(),
+    })
 }

@@ -17,7 +17,13 @@ pub struct SpecError {
 
 impl SpecError {
     pub fn new(file: &Path, message: impl Into<String>) -> Self {
-        Self { file: file.to_owned(), line: None, column: None, context: None, message: message.into() }
+        Self {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+            context: None,
+            message: message.into(),
+        }
     }
 
     pub fn context(mut self, context: impl Into<String>) -> Self {
@@ -90,7 +96,11 @@ pub fn locate(text: &str, path: &[&str]) -> Option<usize> {
     let mut found = None;
     let lines: Vec<&str> = text.lines().collect();
     for key in path {
-        let pos = lines.iter().enumerate().skip(from).find(|(_, l)| has_key(l, key))?;
+        let pos = lines
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| has_key(l, key))?;
         found = Some(pos.0 + 1);
         from = pos.0;
     }
@@ -113,7 +123,10 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_name() {
-        assert_eq!(suggest("epoch", ["epochs", "seed"]), "did you mean 'epochs'?");
+        assert_eq!(
+            suggest("epoch", ["epochs", "seed"]),
+            "did you mean 'epochs'?"
+        );
         assert_eq!(suggest("zzzzzz", ["epochs", "seed"]), "valid: epochs, seed");
     }
 
@@ -127,7 +140,9 @@ mod tests {
 
     #[test]
     fn display_puts_location_first() {
-        let e = SpecError::new(Path::new("p.yaml"), "bad").line(Some(3)).context("stage 'a'");
+        let e = SpecError::new(Path::new("p.yaml"), "bad")
+            .line(Some(3))
+            .context("stage 'a'");
         assert_eq!(e.to_string(), "p.yaml:3: stage 'a': bad");
     }
 }

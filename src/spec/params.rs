@@ -65,7 +65,11 @@ impl ParamSpec {
     /// Builds a declaration; errors are messages about the declaration itself.
     pub fn from_raw(raw: &RawParam) -> Result<Self, String> {
         let ty = ParamType::parse(&raw.ty).ok_or_else(|| {
-            format!("unknown type '{}' ({})", raw.ty, super::error::suggest(&raw.ty, ParamType::NAMES))
+            format!(
+                "unknown type '{}' ({})",
+                raw.ty,
+                super::error::suggest(&raw.ty, ParamType::NAMES)
+            )
         })?;
         let mut spec = ParamSpec {
             ty,
@@ -76,12 +80,17 @@ impl ParamSpec {
             doc: raw.doc.clone(),
         };
         if let Some(choices) = &raw.choices {
-            let checked: Result<Vec<Value>, String> =
-                choices.iter().map(|c| spec.coerce(&yaml_to_json(c))).collect();
+            let checked: Result<Vec<Value>, String> = choices
+                .iter()
+                .map(|c| spec.coerce(&yaml_to_json(c)))
+                .collect();
             spec.choices = Some(checked.map_err(|e| format!("choices: {e}"))?);
         }
         if let Some(d) = &raw.default {
-            spec.default = Some(spec.check(&yaml_to_json(d)).map_err(|e| format!("default: {e}"))?);
+            spec.default = Some(
+                spec.check(&yaml_to_json(d))
+                    .map_err(|e| format!("default: {e}"))?,
+            );
         }
         Ok(spec)
     }
@@ -110,16 +119,22 @@ impl ParamSpec {
     fn coerce(&self, v: &Value) -> Result<Value, String> {
         let ok = match (self.ty, v) {
             (ParamType::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Some(v.clone()),
-            (ParamType::Float, Value::Number(n)) => n.as_f64().and_then(|f| {
-                serde_json::Number::from_f64(f).map(Value::Number)
-            }),
+            (ParamType::Float, Value::Number(n)) => n
+                .as_f64()
+                .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),
             (ParamType::Bool, Value::Bool(_))
             | (ParamType::String | ParamType::Path, Value::String(_))
             | (ParamType::List, Value::Array(_))
             | (ParamType::Map, Value::Object(_)) => Some(v.clone()),
             _ => None,
         };
-        ok.ok_or_else(|| format!("expected {}, found {}", self.ty.describe(), describe_value(v)))
+        ok.ok_or_else(|| {
+            format!(
+                "expected {}, found {}",
+                self.ty.describe(),
+                describe_value(v)
+            )
+        })
     }
 }
 
@@ -158,7 +173,10 @@ pub fn yaml_to_json(v: &serde_yaml::Value) -> Value {
                 .map(|(k, v)| {
                     let key = match k {
                         Y::String(s) => s.clone(),
-                        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+                        other => serde_yaml::to_string(other)
+                            .unwrap_or_default()
+                            .trim()
+                            .to_string(),
                     };
                     (key, yaml_to_json(v))
                 })
@@ -193,14 +211,34 @@ mod tests {
 
     #[test]
     fn wrong_types_and_ranges_are_explained() {
-        assert_eq!(spec("int").check(&json!("ten")).unwrap_err(), "expected an integer, found the string \"ten\"");
-        assert_eq!(spec("int").check(&json!(2.5)).unwrap_err(), "expected an integer, found 2.5");
-        assert_eq!(spec("int").check(&json!(-1)).unwrap_err(), "-1 is below the minimum 0");
+        assert_eq!(
+            spec("int").check(&json!("ten")).unwrap_err(),
+            "expected an integer, found the string \"ten\""
+        );
+        assert_eq!(
+            spec("int").check(&json!(2.5)).unwrap_err(),
+            "expected an integer, found 2.5"
+        );
+        assert_eq!(
+            spec("int").check(&json!(-1)).unwrap_err(),
+            "-1 is below the minimum 0"
+        );
     }
 
     #[test]
     fn unknown_types_suggest_the_nearest() {
-        let raw = RawParam { ty: "integer".into(), default: None, choices: None, min: None, max: None, doc: String::new() };
-        assert!(ParamSpec::from_raw(&raw).unwrap_err().contains("unknown type 'integer'"));
+        let raw = RawParam {
+            ty: "integer".into(),
+            default: None,
+            choices: None,
+            min: None,
+            max: None,
+            doc: String::new(),
+        };
+        assert!(
+            ParamSpec::from_raw(&raw)
+                .unwrap_err()
+                .contains("unknown type 'integer'")
+        );
     }
 }

@@ -74,7 +74,10 @@ impl Pipeline {
         self.stage(name).ok_or_else(|| {
             SpecError::new(
                 &self.file,
-                format!("no stage named '{name}' ({})", suggest(name, self.stages.iter().map(|s| s.name.as_str()))),
+                format!(
+                    "no stage named '{name}' ({})",
+                    suggest(name, self.stages.iter().map(|s| s.name.as_str()))
+                ),
             )
         })
     }
@@ -102,7 +105,13 @@ pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
         .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
     let raw: RawPipeline = serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
     let root = project_root(file);
-    let r = Resolver { file, text: &text, root: &root, kinds, definitions: BTreeMap::new() };
+    let r = Resolver {
+        file,
+        text: &text,
+        root: &root,
+        kinds,
+        definitions: BTreeMap::new(),
+    };
     r.resolve(raw)
 }
 
@@ -116,7 +125,9 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn err(&self, path: &[&str], context: String, message: impl Into<String>) -> SpecError {
-        SpecError::new(self.file, message).context(context).line(locate(self.text, path))
+        SpecError::new(self.file, message)
+            .context(context)
+            .line(locate(self.text, path))
     }
 
     fn resolve(mut self, raw: RawPipeline) -> Result<Pipeline, SpecError> {
@@ -125,7 +136,11 @@ impl Resolver<'_> {
             "cuda" => DeviceSetting::Cuda,
             "auto" => DeviceSetting::Auto,
             other => {
-                return Err(self.err(&["device"], "field 'device'".into(), format!("'{other}' is not a device (valid: cpu, cuda, auto)")));
+                return Err(self.err(
+                    &["device"],
+                    "field 'device'".into(),
+                    format!("'{other}' is not a device (valid: cpu, cuda, auto)"),
+                ));
             }
         };
         let seed = raw.seed.unwrap_or(0);
@@ -133,26 +148,40 @@ impl Resolver<'_> {
         let mut raws = Vec::new();
         for (key, value) in &raw.stages {
             let name = key.as_str().filter(|n| valid_name(n)).ok_or_else(|| {
-                self.err(&["stages"], "stages".into(), format!(
-                    "stage names must be letters, digits, '_' or '-', found {}",
-                    serde_yaml::to_string(key).unwrap_or_default().trim()
-                ))
+                self.err(
+                    &["stages"],
+                    "stages".into(),
+                    format!(
+                        "stage names must be letters, digits, '_' or '-', found {}",
+                        serde_yaml::to_string(key).unwrap_or_default().trim()
+                    ),
+                )
             })?;
             let stage: RawStage = serde_yaml::from_value(value.clone()).map_err(|e| {
-                self.err(&["stages", name], format!("stage '{name}'"), with_suggestion(&e.to_string()))
+                self.err(
+                    &["stages", name],
+                    format!("stage '{name}'"),
+                    with_suggestion(&e.to_string()),
+                )
             })?;
             raws.push((name.to_string(), stage));
         }
         if raws.is_empty() {
-            return Err(self.err(&["stages"], "field 'stages'".into(), "the pipeline declares no stages"));
+            return Err(self.err(
+                &["stages"],
+                "field 'stages'".into(),
+                "the pipeline declares no stages",
+            ));
         }
         for (name, rs) in &raws {
             let def = self.definition(name, &rs.uses)?;
             stages.push(self.stage(name, rs, def, seed)?);
         }
         let names: Vec<String> = stages.iter().map(|s| s.name.clone()).collect();
-        let defs: BTreeMap<String, Arc<Definition>> =
-            stages.iter().map(|s| (s.name.clone(), s.definition.clone())).collect();
+        let defs: BTreeMap<String, Arc<Definition>> = stages
+            .iter()
+            .map(|s| (s.name.clone(), s.definition.clone()))
+            .collect();
         for (stage, (_, rs)) in stages.iter_mut().zip(&raws) {
             self.bind(stage, rs, &names, &defs)?;
         }
@@ -194,18 +223,28 @@ impl Resolver<'_> {
         Ok(def)
     }
 
-    fn stage(&self, name: &str, rs: &RawStage, def: Arc<Definition>, seed: i64) -> Result<Stage, SpecError> {
+    fn stage(
+        &self,
+        name: &str,
+        rs: &RawStage,
+        def: Arc<Definition>,
+        seed: i64,
+    ) -> Result<Stage, SpecError> {
         let mut params = Params::new();
         let mut paths = BTreeMap::new();
         for (key, value) in &rs.with {
             let ctx = format!("stage '{name}', parameter '{key}'");
             let Some(spec) = def.params.get(key) else {
                 let hint = suggest(key, def.params.keys().map(String::as_str));
-                return Err(self.err(&["stages", name, key], ctx, format!(
-                    "'{}' declares no parameter '{key}' ({hint})", def.name
-                )));
+                return Err(self.err(
+                    &["stages", name, key],
+                    ctx,
+                    format!("'{}' declares no parameter '{key}' ({hint})", def.name),
+                ));
             };
-            let v = spec.check(&yaml_to_json(value)).map_err(|m| self.err(&["stages", name, key], ctx.clone(), m))?;
+            let v = spec
+                .check(&yaml_to_json(value))
+                .map_err(|m| self.err(&["stages", name, key], ctx.clone(), m))?;
             params.insert(key.clone(), v);
         }
         for (key, spec) in &def.params {
@@ -234,10 +273,14 @@ impl Resolver<'_> {
             }
             let abs = self.root.join(rel);
             if !abs.exists() {
-                return Err(self.err(&["stages", name, key], format!("stage '{name}', parameter '{key}'"), format!(
-                    "'{rel}' does not exist (paths are relative to the project root {})",
-                    self.root.display()
-                )));
+                return Err(self.err(
+                    &["stages", name, key],
+                    format!("stage '{name}', parameter '{key}'"),
+                    format!(
+                        "'{rel}' does not exist (paths are relative to the project root {})",
+                        self.root.display()
+                    ),
+                ));
             }
             paths.insert(key.clone(), abs);
         }
@@ -245,9 +288,11 @@ impl Resolver<'_> {
         for (output, target) in &rs.publish {
             if !def.outputs.contains_key(output) {
                 let hint = suggest(output, def.outputs.keys().map(String::as_str));
-                return Err(self.err(&["stages", name, "publish"], format!("stage '{name}', field 'publish'"), format!(
-                    "'{}' has no output '{output}' ({hint})", def.name
-                )));
+                return Err(self.err(
+                    &["stages", name, "publish"],
+                    format!("stage '{name}', field 'publish'"),
+                    format!("'{}' has no output '{output}' ({hint})", def.name),
+                ));
             }
             publish.insert(output.clone(), self.root.join(target));
         }
@@ -272,9 +317,14 @@ impl Resolver<'_> {
         let name = stage.name.clone();
         for need in &stage.needs {
             if !defs.contains_key(need) {
-                return Err(self.err(&["stages", &name, "needs"], format!("stage '{name}', field 'needs'"), format!(
-                    "no stage named '{need}' ({})", suggest(need, names.iter().map(String::as_str))
-                )));
+                return Err(self.err(
+                    &["stages", &name, "needs"],
+                    format!("stage '{name}', field 'needs'"),
+                    format!(
+                        "no stage named '{need}' ({})",
+                        suggest(need, names.iter().map(String::as_str))
+                    ),
+                ));
             }
         }
         let def = stage.definition.clone();
@@ -283,14 +333,25 @@ impl Resolver<'_> {
             let ctx = format!("stage '{name}', input '{input}'");
             if !def.inputs.contains_key(input) {
                 let hint = suggest(input, def.inputs.keys().map(String::as_str));
-                return Err(self.err(&["stages", &name, input], ctx, format!("'{}' declares no input '{input}' ({hint})", def.name)));
+                return Err(self.err(
+                    &["stages", &name, input],
+                    ctx,
+                    format!("'{}' declares no input '{input}' ({hint})", def.name),
+                ));
             }
             let refs: Vec<String> = match yaml_to_json(value) {
                 Value::String(s) => vec![s],
-                Value::Array(a) if a.iter().all(Value::is_string) => {
-                    a.iter().filter_map(|v| v.as_str().map(String::from)).collect()
+                Value::Array(a) if a.iter().all(Value::is_string) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect(),
+                _ => {
+                    return Err(self.err(
+                        &["stages", &name, input],
+                        ctx,
+                        "expected 'stage.output' or a list of them",
+                    ));
                 }
-                _ => return Err(self.err(&["stages", &name, input], ctx, "expected 'stage.output' or a list of them")),
             };
             let mut bound = Vec::new();
             for r in refs {
@@ -300,9 +361,9 @@ impl Resolver<'_> {
         }
         let kind = self.kinds.get(&def.kind);
         if let Some(kind) = kind {
-            let derived = kind.derived_inputs(&stage.params).map_err(|m| {
-                self.err(&["stages", &name], format!("stage '{name}'"), m)
-            })?;
+            let derived = kind
+                .derived_inputs(&stage.params)
+                .map_err(|m| self.err(&["stages", &name], format!("stage '{name}'"), m))?;
             for (input, up, output) in derived {
                 let b = self.reference(&name, &input, &format!("{up}.{output}"), names, defs)?;
                 explicit.entry(input).or_default().push(b);
@@ -351,32 +412,53 @@ impl Resolver<'_> {
             return Err(self.err(&at, ctx, format!("'{r}' is not of the form STAGE.OUTPUT")));
         };
         let Some(up_def) = defs.get(up) else {
-            return Err(self.err(&at, ctx, format!(
-                "'{r}' names no stage '{up}' ({})", suggest(up, names.iter().map(String::as_str))
-            )));
+            return Err(self.err(
+                &at,
+                ctx,
+                format!(
+                    "'{r}' names no stage '{up}' ({})",
+                    suggest(up, names.iter().map(String::as_str))
+                ),
+            ));
         };
         if !up_def.outputs.contains_key(output) {
-            return Err(self.err(&at, ctx, format!(
-                "stage '{up}' has no output '{output}' ({})",
-                suggest(output, up_def.outputs.keys().map(String::as_str))
-            )));
+            return Err(self.err(
+                &at,
+                ctx,
+                format!(
+                    "stage '{up}' has no output '{output}' ({})",
+                    suggest(output, up_def.outputs.keys().map(String::as_str))
+                ),
+            ));
         }
-        Ok(Binding { stage: up.to_string(), output: output.to_string() })
+        Ok(Binding {
+            stage: up.to_string(),
+            output: output.to_string(),
+        })
     }
 }
 
-fn implicit(needs: &[String], input: &str, defs: &BTreeMap<String, Arc<Definition>>) -> Vec<Binding> {
+fn implicit(
+    needs: &[String],
+    input: &str,
+    defs: &BTreeMap<String, Arc<Definition>>,
+) -> Vec<Binding> {
     let mut found: Vec<Binding> = needs
         .iter()
         .filter(|n| defs.get(*n).is_some_and(|d| d.outputs.contains_key(input)))
-        .map(|n| Binding { stage: n.clone(), output: input.to_string() })
+        .map(|n| Binding {
+            stage: n.clone(),
+            output: input.to_string(),
+        })
         .collect();
     found.sort();
     found
 }
 
 fn valid_name(n: &str) -> bool {
-    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Names of the definitions in `stages/`, for suggestions.
@@ -397,13 +479,19 @@ pub fn available_definitions(dir: &Path) -> Vec<String> {
 
 /// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" messages.
 fn with_suggestion(message: &str) -> String {
-    let Some(rest) = message.strip_prefix("unknown field `") else { return message.to_string() };
-    let Some((wrong, tail)) = rest.split_once('`') else { return message.to_string() };
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((wrong, tail)) = rest.split_once('`') else {
+        return message.to_string();
+    };
     let valid: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
     format!("unknown field '{wrong}' ({})", suggest(wrong, valid))
 }
 
 /// Whether an output of the definition is a directory.
 pub fn is_dir_output(def: &Definition, output: &str) -> bool {
-    def.outputs.get(output).is_some_and(|o| o.ty == OutputType::Dir)
+    def.outputs
+        .get(output)
+        .is_some_and(|o| o.ty == OutputType::Dir)
 }

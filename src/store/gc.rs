@@ -33,10 +33,18 @@ impl Store {
             .collect()
     }
 
-    pub fn gc(&self, roots: &BTreeSet<StageKey>, keep_recent: Duration, dry_run: bool) -> Result<GcReport, StoreError> {
+    pub fn gc(
+        &self,
+        roots: &BTreeSet<StageKey>,
+        keep_recent: Duration,
+        dry_run: bool,
+    ) -> Result<GcReport, StoreError> {
         let _lock = self.lock_exclusive()?;
         let now = SystemTime::now();
-        let mut report = GcReport { dry_run, ..Default::default() };
+        let mut report = GcReport {
+            dry_run,
+            ..Default::default()
+        };
         let mut live_blobs = BTreeSet::new();
         let mut live_trees = BTreeSet::new();
         let mut live_keys = BTreeSet::new();
@@ -65,16 +73,43 @@ impl Store {
             }
         }
         let mut dead: Vec<PathBuf> = Vec::new();
-        dead.extend(self.sharded_files("objects", "")?.into_iter().filter(|(_, n)| !live_blobs.contains(n)).map(|(p, _)| p));
-        dead.extend(self.sharded_files("trees", ".json")?.into_iter().filter(|(_, n)| !live_trees.contains(n)).map(|(p, _)| p));
-        dead.extend(self.sharded_files("records", ".json")?.into_iter().filter(|(_, n)| !live_keys.contains(n)).map(|(p, _)| p));
-        dead.extend(self.children("views")?.into_iter().filter(|p| !name_in(p, &live_trees, "")));
-        dead.extend(self.children("logs")?.into_iter().filter(|p| !name_in(p, &live_keys, ".log")));
+        dead.extend(
+            self.sharded_files("objects", "")?
+                .into_iter()
+                .filter(|(_, n)| !live_blobs.contains(n))
+                .map(|(p, _)| p),
+        );
+        dead.extend(
+            self.sharded_files("trees", ".json")?
+                .into_iter()
+                .filter(|(_, n)| !live_trees.contains(n))
+                .map(|(p, _)| p),
+        );
+        dead.extend(
+            self.sharded_files("records", ".json")?
+                .into_iter()
+                .filter(|(_, n)| !live_keys.contains(n))
+                .map(|(p, _)| p),
+        );
+        dead.extend(
+            self.children("views")?
+                .into_iter()
+                .filter(|p| !name_in(p, &live_trees, "")),
+        );
+        dead.extend(
+            self.children("logs")?
+                .into_iter()
+                .filter(|p| !name_in(p, &live_keys, ".log")),
+        );
         dead.extend(self.children("tmp")?);
         for path in dead {
             report.bytes += size_of(&path);
             if !dry_run {
-                let result = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+                let result = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
                 result.map_err(StoreError::io(&path))?;
             }
             report.removed.push(path);

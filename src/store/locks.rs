@@ -54,7 +54,8 @@ impl Store {
         let file = self.lock_file(&format!("{}.lock", key.hex()))?;
         if file.try_lock().is_err() {
             waiting();
-            file.lock().map_err(StoreError::io(&self.root.join("locks")))?;
+            file.lock()
+                .map_err(StoreError::io(&self.root.join("locks")))?;
         }
         Ok(Held { _file: file })
     }

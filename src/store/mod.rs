@@ -18,7 +18,7 @@ pub enum StoreError {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
-        #[source]
+        // Shown in the message, so not also a `#[source]` (anyhow would print it twice).
         source: std::io::Error,
     },
     #[error("{path}: corrupt cache entry: {message}")]
@@ -31,7 +31,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io { path: path.to_owned(), source }
+        move |source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
@@ -41,7 +44,9 @@ pub struct Store {
     root: PathBuf,
 }
 
-const LAYOUT: [&str; 7] = ["objects", "trees", "records", "heads", "logs", "locks", "tmp"];
+const LAYOUT: [&str; 8] = [
+    "objects", "trees", "views", "records", "heads", "logs", "locks", "tmp",
+];
 
 impl Store {
     /// Opens (creating if needed) the cache at `root`.

@@ -25,8 +25,14 @@ impl Manifest {
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
             let entry = entry.map_err(|e| std::io::Error::other(e.to_string()))?;
             if entry.file_type().is_file() {
-                let rel = entry.path().strip_prefix(dir).expect("walkdir stays under its root");
-                files.insert(rel.to_string_lossy().replace('\\', "/"), ContentDigest::of_file(entry.path())?);
+                let rel = entry
+                    .path()
+                    .strip_prefix(dir)
+                    .expect("walkdir stays under its root");
+                files.insert(
+                    rel.to_string_lossy().replace('\\', "/"),
+                    ContentDigest::of_file(entry.path())?,
+                );
             }
         }
         Ok(Self { files })
@@ -76,7 +82,9 @@ impl Store {
         } else {
             let parent = target.parent().expect("sharded paths have a parent");
             std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
-            let mut perms = std::fs::metadata(path).map_err(StoreError::io(path))?.permissions();
+            let mut perms = std::fs::metadata(path)
+                .map_err(StoreError::io(path))?
+                .permissions();
             perms.set_readonly(true);
             std::fs::set_permissions(path, perms).map_err(StoreError::io(path))?;
             if std::fs::rename(path, &target).is_err() {
@@ -99,7 +107,10 @@ impl Store {
             if !entry.file_type().is_file() {
                 continue;
             }
-            let rel = entry.path().strip_prefix(dir).expect("walkdir stays under its root");
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .expect("walkdir stays under its root");
             let rel = rel.to_string_lossy().replace('\\', "/");
             let (d, size) = self.put_file(entry.path())?;
             total += size;
@@ -118,7 +129,10 @@ impl Store {
     pub fn read_manifest(&self, d: &ContentDigest) -> Result<Manifest, StoreError> {
         let path = self.tree_path(d);
         let bytes = std::fs::read(&path).map_err(StoreError::io(&path))?;
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt { path, message: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// A path where the artifact can be read: the blob itself, or a hard-linked view of the
@@ -127,7 +141,13 @@ impl Store {
         match ty {
             OutputType::File => {
                 let p = self.object_path(d);
-                if p.is_file() { Ok(p) } else { Err(StoreError::Missing { what: format!("object {d}") }) }
+                if p.is_file() {
+                    Ok(p)
+                } else {
+                    Err(StoreError::Missing {
+                        what: format!("object {d}"),
+                    })
+                }
             }
             OutputType::Dir => self.view(d),
         }
@@ -150,16 +170,24 @@ impl Store {
                 std::fs::copy(&src, &target).map_err(StoreError::io(&src))?;
             }
         }
-        std::fs::create_dir_all(view.parent().expect("views/ has a parent")).map_err(StoreError::io(&view))?;
+        std::fs::create_dir_all(view.parent().expect("views/ has a parent"))
+            .map_err(StoreError::io(&view))?;
         if std::fs::rename(&tmp, &view).is_err() && !view.is_dir() {
-            return Err(StoreError::Missing { what: format!("view of {d}") });
+            return Err(StoreError::Missing {
+                what: format!("view of {d}"),
+            });
         }
         let _ = std::fs::remove_dir_all(&tmp);
         Ok(view)
     }
 
     /// Copies an artifact to a project path (for `publish`), replacing what was there.
-    pub fn export(&self, d: &ContentDigest, ty: OutputType, target: &Path) -> Result<(), StoreError> {
+    pub fn export(
+        &self,
+        d: &ContentDigest,
+        ty: OutputType,
+        target: &Path,
+    ) -> Result<(), StoreError> {
         let src = self.artifact_path(d, ty)?;
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
@@ -174,7 +202,8 @@ impl Store {
                 let _ = std::fs::remove_dir_all(target);
                 for (rel, _) in &self.read_manifest(d)?.files {
                     let to = target.join(rel);
-                    std::fs::create_dir_all(to.parent().expect("joined path")).map_err(StoreError::io(&to))?;
+                    std::fs::create_dir_all(to.parent().expect("joined path"))
+                        .map_err(StoreError::io(&to))?;
                     std::fs::copy(src.join(rel), &to).map_err(StoreError::io(&to))?;
                     make_writable(&to);
                 }

@@ -45,11 +45,17 @@ struct Head {
 impl Store {
     fn record_path(&self, key: &StageKey) -> PathBuf {
         let hex = key.hex();
-        self.root.join("records").join(&hex[..2]).join(format!("{}.json", &hex[2..]))
+        self.root
+            .join("records")
+            .join(&hex[..2])
+            .join(format!("{}.json", &hex[2..]))
     }
 
     fn head_path(&self, pipeline: &str, stage: &str) -> PathBuf {
-        self.root.join("heads").join(pipeline).join(format!("{stage}.json"))
+        self.root
+            .join("heads")
+            .join(pipeline)
+            .join(format!("{stage}.json"))
     }
 
     /// The record of a completed key, if any. A record is only ever written after all its
@@ -57,9 +63,14 @@ impl Store {
     pub fn record(&self, key: &StageKey) -> Result<Option<StageRecord>, StoreError> {
         let path = self.record_path(key);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { path, message: e.to_string() }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        path,
+                        message: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::Io { path, source: e }),
         }
@@ -79,8 +90,13 @@ impl Store {
     pub fn records(&self) -> Result<Vec<StageRecord>, StoreError> {
         let dir = self.root.join("records");
         let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(&dir).sort_by_file_name().into_iter().filter_map(Result::ok) {
-            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "json") {
+        for entry in walkdir::WalkDir::new(&dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "json")
+            {
                 let bytes = std::fs::read(entry.path()).map_err(StoreError::io(entry.path()))?;
                 let r = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
                     path: entry.path().to_owned(),

@@ -27,7 +27,11 @@ impl Store {
             report.objects += 1;
             let actual = ContentDigest::of_file(&path).map_err(StoreError::io(&path))?;
             if actual.hex() != name {
-                report.problems.push(format!("{}: content does not match its digest (found {})", path.display(), actual.short()));
+                report.problems.push(format!(
+                    "{}: content does not match its digest (found {})",
+                    path.display(),
+                    actual.short()
+                ));
                 bad.insert(name);
             }
         }
@@ -35,7 +39,10 @@ impl Store {
             report.trees += 1;
             let bytes = std::fs::read(&path).map_err(StoreError::io(&path))?;
             if ContentDigest::of_bytes(&bytes).hex() != name {
-                report.problems.push(format!("{}: manifest does not match its digest", path.display()));
+                report.problems.push(format!(
+                    "{}: manifest does not match its digest",
+                    path.display()
+                ));
                 bad.insert(name);
             }
         }
@@ -43,10 +50,16 @@ impl Store {
             report.records += 1;
             for (output, o) in &record.outputs {
                 let missing = match o.ty {
-                    OutputType::File => !self.object_path(&o.digest).is_file() || bad.contains(o.digest.hex()),
+                    OutputType::File => {
+                        !self.object_path(&o.digest).is_file() || bad.contains(o.digest.hex())
+                    }
                     OutputType::Dir => match self.read_manifest(&o.digest) {
-                        Ok(m) => bad.contains(o.digest.hex())
-                            || m.files.values().any(|b| bad.contains(b.hex()) || !self.object_path(b).is_file()),
+                        Ok(m) => {
+                            bad.contains(o.digest.hex())
+                                || m.files.values().any(|b| {
+                                    bad.contains(b.hex()) || !self.object_path(b).is_file()
+                                })
+                        }
                         Err(_) => true,
                     },
                 };
@@ -58,7 +71,11 @@ impl Store {
                     ));
                     if repair {
                         self.remove_record(&record.key)?;
-                        report.repaired.push(format!("removed the record of '{}' ({}); it will rerun", record.stage, record.key.short()));
+                        report.repaired.push(format!(
+                            "removed the record of '{}' ({}); it will rerun",
+                            record.stage,
+                            record.key.short()
+                        ));
                     }
                 }
             }
@@ -66,12 +83,18 @@ impl Store {
         if repair {
             for name in &bad {
                 let d = ContentDigest::parse(name).expect("names come from digests");
-                for p in [self.object_path(&d), self.tree_path(&d), self.root.join("views").join(name)] {
+                for p in [
+                    self.object_path(&d),
+                    self.tree_path(&d),
+                    self.root.join("views").join(name),
+                ] {
                     if p.is_dir() {
                         let _ = std::fs::remove_dir_all(&p);
                     } else if p.exists() {
                         std::fs::remove_file(&p).map_err(StoreError::io(&p))?;
-                        report.repaired.push(format!("removed corrupt {}", p.display()));
+                        report
+                            .repaired
+                            .push(format!("removed corrupt {}", p.display()));
                     }
                 }
             }
@@ -80,17 +103,35 @@ impl Store {
     }
 
     /// Files of a sharded folder as (path, full hex name).
-    pub(super) fn sharded_files(&self, folder: &str, suffix: &str) -> Result<Vec<(PathBuf, String)>, StoreError> {
+    pub(super) fn sharded_files(
+        &self,
+        folder: &str,
+        suffix: &str,
+    ) -> Result<Vec<(PathBuf, String)>, StoreError> {
         let dir = self.root.join(folder);
         let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(&dir).min_depth(2).max_depth(2).sort_by_file_name() {
-            let entry = entry.map_err(|e| StoreError::Io { path: dir.clone(), source: std::io::Error::other(e.to_string()) })?;
+        for entry in walkdir::WalkDir::new(&dir)
+            .min_depth(2)
+            .max_depth(2)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| StoreError::Io {
+                path: dir.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
             if !entry.file_type().is_file() {
                 continue;
             }
-            let shard = entry.path().parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()).unwrap_or_default();
+            let shard = entry
+                .path()
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
             let file = entry.file_name().to_str().unwrap_or_default();
-            let Some(rest) = file.strip_suffix(suffix) else { continue };
+            let Some(rest) = file.strip_suffix(suffix) else {
+                continue;
+            };
             out.push((entry.path().to_owned(), format!("{shard}{rest}")));
         }
         Ok(out)
@@ -98,7 +139,11 @@ impl Store {
 
     pub(super) fn remove_record(&self, key: &crate::key::StageKey) -> Result<(), StoreError> {
         let hex = key.hex();
-        let path = self.root.join("records").join(&hex[..2]).join(format!("{}.json", &hex[2..]));
+        let path = self
+            .root
+            .join("records")
+            .join(&hex[..2])
+            .join(format!("{}.json", &hex[2..]));
         std::fs::remove_file(&path).map_err(StoreError::io(&path))
     }
 }
