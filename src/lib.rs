@@ -12,6 +12,8 @@
 //!   emits events, never prints.
 //! - `kind`: what a stage kind is to the engine; `stages`: the built-in kinds' adapters.
 //! - `neuro`: the modelling library (knows nothing about pipelines or the cache).
+//! - `worker`: runs libtorch kinds in the `sapipe-torch` child process, so `sapipe` itself
+//!   never loads libtorch (a no-op run stays in milliseconds).
 //! - `ops`: one module per user-visible operation; `report`: all terminal output;
 //!   `cli`: the command line.
 //!
@@ -30,3 +32,4 @@ pub mod report;
 pub mod spec;
 pub mod stages;
 pub mod store;
+pub mod worker;

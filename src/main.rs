@@ -5,8 +5,6 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    #[cfg(feature = "torch")]
-    sapipe::neuro::determinism::prepare_environment();
     let cli = sapipe::cli::Cli::parse();
     let level = match cli.verbose {
         0 => "warn",

@@ -117,13 +117,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Doctor { json } => {
-            let report = crate::neuro::runtime::report(true);
+            let Some(worker) = crate::worker::worker_path() else {
+                println!("libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)");
+                return Ok(1);
+            };
+            let mut cmd = std::process::Command::new(&worker);
+            cmd.arg("doctor");
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{}", terminal::doctor(&report));
+                cmd.arg("--json");
             }
-            Ok(0)
+            let status = cmd.status().with_context(|| format!("cannot run {}", worker.display()))?;
+            Ok(status.code().unwrap_or(1))
         }
     }
 }
@@ -132,7 +136,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 pub fn environment() -> Environment {
     Environment {
         libtorch: crate::neuro::runtime::LIBTORCH_VERSION.map(String::from),
-        cuda_available: crate::neuro::runtime::cuda_available(),
+        cuda_available: crate::worker::cuda_driver_present(),
         host: host_name(),
     }
 }

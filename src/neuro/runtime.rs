@@ -17,18 +17,6 @@ pub struct RuntimeReport {
     pub cublas_workspace_config: Option<String>,
 }
 
-/// Whether CUDA can be used by this process.
-pub fn cuda_available() -> bool {
-    #[cfg(feature = "torch")]
-    {
-        tch::Cuda::is_available()
-    }
-    #[cfg(not(feature = "torch"))]
-    {
-        false
-    }
-}
-
 /// Probes the runtime (initialises CUDA if present).
 pub fn report(deterministic: bool) -> RuntimeReport {
     #[cfg(feature = "torch")]
