@@ -20,6 +20,7 @@
 //! The engine (spec, graph, key, store, lockfile, exec) knows nothing about neurons and builds
 //! without libtorch (`--no-default-features`).
 
+pub mod audit;
 pub mod cli;
 pub mod exec;
 pub mod graph;

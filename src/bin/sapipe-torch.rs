@@ -29,7 +29,10 @@ fn main() {
         Command::Doctor { json } => {
             let report = sapipe::neuro::runtime::report(true);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("reports serialise")
+                );
             } else {
                 print!("{}", sapipe::report::terminal::doctor(&report));
             }

@@ -69,6 +69,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-execute stages into a scratch cache and compare their outputs with the recorded ones.
+    Audit {
+        pipeline: PathBuf,
+        #[arg(long = "stage", value_name = "STAGE")]
+        stages: Vec<String>,
+        /// What to compare against.
+        #[arg(long, value_enum, default_value = "lock")]
+        against: crate::ops::audit::Reference,
+        /// Accept numeric differences up to this, absolute or relative (e.g. across devices).
+        #[arg(long)]
+        tolerance: Option<f64>,
+        /// Re-execute on this device class instead of the pipeline's (cross-device audit).
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-hash every object in the cache.
     Verify {
         /// Remove corrupt objects and the records that rely on them (they will rerun).
@@ -88,9 +105,31 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
     },
+    /// Benchmarks (each prints ratios against a baseline measured in the same run).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// libtorch version, CUDA / cuDNN availability, devices and determinism settings.
     Doctor {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Wall time of a no-op `sapipe run` on a cached pipeline vs. starting sapipe.
+    Noop {
+        #[arg(long, default_value_t = 6)]
+        stages: usize,
+        #[arg(long, default_value_t = 30)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
 }

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::args::{Cli, Command};
+use super::args::{BenchCommand, Cli, Command, DeviceArg};
 use crate::exec::{Environment, host_name};
+use crate::kind::DeviceClass;
 use crate::ops::{self, Session};
 use crate::report::{progress::Progress, terminal};
 
@@ -95,6 +96,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Audit {
+            pipeline,
+            stages,
+            against,
+            tolerance,
+            device,
+            json,
+        } => {
+            let mut session = open(&pipeline, cache)?;
+            if device == Some(DeviceArg::Cuda) {
+                session.env.cuda_available = true; // the worker verifies CUDA really works
+            }
+            let progress = Progress::new();
+            let device = device.map(|d| match d {
+                DeviceArg::Cpu => DeviceClass::Cpu,
+                DeviceArg::Cuda => DeviceClass::Cuda,
+            });
+            let req = ops::audit::AuditRequest {
+                targets: stages,
+                reference: against,
+                tolerance,
+                device,
+            };
+            let report = ops::audit::audit(&session, &req, &|e| progress.handle(e))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", terminal::audit(&report));
+            }
+            Ok(if report.passed { 0 } else { 1 })
+        }
         Command::Verify { repair, project } => {
             let dir = cache_of(cache, project.as_deref())?;
             let report = ops::verify::verify(&dir, repair)?;
@@ -116,9 +148,25 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", terminal::gc(&report));
             Ok(0)
         }
+        Command::Bench(BenchCommand::Noop {
+            stages,
+            repeats,
+            json,
+        }) => {
+            let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+            let b = ops::bench_noop::bench_noop(&exe, stages, repeats)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                print!("{}", terminal::bench_noop(&b));
+            }
+            Ok(0)
+        }
         Command::Doctor { json } => {
             let Some(worker) = crate::worker::worker_path() else {
-                println!("libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)");
+                println!(
+                    "libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)"
+                );
                 return Ok(1);
             };
             let mut cmd = std::process::Command::new(&worker);
@@ -126,7 +174,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if json {
                 cmd.arg("--json");
             }
-            let status = cmd.status().with_context(|| format!("cannot run {}", worker.display()))?;
+            let status = cmd
+                .status()
+                .with_context(|| format!("cannot run {}", worker.display()))?;
             Ok(status.code().unwrap_or(1))
         }
     }

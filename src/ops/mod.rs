@@ -1,6 +1,8 @@
 //! One module per user-visible operation. Each returns plain data (or writes files); the
 //! `report` module decides how to show it. `Session` opens what every operation needs.
 
+pub mod audit;
+pub mod bench_noop;
 pub mod gc;
 pub mod run;
 pub mod show;

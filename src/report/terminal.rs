@@ -237,3 +237,56 @@ pub fn doctor(r: &crate::neuro::runtime::RuntimeReport) -> String {
     );
     out
 }
+
+pub fn bench_noop(b: &crate::ops::bench_noop::NoopBench) -> String {
+    format!(
+        "no-op `sapipe run` on a cached {}-stage pipeline: median {:.1} ms over {} runs\n\
+         baseline `sapipe --version` (process start): median {:.1} ms\n\
+         ratio no-op run / process start: {:.2}\n",
+        b.stages, b.noop_run_ms, b.repeats, b.process_start_ms, b.ratio
+    )
+}
+
+pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
+    use crate::ops::audit::Verdict;
+    let width = r
+        .stages
+        .iter()
+        .map(|s| s.stage.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut out = format!("{:width$}  verdict\n", "stage");
+    for s in &r.stages {
+        let verdict = match s.verdict {
+            Verdict::Identical => "identical",
+            Verdict::WithinTolerance => "within tolerance",
+            Verdict::Differs => "DIFFERS",
+            Verdict::Stale => "STALE",
+            Verdict::NoReference => "NO REFERENCE",
+            Verdict::Failed => "FAILED",
+        };
+        let _ = writeln!(out, "{:width$}  {verdict}", s.stage);
+        if let Some(n) = &s.note {
+            let _ = writeln!(out, "{:width$}    {n}", "");
+        }
+        for d in &s.differences {
+            let _ = writeln!(out, "{:width$}    {d}", "");
+        }
+    }
+    let bad = r
+        .stages
+        .iter()
+        .filter(|s| !matches!(s.verdict, Verdict::Identical | Verdict::WithinTolerance))
+        .count();
+    let _ = writeln!(
+        out,
+        "{}",
+        if r.passed {
+            "audit passed: every output reproduced".to_string()
+        } else {
+            format!("audit FAILED: {bad} stage(s) did not reproduce")
+        }
+    );
+    out
+}

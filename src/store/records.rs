@@ -113,7 +113,11 @@ impl Store {
         serde_json::from_slice::<Head>(&bytes).ok().map(|h| h.key)
     }
 
+    /// Points the head of a pipeline's stage at `key` (no write when it already does).
     pub fn set_head(&self, pipeline: &str, stage: &str, key: &StageKey) -> Result<(), StoreError> {
+        if self.head(pipeline, stage).as_ref() == Some(key) {
+            return Ok(());
+        }
         let path = self.head_path(pipeline, stage);
         let bytes = serde_json::to_vec(&Head { key: key.clone() }).expect("heads serialise");
         write_atomic(&path, &bytes).map_err(StoreError::io(&path))

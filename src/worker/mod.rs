@@ -22,7 +22,9 @@ pub fn worker_path() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
     // Test binaries live in target/*/deps; the worker one level up.
-    [dir.join("sapipe-torch"), dir.parent()?.join("sapipe-torch")].into_iter().find(|p| p.is_file())
+    [dir.join("sapipe-torch"), dir.parent()?.join("sapipe-torch")]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 /// Whether an NVIDIA driver is present (cheap check without loading libtorch; the worker

@@ -24,8 +24,17 @@ pub struct StageRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WorkerMessage {
-    Progress { done: u64, total: u64, message: String },
-    Done { metrics: Metrics },
+    Progress {
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    Done {
+        metrics: Metrics,
+    },
     /// `invalid`: the user's parameters or data are wrong (else the computation failed).
-    Error { invalid: bool, message: String },
+    Error {
+        invalid: bool,
+        message: String,
+    },
 }

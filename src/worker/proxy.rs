@@ -58,7 +58,10 @@ impl StageKind for WorkerKind {
             .create(true)
             .append(true)
             .open(&ctx.log_path)
-            .map_err(KindError::io(format!("stage log {}", ctx.log_path.display())))?;
+            .map_err(KindError::io(format!(
+                "stage log {}",
+                ctx.log_path.display()
+            )))?;
         let mut child = Command::new(&worker)
             .arg("run-stage")
             .stdin(Stdio::piped())
@@ -78,17 +81,28 @@ impl StageKind for WorkerKind {
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(KindError::io("reading the worker's messages"))?;
             match serde_json::from_str::<WorkerMessage>(&line) {
-                Ok(WorkerMessage::Progress { done, total, message }) => (ctx.progress)(done, total, &message),
+                Ok(WorkerMessage::Progress {
+                    done,
+                    total,
+                    message,
+                }) => (ctx.progress)(done, total, &message),
                 Ok(msg) => outcome = Some(msg),
                 Err(_) => tracing::debug!(line = %line, "worker output"),
             }
         }
-        let status = child.wait().map_err(KindError::io("waiting for the worker"))?;
+        let status = child
+            .wait()
+            .map_err(KindError::io("waiting for the worker"))?;
         match outcome {
             Some(WorkerMessage::Done { metrics }) if status.success() => Ok(metrics),
-            Some(WorkerMessage::Error { invalid: true, message }) => Err(KindError::Invalid(message)),
+            Some(WorkerMessage::Error {
+                invalid: true,
+                message,
+            }) => Err(KindError::Invalid(message)),
             Some(WorkerMessage::Error { message, .. }) => Err(KindError::Failed(message)),
-            _ => Err(KindError::Failed(format!("the libtorch worker ended without a result ({status})"))),
+            _ => Err(KindError::Failed(format!(
+                "the libtorch worker ended without a result ({status})"
+            ))),
         }
     }
 }
