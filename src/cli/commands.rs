@@ -20,6 +20,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             force,
             jobs,
             keep_going,
+            locked,
         } => {
             let session = open(&pipeline, cache)?;
             let progress = Progress::new();
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 force,
                 jobs,
                 keep_going,
+                locked,
             };
             let summary = ops::run::run(&session, &req, &|e| progress.handle(e))?;
             print!("{}", terminal::run_summary(&summary));
