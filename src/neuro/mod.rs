@@ -6,3 +6,5 @@ pub mod array;
 pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod metrics;
+pub mod noise;
