@@ -8,3 +8,4 @@ pub mod dataset;
 pub mod determinism;
 pub mod metrics;
 pub mod noise;
+pub mod evaluation;
