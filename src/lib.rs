@@ -8,3 +8,4 @@
 pub mod kind;
 pub mod neuro;
 pub mod stages;
+pub mod report;
