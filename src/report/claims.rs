@@ -144,8 +144,10 @@ pub fn paper_claims() -> Vec<Claim> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Holds,
+    /// At least one measured comparison fails.
     DoesNotHold,
-    /// Some of the claim's models were not evaluated (or their metric is undefined).
+    /// No measured comparison fails, but some of the claim's models were not evaluated (or
+    /// their metric is undefined).
     NotMeasured,
 }
 
@@ -200,10 +202,11 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
             ));
         }
     }
-    let verdict = match (missing.is_empty(), all_hold) {
-        (false, _) => Verdict::NotMeasured,
+    // A measured comparison that fails refutes the claim even if other models are absent.
+    let verdict = match (all_hold, missing.is_empty()) {
+        (false, _) => Verdict::DoesNotHold,
         (true, true) => Verdict::Holds,
-        (true, false) => Verdict::DoesNotHold,
+        (true, false) => Verdict::NotMeasured,
     };
     ClaimResult {
         statement: claim.statement,
@@ -283,6 +286,22 @@ mod tests {
         assert_eq!(
             results[3].missing,
             vec!["rf+sa-CNN* (Incr.)", "rf+sa-CNN* (Simul.)"]
+        );
+        // A failing measured link refutes a claim even when another model is absent.
+        let partial = evaluation(vec![
+            model("ff", "ff-cnn", false, 1.0, [0.474, 8.7, 17.3]),
+            model("ffsa", "ff-sa-cnn", false, 1.0, [0.498, 8.0, 19.7]),
+        ]);
+        let partial = check_claims(&partial);
+        assert_eq!(
+            partial[1].verdict,
+            Verdict::DoesNotHold,
+            "PTJ: ff+sa-CNN < ff-CNN"
+        );
+        assert_eq!(
+            partial[2].verdict,
+            Verdict::NotMeasured,
+            "PTS link holds, rf models absent"
         );
         let md = claims_markdown(&results);
         let row = "| **not measured** | not evaluated: rf+sa-CNN* (Incr.), rf+sa-CNN* (Simul.) |";

@@ -12,7 +12,7 @@ pub mod tables;
 pub mod training;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use crate::neuro::evaluation::Evaluation;
 

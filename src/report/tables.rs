@@ -213,7 +213,8 @@ fn role_rows(e: &Evaluation, roles: &[Role], baseline: Role) -> (Vec<Vec<String>
     (rows, base.is_some())
 }
 
-/// One table per evaluation that measured any of `roles` (or one all-"not evaluated" table).
+/// One table per evaluation that measured two or more of `roles` (one or more if none did; one
+/// all-"not evaluated" table if no evaluation measured any).
 fn role_tables(
     evals: &[(String, Evaluation)],
     title: &str,
@@ -230,9 +231,20 @@ fn role_tables(
         "PTS %",
         "Params",
     ]);
-    let relevant = evals
+    // Evaluations measuring two or more of the table's models; failing that, one or more.
+    let count = |e: &Evaluation| {
+        roles
+            .iter()
+            .filter(|r| !roles::find(e, r).is_empty())
+            .count()
+    };
+    let most = evals
         .iter()
-        .filter(|(_, e)| roles.iter().any(|r| !roles::find(e, r).is_empty()));
+        .map(|(_, e)| count(e))
+        .max()
+        .unwrap_or(0)
+        .min(2);
+    let relevant = evals.iter().filter(|(_, e)| most > 0 && count(e) >= most);
     let mut tables: Vec<Table> = relevant
         .map(|(stage, e)| {
             let (rows, has_base) = role_rows(e, roles, baseline);

@@ -2,3 +2,4 @@
 //! modelling library (`crate::neuro`) and the reports (`crate::report`).
 
 pub mod evaluate;
+pub mod report;
