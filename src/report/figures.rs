@@ -1,8 +1,9 @@
 //! PNG figures of a report, drawn with plotters' bitmap backend: example tuning curves,
 //! the population tuning curve, PTJ/PTS bars per model, and training curves.
 //!
-//! Text (titles, axis labels, legends) needs the font of [`super::font`]; with `text: false`
-//! the same figures are drawn without any text.
+//! Text (titles, axis labels, legends) needs the font of [`super::font`]: with `text: true`
+//! it is drawn when a font could be registered; with `text: false`, or without a font, the
+//! same figures are drawn without any text.
 
 use std::ops::Range;
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::font::FAMILY;
+use super::font::{FAMILY, FontStatus, ensure_font};
 use super::training::TrainingCurve;
 use crate::neuro::evaluation::Evaluation;
 use crate::neuro::metrics::TuningCurve;
@@ -166,6 +167,11 @@ fn render(
     root.present().map_err(|e| fail(e.to_string()))
 }
 
+/// Text is drawn only if asked for and a font is registered.
+fn with_text(asked: bool) -> bool {
+    asked && matches!(ensure_font(), FontStatus::Registered(_))
+}
+
 fn grid(n: usize) -> (usize, usize) {
     match n {
         0 | 1 => (1, 1),
@@ -176,6 +182,7 @@ fn grid(n: usize) -> (usize, usize) {
 
 /// Example neurons' responses rank-ordered by recorded response, recorded vs each model.
 pub fn tuning_examples(e: &Evaluation, path: &Path, text: bool) -> Result<(), FigureError> {
+    let text = with_text(text);
     let (rows, cols) = grid(e.example_neurons.len());
     render(path, (600 * cols as u32, 420 * rows as u32), |root| {
         let panels = root.split_evenly((rows, cols));
@@ -203,6 +210,7 @@ pub fn tuning_examples(e: &Evaluation, path: &Path, text: bool) -> Result<(), Fi
 /// The population tuning curve: all ranks, and the top 10% of ranks where peak tuning is
 /// measured.
 pub fn population_tuning(e: &Evaluation, path: &Path, text: bool) -> Result<(), FigureError> {
+    let text = with_text(text);
     let curves: Vec<(String, &TuningCurve)> = e
         .models
         .iter()
@@ -230,6 +238,7 @@ pub fn population_tuning(e: &Evaluation, path: &Path, text: bool) -> Result<(), 
 /// Mean PTJ and PTS (%) per model, as horizontal bars (the axis runs 30% past the longest bar,
 /// leaving room for the legend).
 pub fn peak_bars(e: &Evaluation, path: &Path, text: bool) -> Result<(), FigureError> {
+    let text = with_text(text);
     let n = e.models.len();
     let values: Vec<[f64; 2]> = e
         .models
@@ -314,13 +323,17 @@ fn draw_bar_mesh(chart: &mut BarChart, labels: &[String], text: bool) -> Drawn {
     mesh.draw().map_err(|e| e.to_string())
 }
 
+/// Which series of a training curve a panel shows.
+type Pick = fn(&TrainingCurve) -> &Vec<Option<f64>>;
+
 /// Per train stage, mean over neurons by epoch: training loss, validation loss, validation CORR.
 pub fn training_curves(
     curves: &[(String, TrainingCurve)],
     path: &Path,
     text: bool,
 ) -> Result<(), FigureError> {
-    let panel = |pick: fn(&TrainingCurve) -> &Vec<Option<f64>>| -> Vec<Line> {
+    let text = with_text(text);
+    let panel = |pick: Pick| -> Vec<Line> {
         curves
             .iter()
             .enumerate()
@@ -341,7 +354,7 @@ pub fn training_curves(
     };
     render(path, (1650, 480), |root| {
         let panels = root.split_evenly((1, 3));
-        let specs: [(&str, &str, fn(&TrainingCurve) -> &Vec<Option<f64>>); 3] = [
+        let specs: [(&str, &str, Pick); 3] = [
             ("training loss", "mean MSE", |c| &c.train_loss),
             ("validation loss", "mean MSE", |c| &c.val_loss),
             ("validation CORR", "mean Pearson r", |c| &c.val_corr),

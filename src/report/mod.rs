@@ -31,3 +31,22 @@ pub fn render_tables_for_terminal(
         .collect();
     rendered.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{evaluation, model};
+
+    #[test]
+    fn terminal_tables_are_aligned_text_without_markdown() {
+        let e = evaluation(vec![
+            model("ff", "ff-cnn", false, 1.0, [0.474, 8.7, 17.3]),
+            model("rf", "rf-cnn", false, 1.0, [0.5, 6.0, 12.0]),
+        ]);
+        let text = render_tables_for_terminal(&[("eval".into(), e)], &[TableKind::Table1]);
+        assert!(text.starts_with("Table 1: main models — eval\n"), "{text}");
+        assert!(!text.contains('|'));
+        let rf = text.lines().find(|l| l.starts_with("rf-CNN ")).unwrap();
+        assert!(rf.contains("0.500") && rf.contains("1.05"), "{rf}");
+    }
+}

@@ -179,6 +179,18 @@ pub fn summary_table(stage: &str, e: &Evaluation) -> Table {
     }
 }
 
+fn not_evaluated(role: &Role) -> Vec<String> {
+    row(&[
+        role.name,
+        MISSING,
+        "not evaluated",
+        MISSING,
+        MISSING,
+        MISSING,
+        MISSING,
+    ])
+}
+
 fn role_rows(e: &Evaluation, roles: &[Role], baseline: Role) -> (Vec<Vec<String>>, bool) {
     let base = roles::find(e, &baseline)
         .first()
@@ -187,15 +199,7 @@ fn role_rows(e: &Evaluation, roles: &[Role], baseline: Role) -> (Vec<Vec<String>
     for role in roles {
         let found = roles::find(e, role);
         if found.is_empty() {
-            rows.push(row(&[
-                role.name,
-                MISSING,
-                "not evaluated",
-                MISSING,
-                MISSING,
-                MISSING,
-                MISSING,
-            ]));
+            rows.push(not_evaluated(role));
         }
         for m in found {
             let s = &m.summary;
@@ -213,8 +217,31 @@ fn role_rows(e: &Evaluation, roles: &[Role], baseline: Role) -> (Vec<Vec<String>
     (rows, base.is_some())
 }
 
-/// One table per evaluation that measured two or more of `roles` (one or more if none did; one
-/// all-"not evaluated" table if no evaluation measured any).
+/// The evaluations that get a table: those measuring two or more of `roles`; failing that,
+/// those measuring one.
+fn relevant<'a>(
+    evals: &'a [(String, Evaluation)],
+    roles: &[Role],
+) -> Vec<&'a (String, Evaluation)> {
+    let count = |e: &Evaluation| {
+        roles
+            .iter()
+            .filter(|r| !roles::find(e, r).is_empty())
+            .count()
+    };
+    let most = evals
+        .iter()
+        .map(|(_, e)| count(e))
+        .max()
+        .unwrap_or(0)
+        .min(2);
+    evals
+        .iter()
+        .filter(|(_, e)| most > 0 && count(e) >= most)
+        .collect()
+}
+
+/// One table per [`relevant`] evaluation, or one all-"not evaluated" table if there is none.
 fn role_tables(
     evals: &[(String, Evaluation)],
     title: &str,
@@ -231,21 +258,8 @@ fn role_tables(
         "PTS %",
         "Params",
     ]);
-    // Evaluations measuring two or more of the table's models; failing that, one or more.
-    let count = |e: &Evaluation| {
-        roles
-            .iter()
-            .filter(|r| !roles::find(e, r).is_empty())
-            .count()
-    };
-    let most = evals
-        .iter()
-        .map(|(_, e)| count(e))
-        .max()
-        .unwrap_or(0)
-        .min(2);
-    let relevant = evals.iter().filter(|(_, e)| most > 0 && count(e) >= most);
-    let mut tables: Vec<Table> = relevant
+    let mut tables: Vec<Table> = relevant(evals, roles)
+        .into_iter()
         .map(|(stage, e)| {
             let (rows, has_base) = role_rows(e, roles, baseline);
             let mut notes = vec![format!("{stage}: {}.", split_name(e))];
@@ -255,8 +269,9 @@ fn role_tables(
                     baseline.name
                 ));
             }
+            let title = format!("{title} — {stage}");
             Table {
-                title: format!("{title} — {stage}"),
+                title,
                 header: header.clone(),
                 rows,
                 notes,
@@ -264,20 +279,7 @@ fn role_tables(
         })
         .collect();
     if tables.is_empty() {
-        let rows = roles
-            .iter()
-            .map(|r| {
-                row(&[
-                    r.name,
-                    MISSING,
-                    "not evaluated",
-                    MISSING,
-                    MISSING,
-                    MISSING,
-                    MISSING,
-                ])
-            })
-            .collect();
+        let rows = roles.iter().map(not_evaluated).collect();
         let notes = vec!["None of these models was evaluated.".to_string()];
         tables.push(Table {
             title: title.to_string(),
