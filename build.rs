@@ -14,7 +14,9 @@ fn main() {
     }
     let libtorch = match std::env::var_os("LIBTORCH") {
         Some(path) => PathBuf::from(path),
-        None => panic!("LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"),
+        None => panic!(
+            "LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"
+        ),
     };
     let libtorch = libtorch.canonicalize().unwrap_or_else(|_| {
         panic!(
@@ -23,13 +25,21 @@ fn main() {
             libtorch.display()
         )
     });
+    let version = std::fs::read_to_string(libtorch.join("version.py"))
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("__version__"))?;
+            Some(line.split(['\'', '"']).nth(1)?.to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=SAPIPE_LIBTORCH_VERSION={version}");
     let lib = libtorch.join("lib");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if lib.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-search=native={}", lib.display());
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+        for flag in ["-Wl,--no-as-needed", "-ltorch_cuda", "-Wl,--as-needed"] {
+            println!("cargo:rustc-link-arg-bin=sapipe-torch={flag}");
+        }
     }
     let shim = "src/neuro/shim/determinism.cpp";
     println!("cargo:rerun-if-changed={shim}");

@@ -1,11 +1,36 @@
 //! sapipe: a declarative, content-addressed pipeline engine for fitting CNN models of
 //! visual-cortex neurons.
 //!
-//! The architecture (see README.md for the user's view):
-//! - `kind`: what a stage kind is to the engine (trait + registry).
+//! The architecture, from what users write to what they see:
+//! - `spec`: pipeline and stage-definition YAML, parsed strictly, resolved into a checked
+//!   `Pipeline` with located errors.
+//! - `graph`: the DAG (order, cycles, target selection, text/DOT/Mermaid views).
+//! - `key`: typed digests, the key record hashed into a stage key, typed dirty reasons.
+//! - `store`: the content-addressed cache (layout in `cache/README.md`), records, locks, gc.
+//! - `lockfile`: the human-readable per-pipeline lock file.
+//! - `exec`: key computation, planning, single-stage execution and the parallel scheduler;
+//!   emits events, never prints.
+//! - `kind`: what a stage kind is to the engine; `stages`: the built-in kinds' adapters.
 //! - `neuro`: the modelling library (knows nothing about pipelines or the cache).
+//! - `worker`: runs libtorch kinds in the `sapipe-torch` child process, so `sapipe` itself
+//!   never loads libtorch (a no-op run stays in milliseconds).
+//! - `ops`: one module per user-visible operation; `report`: all terminal output;
+//!   `cli`: the command line.
+//!
+//! The engine (spec, graph, key, store, lockfile, exec) knows nothing about neurons and builds
+//! without libtorch (`--no-default-features`).
 
+pub mod audit;
+pub mod cli;
+pub mod exec;
+pub mod graph;
+pub mod key;
 pub mod kind;
+pub mod lockfile;
 pub mod neuro;
-pub mod stages;
+pub mod ops;
 pub mod report;
+pub mod spec;
+pub mod stages;
+pub mod store;
+pub mod worker;

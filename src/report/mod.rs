@@ -1,7 +1,12 @@
-//! Reports of evaluated models: tables (markdown and terminal text), PNG figures, the paper's
-//! ordering claims checked on measured numbers, and the `report.md` that gathers them. This is
-//! the only place that renders for people; it reads the `evaluate` stage's metrics artifact
+//! Everything users see: terminal rendering of each operation's result (`terminal`), the
+//! live progress display of a run (`progress`), and reports of evaluated models: tables
+//! (markdown and terminal text), PNG figures, the paper's ordering claims checked on measured
+//! numbers, and the `report.md` that gathers them (`document`). The only module that prints;
+//! reports read the `evaluate` stage's metrics artifact
 //! ([`crate::neuro::evaluation::Evaluation`]) and train stages' curves.
+
+pub mod progress;
+pub mod terminal;
 
 pub mod claims;
 pub mod document;

@@ -1,0 +1,5 @@
+//! Reproducibility audits: re-execute recorded stages into a scratch cache, with exactly the
+//! recorded inputs, and compare every output with the recorded one (`compare` says where two
+//! artifacts differ).
+
+pub mod compare;

@@ -1,0 +1,135 @@
+//! clap definitions of every subcommand and flag.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::graph::DagFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sapipe",
+    version,
+    about = "Content-addressed pipelines for fitting CNN models of V1 neurons"
+)]
+pub struct Cli {
+    /// The artifact cache (default: SAPIPE_CACHE, else cache/ at the project root).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the stages that are not up to date.
+    Run {
+        pipeline: PathBuf,
+        /// Run only these stages (and what they need).
+        #[arg(long = "stage", value_name = "STAGE")]
+        stages: Vec<String>,
+        /// Rerun these stages even if their key has a record.
+        #[arg(long, value_name = "STAGE")]
+        force: Vec<String>,
+        /// How many stages may run at once (default: number of CPUs).
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// After a failure, keep running the stages that do not depend on it.
+        #[arg(long)]
+        keep_going: bool,
+    },
+    /// What a run would do, and why.
+    Status {
+        pipeline: PathBuf,
+        #[arg(long = "stage", value_name = "STAGE")]
+        stages: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A stage's key components, and what changed since its last record.
+    Explain {
+        pipeline: PathBuf,
+        stage: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The pipeline's graph.
+    Dag {
+        pipeline: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DagFormat,
+    },
+    /// Outputs, metrics and file locations of the stages' results.
+    Show {
+        pipeline: PathBuf,
+        stage: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-execute stages into a scratch cache and compare their outputs with the recorded ones.
+    Audit {
+        pipeline: PathBuf,
+        #[arg(long = "stage", value_name = "STAGE")]
+        stages: Vec<String>,
+        /// What to compare against.
+        #[arg(long, value_enum, default_value = "lock")]
+        against: crate::ops::audit::Reference,
+        /// Accept numeric differences up to this, absolute or relative (e.g. across devices).
+        #[arg(long)]
+        tolerance: Option<f64>,
+        /// Re-execute on this device class instead of the pipeline's (cross-device audit).
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-hash every object in the cache.
+    Verify {
+        /// Remove corrupt objects and the records that rely on them (they will rerun).
+        #[arg(long)]
+        repair: bool,
+        /// The project (default: the nearest folder above the current one holding stages/).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+    },
+    /// Remove cache entries that no lock file, head or recent record reaches.
+    Gc {
+        #[arg(long)]
+        dry_run: bool,
+        /// Also keep records finished within this long (e.g. 7d, 12h, 0s).
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        keep_recent: std::time::Duration,
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+    },
+    /// Benchmarks (each prints ratios against a baseline measured in the same run).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// libtorch version, CUDA / cuDNN availability, devices and determinism settings.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Wall time of a no-op `sapipe run` on a cached pipeline vs. starting sapipe.
+    Noop {
+        #[arg(long, default_value_t = 6)]
+        stages: usize,
+        #[arg(long, default_value_t = 30)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}

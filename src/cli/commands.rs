@@ -1,0 +1,212 @@
+//! One adapter per subcommand: call the operation, print its result, return the exit code.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::args::{BenchCommand, Cli, Command, DeviceArg};
+use crate::exec::{Environment, host_name};
+use crate::kind::DeviceClass;
+use crate::ops::{self, Session};
+use crate::report::{progress::Progress, terminal};
+
+/// Runs the command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let cache = cli.cache.as_deref();
+    match cli.command {
+        Command::Run {
+            pipeline,
+            stages,
+            force,
+            jobs,
+            keep_going,
+        } => {
+            let session = open(&pipeline, cache)?;
+            let progress = Progress::new();
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            let req = ops::run::RunRequest {
+                targets: stages,
+                force,
+                jobs,
+                keep_going,
+            };
+            let summary = ops::run::run(&session, &req, &|e| progress.handle(e))?;
+            print!("{}", terminal::run_summary(&summary));
+            Ok(if summary.failed.is_empty() { 0 } else { 1 })
+        }
+        Command::Status {
+            pipeline,
+            stages,
+            json,
+        } => {
+            let session = open(&pipeline, cache)?;
+            let statuses = ops::status::status(&session, &stages)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&statuses)?);
+            } else {
+                print!("{}", terminal::status(&statuses));
+            }
+            Ok(0)
+        }
+        Command::Explain {
+            pipeline,
+            stage,
+            json,
+        } => {
+            let session = open(&pipeline, cache)?;
+            let st = ops::status::explain(&session, &stage)?;
+            if json {
+                let value = serde_json::json!({ "status": st, "key_record": st.record, "previous_key": st.previous.as_ref().map(|p| &p.key) });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", terminal::explain(&st));
+            }
+            Ok(0)
+        }
+        Command::Dag { pipeline, format } => {
+            let session = open(&pipeline, cache)?;
+            let label = |s: &str| {
+                session
+                    .pipeline
+                    .stage(s)
+                    .map(|st| st.definition.name.clone())
+                    .unwrap_or_default()
+            };
+            print!(
+                "{}",
+                crate::graph::render(&session.pipeline, format, &label)
+            );
+            Ok(0)
+        }
+        Command::Show {
+            pipeline,
+            stage,
+            json,
+        } => {
+            let session = open(&pipeline, cache)?;
+            let entries = ops::show::show(&session, stage.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                print!("{}", terminal::show(&entries));
+            }
+            Ok(0)
+        }
+        Command::Audit {
+            pipeline,
+            stages,
+            against,
+            tolerance,
+            device,
+            json,
+        } => {
+            let mut session = open(&pipeline, cache)?;
+            if device == Some(DeviceArg::Cuda) {
+                session.env.cuda_available = true; // the worker verifies CUDA really works
+            }
+            let progress = Progress::new();
+            let device = device.map(|d| match d {
+                DeviceArg::Cpu => DeviceClass::Cpu,
+                DeviceArg::Cuda => DeviceClass::Cuda,
+            });
+            let req = ops::audit::AuditRequest {
+                targets: stages,
+                reference: against,
+                tolerance,
+                device,
+            };
+            let report = ops::audit::audit(&session, &req, &|e| progress.handle(e))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", terminal::audit(&report));
+            }
+            Ok(if report.passed { 0 } else { 1 })
+        }
+        Command::Verify { repair, project } => {
+            let dir = cache_of(cache, project.as_deref())?;
+            let report = ops::verify::verify(&dir, repair)?;
+            print!("{}", terminal::verify(&report));
+            Ok(if report.problems.is_empty() || repair {
+                0
+            } else {
+                1
+            })
+        }
+        Command::Gc {
+            dry_run,
+            keep_recent,
+            project,
+        } => {
+            let root = project_root(project.as_deref())?;
+            let dir = ops::cache_dir(cache, &root);
+            let report = ops::gc::gc(&dir, &root, keep_recent, dry_run)?;
+            print!("{}", terminal::gc(&report));
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Noop {
+            stages,
+            repeats,
+            json,
+        }) => {
+            let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+            let b = ops::bench_noop::bench_noop(&exe, stages, repeats)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                print!("{}", terminal::bench_noop(&b));
+            }
+            Ok(0)
+        }
+        Command::Doctor { json } => {
+            let Some(worker) = crate::worker::worker_path() else {
+                println!(
+                    "libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)"
+                );
+                return Ok(1);
+            };
+            let mut cmd = std::process::Command::new(&worker);
+            cmd.arg("doctor");
+            if json {
+                cmd.arg("--json");
+            }
+            let status = cmd
+                .status()
+                .with_context(|| format!("cannot run {}", worker.display()))?;
+            Ok(status.code().unwrap_or(1))
+        }
+    }
+}
+
+/// This process's compute environment.
+pub fn environment() -> Environment {
+    Environment {
+        libtorch: crate::neuro::runtime::LIBTORCH_VERSION.map(String::from),
+        cuda_available: crate::worker::cuda_driver_present(),
+        host: host_name(),
+    }
+}
+
+fn open(pipeline: &Path, cache: Option<&Path>) -> anyhow::Result<Session> {
+    Session::open(pipeline, cache, crate::stages::registry(), environment())
+}
+
+fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_owned());
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(cwd
+        .ancestors()
+        .find(|d| d.join("stages").is_dir())
+        .map(Path::to_owned)
+        .unwrap_or(cwd))
+}
+
+fn cache_of(cache: Option<&Path>, project: Option<&Path>) -> anyhow::Result<PathBuf> {
+    Ok(ops::cache_dir(cache, &project_root(project)?))
+}

@@ -1,0 +1,112 @@
+//! Execution: computing stage keys from upstream content (`keys`), deciding what must run and
+//! why (`plan`), executing one stage into the cache (`stage`, `command`), and scheduling the
+//! DAG in parallel (`scheduler`). It emits [`Event`]s and never prints.
+
+pub mod command;
+pub mod keys;
+pub mod plan;
+pub mod scheduler;
+pub mod stage;
+
+use std::time::Duration;
+
+use crate::kind::{DeviceClass, KindRegistry};
+use crate::spec::{DeviceSetting, Pipeline};
+use crate::store::{Store, StoreError};
+
+/// What the engine needs to know about this process's compute environment.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The linked libtorch version, if sapipe was built with it.
+    pub libtorch: Option<String>,
+    pub cuda_available: bool,
+    pub host: String,
+}
+
+impl Environment {
+    /// The device class stages of `p` run on.
+    pub fn device(&self, p: &Pipeline) -> Result<DeviceClass, ExecError> {
+        match p.device {
+            DeviceSetting::Cpu => Ok(DeviceClass::Cpu),
+            DeviceSetting::Auto if self.cuda_available => Ok(DeviceClass::Cuda),
+            DeviceSetting::Auto => Ok(DeviceClass::Cpu),
+            DeviceSetting::Cuda if self.cuda_available => Ok(DeviceClass::Cuda),
+            DeviceSetting::Cuda => Err(ExecError::Environment(format!(
+                "{}: device: cuda, but CUDA is not available here (see `sapipe doctor`); use device: auto or cpu",
+                p.file.display()
+            ))),
+        }
+    }
+}
+
+/// Everything a run needs, shared by all stages.
+pub struct Engine<'a> {
+    pub pipeline: &'a Pipeline,
+    pub store: &'a Store,
+    pub kinds: &'a KindRegistry,
+    pub env: &'a Environment,
+    pub device: DeviceClass,
+    pub events: &'a (dyn Fn(Event) + Sync),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The environment cannot run this (no CUDA, ...).
+    #[error("{0}")]
+    Environment(String),
+    /// A stage failed; the message names the stage and says why, with the log's tail.
+    #[error("stage '{stage}' failed: {message}")]
+    Stage { stage: String, message: String },
+    #[error("{0}")]
+    Input(String),
+}
+
+/// What the engine reports while it works; the host decides how to show it.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The run will consider these stages.
+    Planned {
+        stages: Vec<String>,
+    },
+    /// The stage's key has a record: nothing to do.
+    Cached {
+        stage: String,
+    },
+    /// Another process holds the key's lock; waiting for it.
+    Waiting {
+        stage: String,
+    },
+    Started {
+        stage: String,
+        key: String,
+    },
+    Progress {
+        stage: String,
+        done: u64,
+        total: u64,
+        message: String,
+    },
+    Finished {
+        stage: String,
+        duration: Duration,
+    },
+    Failed {
+        stage: String,
+        message: String,
+    },
+    /// Not run because an upstream stage failed.
+    Skipped {
+        stage: String,
+        because: String,
+    },
+}
+
+/// The host name, for records.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,177 @@
+//! Runs a pipeline's stages in dependency order, independent stages in parallel up to `jobs`,
+//! and at most `device_slots` device-using stages at a time. A stage whose key has a record is
+//! done without running (keys are computed from upstream output content as upstream stages
+//! finish: early cutoff). A failure stops the run, or with `keep_going` only the failed stage's
+//! dependants.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use super::keys::{Known, key_record};
+use super::plan::digests;
+use super::stage::{Done, execute};
+use super::{Engine, Event, ExecError};
+use crate::spec::Implementation;
+use crate::store::StageRecord;
+
+pub struct RunOptions {
+    /// Stages to run, in dependency order (the targets and their dependencies).
+    pub stages: Vec<String>,
+    pub force: BTreeSet<String>,
+    pub jobs: usize,
+    pub keep_going: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub executed: Vec<String>,
+    pub cached: Vec<String>,
+    /// Stage and message.
+    pub failed: Vec<(String, String)>,
+    pub skipped: Vec<String>,
+    /// Records of every stage that is done (executed or cached).
+    pub records: BTreeMap<String, StageRecord>,
+}
+
+enum Slot {
+    Waiting,
+    Running,
+    Finished,
+}
+
+pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> {
+    (engine.events)(Event::Planned {
+        stages: opts.stages.clone(),
+    });
+    let mut summary = RunSummary::default();
+    let mut known: Known = BTreeMap::new();
+    let mut slots: BTreeMap<&str, Slot> = opts
+        .stages
+        .iter()
+        .map(|s| (s.as_str(), Slot::Waiting))
+        .collect();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut running = 0usize;
+    let mut device_running = 0usize;
+    let mut stop = false;
+    std::thread::scope(|scope| -> Result<(), ExecError> {
+        let (tx, rx) = mpsc::channel::<(String, bool, Instant, Result<Done, ExecError>)>();
+        loop {
+            if !stop {
+                for name in &opts.stages {
+                    if !matches!(slots[name.as_str()], Slot::Waiting) || running >= opts.jobs.max(1)
+                    {
+                        continue;
+                    }
+                    let stage = engine.pipeline.stage(name).expect("planned stages exist");
+                    let ups: Vec<&String> = stage
+                        .needs
+                        .iter()
+                        .filter(|n| slots.contains_key(n.as_str()))
+                        .collect();
+                    if let Some(bad) = ups.iter().find(|n| failed.contains(n.as_str())) {
+                        (engine.events)(Event::Skipped {
+                            stage: name.clone(),
+                            because: bad.to_string(),
+                        });
+                        summary.skipped.push(name.clone());
+                        failed.insert(name.clone());
+                        slots.insert(name, Slot::Finished);
+                        continue;
+                    }
+                    if !ups
+                        .iter()
+                        .all(|n| matches!(slots[n.as_str()], Slot::Finished))
+                    {
+                        continue;
+                    }
+                    let Some(record) = key_record(engine, stage, &known)? else {
+                        return Err(ExecError::Input(format!(
+                            "stage '{name}': an input's upstream output is unknown"
+                        )));
+                    };
+                    if !opts.force.contains(name) {
+                        if let Some(r) = engine.store.record(&record.key())? {
+                            (engine.events)(Event::Cached {
+                                stage: name.clone(),
+                            });
+                            known.insert(name.clone(), digests(&r));
+                            summary.cached.push(name.clone());
+                            summary.records.insert(name.clone(), r);
+                            slots.insert(name, Slot::Finished);
+                            continue;
+                        }
+                    }
+                    let uses_device = matches!(
+                        stage.definition.implementation,
+                        Implementation::Builtin {
+                            uses_device: true,
+                            ..
+                        }
+                    );
+                    if uses_device && device_running >= engine.pipeline.device_slots {
+                        continue;
+                    }
+                    running += 1;
+                    device_running += usize::from(uses_device);
+                    slots.insert(name, Slot::Running);
+                    let (tx, known) = (tx.clone(), known.clone());
+                    let force = opts.force.contains(name);
+                    scope.spawn(move || {
+                        let t0 = Instant::now();
+                        let r = execute(engine, stage, record, &known, force);
+                        let _ = tx.send((stage.name.clone(), uses_device, t0, r));
+                    });
+                }
+            }
+            if running == 0 {
+                break;
+            }
+            let (name, uses_device, t0, result) =
+                rx.recv().expect("a running stage always reports");
+            running -= 1;
+            device_running -= usize::from(uses_device);
+            slots.insert(
+                opts.stages
+                    .iter()
+                    .find(|s| **s == name)
+                    .expect("known stage"),
+                Slot::Finished,
+            );
+            match result {
+                Ok(done) => {
+                    let (record, executed) = match done {
+                        Done::Executed(r) => (r, true),
+                        Done::ComputedElsewhere(r) => (r, false),
+                    };
+                    if executed {
+                        (engine.events)(Event::Finished {
+                            stage: name.clone(),
+                            duration: t0.elapsed(),
+                        });
+                        summary.executed.push(name.clone());
+                    } else {
+                        (engine.events)(Event::Cached {
+                            stage: name.clone(),
+                        });
+                        summary.cached.push(name.clone());
+                    }
+                    known.insert(name.clone(), digests(&record));
+                    summary.records.insert(name, record);
+                }
+                Err(e) => {
+                    (engine.events)(Event::Failed {
+                        stage: name.clone(),
+                        message: e.to_string(),
+                    });
+                    summary.failed.push((name.clone(), e.to_string()));
+                    failed.insert(name);
+                    stop |= !opts.keep_going;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(summary)
+}

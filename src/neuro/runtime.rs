@@ -1,0 +1,52 @@
+//! What this build knows about its compute runtime: the linked libtorch version and whether
+//! CUDA / cuDNN are usable, for `doctor` and for stage keys.
+
+/// The libtorch version this binary was built against (read from the wheel by build.rs).
+#[cfg(feature = "torch")]
+pub const LIBTORCH_VERSION: Option<&str> = Some(env!("SAPIPE_LIBTORCH_VERSION"));
+#[cfg(not(feature = "torch"))]
+pub const LIBTORCH_VERSION: Option<&str> = None;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuntimeReport {
+    pub libtorch: Option<String>,
+    pub cuda_available: bool,
+    pub cudnn_available: bool,
+    pub devices: Vec<String>,
+    pub determinism: Option<String>,
+    pub cublas_workspace_config: Option<String>,
+}
+
+/// Probes the runtime (initialises CUDA if present).
+pub fn report(deterministic: bool) -> RuntimeReport {
+    #[cfg(feature = "torch")]
+    {
+        super::determinism::set_deterministic(deterministic);
+        let cuda = tch::Cuda::is_available();
+        let count = if cuda { tch::Cuda::device_count() } else { 0 };
+        let devices = (0..count)
+            .map(|i| format!("cuda:{i}"))
+            .chain(["cpu".to_string()])
+            .collect();
+        RuntimeReport {
+            libtorch: LIBTORCH_VERSION.map(String::from),
+            cuda_available: cuda,
+            cudnn_available: tch::Cuda::cudnn_is_available(),
+            devices,
+            determinism: Some(super::determinism::flags().to_string()),
+            cublas_workspace_config: std::env::var("CUBLAS_WORKSPACE_CONFIG").ok(),
+        }
+    }
+    #[cfg(not(feature = "torch"))]
+    {
+        let _ = deterministic;
+        RuntimeReport {
+            libtorch: None,
+            cuda_available: false,
+            cudnn_available: false,
+            devices: vec!["cpu".into()],
+            determinism: None,
+            cublas_workspace_config: std::env::var("CUBLAS_WORKSPACE_CONFIG").ok(),
+        }
+    }
+}

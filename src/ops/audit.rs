@@ -1,0 +1,285 @@
+//! `sapipe audit`: re-executes the selected stages into a scratch cache regardless of existing
+//! records, each with exactly its recorded inputs, and compares every output's digest with the
+//! reference (the lock file by default, or the cache's record of the current key). Differing
+//! artifacts are explained tensor by tensor (see `audit::compare`). Timing metrics (names
+//! ending in `_per_s` or `_seconds`) are not compared.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Session;
+use crate::audit::compare::{Difference, compare_metrics, compare_paths};
+use crate::exec::keys::{Known, key_record};
+use crate::exec::stage::{Done, execute};
+use crate::exec::{Engine, Event};
+use crate::key::{ContentDigest, InputKey, StageKey};
+use crate::kind::DeviceClass;
+use crate::store::{StageRecord, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reference {
+    /// The pipeline's lock file.
+    Lock,
+    /// The cache's record of each stage's current key.
+    Cache,
+}
+
+pub struct AuditRequest {
+    pub targets: Vec<String>,
+    pub reference: Reference,
+    /// Accept numeric differences up to this (absolute or relative).
+    pub tolerance: Option<f64>,
+    /// Audit on this device class instead of the pipeline's.
+    pub device: Option<DeviceClass>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Identical,
+    WithinTolerance,
+    Differs,
+    /// The pipeline changed since the reference was recorded.
+    Stale,
+    /// Nothing to compare against.
+    NoReference,
+    /// The re-execution failed.
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageAudit {
+    pub stage: String,
+    pub verdict: Verdict,
+    pub reference_key: Option<StageKey>,
+    pub differences: Vec<Difference>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub stages: Vec<StageAudit>,
+    pub passed: bool,
+}
+
+pub fn audit(
+    session: &Session,
+    req: &AuditRequest,
+    events: &(dyn Fn(Event) + Sync),
+) -> anyhow::Result<AuditReport> {
+    let stages = session.selection(&req.targets)?;
+    let lock = session.lock_file()?;
+    let current = if req.reference == Reference::Cache {
+        Some(super::status::status(session, &req.targets)?)
+    } else {
+        None
+    };
+    let scratch_dir = tempfile::tempdir()?;
+    let scratch = Store::open(scratch_dir.path())?;
+    let device = req.device.unwrap_or(session.device);
+    let mut out = Vec::new();
+    for name in &stages {
+        let reference_key = match req.reference {
+            Reference::Lock => lock
+                .as_ref()
+                .and_then(|l| l.stages.get(name))
+                .map(|s| s.key.clone()),
+            Reference::Cache => current
+                .as_ref()
+                .and_then(|c| c.iter().find(|s| &s.stage == name))
+                .and_then(|s| s.key.clone()),
+        };
+        let result = match reference_key.clone() {
+            None => audit_none(name, req.reference),
+            Some(key) => match session.store.record(&key)? {
+                None => StageAudit {
+                    stage: name.clone(),
+                    verdict: Verdict::NoReference,
+                    reference_key: Some(key.clone()),
+                    differences: Vec::new(),
+                    note: Some(format!(
+                        "this cache has no record of key {} (run `sapipe run` first)",
+                        key.short()
+                    )),
+                },
+                Some(record) => {
+                    let engine = Engine {
+                        store: &scratch,
+                        device,
+                        events,
+                        ..session.engine(events)
+                    };
+                    audit_stage(session, &engine, name, &record, req.tolerance)?
+                }
+            },
+        };
+        out.push(result);
+    }
+    let passed = out
+        .iter()
+        .all(|s| matches!(s.verdict, Verdict::Identical | Verdict::WithinTolerance));
+    Ok(AuditReport {
+        stages: out,
+        passed,
+    })
+}
+
+fn audit_none(stage: &str, reference: Reference) -> StageAudit {
+    let note = match reference {
+        Reference::Lock => {
+            "the lock file has no entry for this stage (run `sapipe run` and commit the lock file)"
+        }
+        Reference::Cache => "the stage's current key has no record (run `sapipe run` first)",
+    };
+    StageAudit {
+        stage: stage.to_string(),
+        verdict: Verdict::NoReference,
+        reference_key: None,
+        differences: Vec::new(),
+        note: Some(note.into()),
+    }
+}
+
+fn audit_stage(
+    session: &Session,
+    engine: &Engine,
+    name: &str,
+    record: &StageRecord,
+    tolerance: Option<f64>,
+) -> anyhow::Result<StageAudit> {
+    let stage = session.pipeline.stage(name).expect("selected stages exist");
+    let verdict = |verdict, differences, note: Option<String>| StageAudit {
+        stage: name.to_string(),
+        verdict,
+        reference_key: Some(record.key.clone()),
+        differences,
+        note,
+    };
+    let known = recorded_inputs(session, engine.store, stage, record)?;
+    let Some(rec) = key_record(engine, stage, &known)? else {
+        return Ok(verdict(
+            Verdict::Stale,
+            Vec::new(),
+            Some("an input binding changed since the reference was recorded".into()),
+        ));
+    };
+    let recorded_device = record.key_record.context.as_ref().map(|c| c.device);
+    let cross_device = recorded_device.is_some_and(|d| d != engine.device);
+    if !cross_device && rec.key() != record.key {
+        let reasons: Vec<String> = crate::key::diff(&record.key_record, &rec)
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        return Ok(verdict(
+            Verdict::Stale,
+            Vec::new(),
+            Some(format!(
+                "the pipeline changed since the reference: {}",
+                reasons.join("; ")
+            )),
+        ));
+    }
+    let fresh = match execute(engine, stage, rec, &known, true) {
+        Ok(Done::Executed(r) | Done::ComputedElsewhere(r)) => r,
+        Err(e) => return Ok(verdict(Verdict::Failed, Vec::new(), Some(e.to_string()))),
+    };
+    let mut differences = Vec::new();
+    for (output, o) in &record.outputs {
+        let Some(n) = fresh.outputs.get(output) else {
+            continue;
+        };
+        if n.digest == o.digest {
+            continue;
+        }
+        let label = format!("{name}.{output}");
+        match session.store.artifact_path(&o.digest, o.ty) {
+            Ok(old) => {
+                let new = engine.store.artifact_path(&n.digest, n.ty)?;
+                let found = compare_paths(&label, &old, &new);
+                if found.is_empty() {
+                    differences.push(Difference {
+                        what: label,
+                        max_abs: None,
+                        max_rel: None,
+                        note: Some("digests differ".into()),
+                    });
+                }
+                differences.extend(found);
+            }
+            Err(_) => differences.push(Difference {
+                what: label,
+                max_abs: None,
+                max_rel: None,
+                note: Some(format!(
+                    "digest {} -> {} (the recorded object is not in this cache; no detail)",
+                    o.digest.short(),
+                    n.digest.short()
+                )),
+            }),
+        }
+    }
+    let timing = |k: &String| k.ends_with("_per_s") || k.ends_with("_seconds");
+    let strip = |m: &crate::kind::Metrics| {
+        m.iter()
+            .filter(|(k, _)| !timing(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    differences.extend(compare_metrics(
+        &strip(&record.metrics),
+        &strip(&fresh.metrics),
+    ));
+    let note = cross_device.then(|| {
+        format!(
+            "recorded on {}, audited on {}: bit-identity is not expected across device classes{}",
+            recorded_device.map(|d| d.to_string()).unwrap_or_default(),
+            engine.device,
+            tolerance
+                .map(|t| format!("; compared with tolerance {t}"))
+                .unwrap_or_default()
+        )
+    });
+    let v = if differences.is_empty() {
+        Verdict::Identical
+    } else if tolerance.is_some_and(|t| differences.iter().all(|d| d.within(t))) {
+        Verdict::WithinTolerance
+    } else {
+        Verdict::Differs
+    };
+    Ok(verdict(v, differences, note))
+}
+
+/// The upstream digests recorded for each input of `stage`, with the artifacts linked into
+/// the scratch store so the re-execution reads exactly what the recorded one read.
+fn recorded_inputs(
+    session: &Session,
+    scratch: &Store,
+    stage: &crate::spec::Stage,
+    record: &StageRecord,
+) -> anyhow::Result<Known> {
+    let mut known: Known = BTreeMap::new();
+    for (input, bindings) in &stage.inputs {
+        let Some(recorded) = record.key_record.inputs.get(input) else {
+            continue;
+        };
+        for b in bindings {
+            let digest: Option<&ContentDigest> = match recorded {
+                InputKey::One(d) => Some(d),
+                InputKey::Many(m) => m.get(&b.stage),
+            };
+            let Some(d) = digest else { continue };
+            let up = session
+                .pipeline
+                .stage(&b.stage)
+                .expect("bindings name stages");
+            let ty = up.definition.outputs[&b.output].ty;
+            scratch.import_from(&session.store, d, ty)?;
+            known
+                .entry(b.stage.clone())
+                .or_default()
+                .insert(b.output.clone(), d.clone());
+        }
+    }
+    Ok(known)
+}

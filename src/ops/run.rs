@@ -1,0 +1,81 @@
+//! `sapipe run`: executes what is not up to date, then publishes outputs, moves heads and
+//! rewrites the lock file.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+
+use super::Session;
+use crate::exec::Event;
+use crate::exec::scheduler::{RunOptions, RunSummary, run as schedule};
+use crate::lockfile::{LockFile, LockedStage};
+
+pub struct RunRequest {
+    pub targets: Vec<String>,
+    pub force: Vec<String>,
+    pub jobs: usize,
+    pub keep_going: bool,
+}
+
+pub fn run(
+    session: &Session,
+    req: &RunRequest,
+    events: &(dyn Fn(Event) + Sync),
+) -> anyhow::Result<RunSummary> {
+    let stages = session.selection(&req.targets)?;
+    for f in &req.force {
+        session.pipeline.require_stage(f)?;
+    }
+    let _cache = session.store.lock_shared()?;
+    let engine = session.engine(events);
+    let opts = RunOptions {
+        stages,
+        force: req.force.iter().cloned().collect::<BTreeSet<_>>(),
+        jobs: req.jobs,
+        keep_going: req.keep_going,
+    };
+    let summary = schedule(&engine, &opts)?;
+    finish(session, &summary)?;
+    Ok(summary)
+}
+
+/// Publishes outputs, sets heads and updates the lock file for every stage that is done.
+fn finish(session: &Session, summary: &RunSummary) -> anyhow::Result<()> {
+    let p = &session.pipeline;
+    for (name, record) in &summary.records {
+        session.store.set_head(&p.name, name, &record.key)?;
+        let stage = p.stage(name).expect("records are of pipeline stages");
+        for (output, target) in &stage.publish {
+            let o = &record.outputs[output];
+            session
+                .store
+                .export(&o.digest, o.ty, target)
+                .with_context(|| {
+                    format!(
+                        "stage '{name}': cannot publish output '{output}' to {}",
+                        target.display()
+                    )
+                })?;
+        }
+    }
+    let path = p.lock_path();
+    let mut lock = LockFile::read(&path)?.unwrap_or_default();
+    lock.pipeline = p.name.clone();
+    lock.stages.retain(|s, _| p.stage(s).is_some());
+    for (name, record) in &summary.records {
+        let outputs = record
+            .outputs
+            .iter()
+            .map(|(n, o)| (n.clone(), o.digest.clone()))
+            .collect();
+        lock.stages.insert(
+            name.clone(),
+            LockedStage {
+                key: record.key.clone(),
+                outputs,
+            },
+        );
+    }
+    lock.write(&path)?;
+    Ok(())
+}

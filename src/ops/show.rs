@@ -1,0 +1,72 @@
+//! `sapipe show`: each stage's current result — outputs and where their files are, metrics,
+//! timings, device — or that it is not up to date.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Session;
+use super::status::status;
+use crate::exec::plan::State;
+use crate::store::StageRecord;
+
+#[derive(Debug, Serialize)]
+pub struct ShowEntry {
+    pub stage: String,
+    pub definition: String,
+    pub description: String,
+    pub state: State,
+    /// The record of the current key, or else the last completed one (then stale).
+    pub record: Option<StageRecord>,
+    pub stale: bool,
+    /// Output name -> a path to read it (in the cache, or where it is published).
+    pub files: BTreeMap<String, PathBuf>,
+}
+
+pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEntry>> {
+    let targets: Vec<String> = stage.map(|s| vec![s.to_string()]).unwrap_or_default();
+    let statuses = status(session, &targets)?;
+    let mut out = Vec::new();
+    for st in statuses {
+        if stage.is_some_and(|s| s != st.stage) {
+            continue;
+        }
+        let current = match (&st.key, st.state) {
+            (Some(k), State::UpToDate) => session.store.record(k)?,
+            _ => None,
+        };
+        let stale = current.is_none();
+        let record = current.or(st.previous);
+        let def = &session
+            .pipeline
+            .stage(&st.stage)
+            .expect("status names stages")
+            .definition;
+        let published = &session
+            .pipeline
+            .stage(&st.stage)
+            .expect("status names stages")
+            .publish;
+        let mut files = BTreeMap::new();
+        if let Some(r) = &record {
+            for (name, o) in &r.outputs {
+                let path = match published.get(name) {
+                    Some(p) if p.exists() && !stale => p.clone(),
+                    _ => session.store.artifact_path(&o.digest, o.ty)?,
+                };
+                files.insert(name.clone(), path);
+            }
+        }
+        out.push(ShowEntry {
+            stage: st.stage.clone(),
+            definition: def.name.clone(),
+            description: def.description.clone(),
+            state: st.state,
+            record,
+            stale,
+            files,
+        });
+    }
+    Ok(out)
+}

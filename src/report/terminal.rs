@@ -1,0 +1,292 @@
+//! Plain-text rendering of each operation's result for the terminal (JSON goes through serde).
+
+use std::fmt::Write;
+
+use crate::exec::plan::{StageStatus, State};
+use crate::exec::scheduler::RunSummary;
+use crate::ops::show::ShowEntry;
+use crate::store::gc::GcReport;
+use crate::store::verify::VerifyReport;
+
+pub fn run_summary(s: &RunSummary) -> String {
+    let mut out = format!(
+        "{} ran, {} cached, {} failed, {} skipped\n",
+        s.executed.len(),
+        s.cached.len(),
+        s.failed.len(),
+        s.skipped.len()
+    );
+    for (_, message) in &s.failed {
+        let _ = writeln!(out, "error: {message}");
+    }
+    out
+}
+
+fn state_word(s: State) -> &'static str {
+    match s {
+        State::UpToDate => "up to date",
+        State::WillRun => "will run",
+        State::MayRun => "may run",
+    }
+}
+
+pub fn status(statuses: &[StageStatus]) -> String {
+    let width = statuses.iter().map(|s| s.stage.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for s in statuses {
+        let reasons: Vec<String> = s.reasons.iter().map(|r| r.to_string()).collect();
+        let why = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", reasons.join("; "))
+        };
+        let _ = writeln!(out, "{:width$}  {}{why}", s.stage, state_word(s.state));
+    }
+    let count = |state| statuses.iter().filter(|s| s.state == state).count();
+    let _ = writeln!(
+        out,
+        "{} of {} stages will run; {} may run (only if an upstream output changes)",
+        count(State::WillRun),
+        statuses.len(),
+        count(State::MayRun)
+    );
+    out
+}
+
+pub fn explain(s: &StageStatus) -> String {
+    let mut out = format!("stage {}: {}\n", s.stage, state_word(s.state));
+    match &s.key {
+        Some(k) if s.state == State::UpToDate => {
+            let _ = writeln!(out, "key {k}");
+        }
+        Some(k) => {
+            let _ = writeln!(
+                out,
+                "key {k}{}",
+                if s.state == State::MayRun {
+                    " (assuming upstream outputs unchanged)"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => out.push_str("key: not computable yet\n"),
+    }
+    if let Some(r) = &s.record {
+        out.push_str("components:\n");
+        let _ = writeln!(out, "  schema          {}", r.schema);
+        let _ = writeln!(out, "  definition      {} (kind {})", r.definition, r.kind);
+        let imp = serde_json::to_string(&r.implementation).unwrap_or_default();
+        let _ = writeln!(out, "  implementation  {imp}");
+        for (name, v) in &r.params {
+            let _ = writeln!(out, "  param   {name} = {v}");
+        }
+        for (name, v) in &r.inputs {
+            let _ = writeln!(
+                out,
+                "  input   {name} = {}",
+                serde_json::to_string(v).unwrap_or_default()
+            );
+        }
+        if let Some(c) = &r.context {
+            let _ = writeln!(
+                out,
+                "  context libtorch {}, device {}, deterministic {}",
+                c.libtorch, c.device, c.deterministic
+            );
+        }
+    }
+    match &s.previous {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "last record: {} ({}, {:.1} s on {})",
+                p.key.short(),
+                p.finished,
+                p.duration_s,
+                p.host
+            );
+        }
+        None => out.push_str("last record: none\n"),
+    }
+    if s.reasons.is_empty() {
+        out.push_str("nothing changed\n");
+    } else {
+        out.push_str("changed:\n");
+        for r in &s.reasons {
+            let _ = writeln!(out, "  {r}");
+        }
+    }
+    out
+}
+
+pub fn show(entries: &[ShowEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        let state = if e.stale {
+            "not up to date; last result shown"
+        } else {
+            "up to date"
+        };
+        let _ = writeln!(out, "{} ({}): {}", e.stage, e.definition, state);
+        if let Some(r) = &e.record {
+            let _ = writeln!(
+                out,
+                "  key {}  {:.1} s on {} ({}), finished {}",
+                r.key.short(),
+                r.duration_s,
+                r.host,
+                r.device,
+                r.finished
+            );
+            for (name, path) in &e.files {
+                let _ = writeln!(out, "  output  {name}: {}", path.display());
+            }
+            for (name, v) in &r.metrics {
+                let _ = writeln!(out, "  metric  {name} = {}", compact(v));
+            }
+        } else {
+            out.push_str("  no result yet\n");
+        }
+    }
+    out
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.len() > 100 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(99).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
+}
+
+pub fn verify(r: &VerifyReport) -> String {
+    let mut out = format!(
+        "checked {} objects, {} manifests, {} records\n",
+        r.objects, r.trees, r.records
+    );
+    for p in &r.problems {
+        let _ = writeln!(out, "problem: {p}");
+    }
+    for p in &r.repaired {
+        let _ = writeln!(out, "repaired: {p}");
+    }
+    if r.problems.is_empty() {
+        out.push_str("the cache is intact\n");
+    }
+    out
+}
+
+pub fn gc(r: &GcReport) -> String {
+    let mut out = String::new();
+    let verb = if r.dry_run { "would remove" } else { "removed" };
+    for p in &r.removed {
+        let _ = writeln!(out, "{verb} {}", p.display());
+    }
+    let _ = writeln!(
+        out,
+        "{verb} {} entries ({} bytes); kept {} records",
+        r.removed.len(),
+        r.bytes,
+        r.kept_records
+    );
+    out
+}
+
+pub fn doctor(r: &crate::neuro::runtime::RuntimeReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "libtorch:      {}",
+        r.libtorch
+            .as_deref()
+            .unwrap_or("not built in (built without the `torch` feature)")
+    );
+    let _ = writeln!(
+        out,
+        "CUDA:          {}",
+        if r.cuda_available {
+            "available"
+        } else {
+            "not available"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "cuDNN:         {}",
+        if r.cudnn_available {
+            "available"
+        } else {
+            "not available"
+        }
+    );
+    let _ = writeln!(out, "devices:       {}", r.devices.join(", "));
+    let _ = writeln!(
+        out,
+        "determinism:   {}",
+        r.determinism.as_deref().unwrap_or("n/a")
+    );
+    let _ = writeln!(
+        out,
+        "CUBLAS_WORKSPACE_CONFIG: {}",
+        r.cublas_workspace_config.as_deref().unwrap_or("(unset)")
+    );
+    out
+}
+
+pub fn bench_noop(b: &crate::ops::bench_noop::NoopBench) -> String {
+    format!(
+        "no-op `sapipe run` on a cached {}-stage pipeline: median {:.1} ms over {} runs\n\
+         baseline `sapipe --version` (process start): median {:.1} ms\n\
+         ratio no-op run / process start: {:.2}\n",
+        b.stages, b.noop_run_ms, b.repeats, b.process_start_ms, b.ratio
+    )
+}
+
+pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
+    use crate::ops::audit::Verdict;
+    let width = r
+        .stages
+        .iter()
+        .map(|s| s.stage.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let mut out = format!("{:width$}  verdict\n", "stage");
+    for s in &r.stages {
+        let verdict = match s.verdict {
+            Verdict::Identical => "identical",
+            Verdict::WithinTolerance => "within tolerance",
+            Verdict::Differs => "DIFFERS",
+            Verdict::Stale => "STALE",
+            Verdict::NoReference => "NO REFERENCE",
+            Verdict::Failed => "FAILED",
+        };
+        let _ = writeln!(out, "{:width$}  {verdict}", s.stage);
+        if let Some(n) = &s.note {
+            let _ = writeln!(out, "{:width$}    {n}", "");
+        }
+        for d in &s.differences {
+            let _ = writeln!(out, "{:width$}    {d}", "");
+        }
+    }
+    let bad = r
+        .stages
+        .iter()
+        .filter(|s| !matches!(s.verdict, Verdict::Identical | Verdict::WithinTolerance))
+        .count();
+    let _ = writeln!(
+        out,
+        "{}",
+        if r.passed {
+            "audit passed: every output reproduced".to_string()
+        } else {
+            format!("audit FAILED: {bad} stage(s) did not reproduce")
+        }
+    );
+    out
+}

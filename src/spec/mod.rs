@@ -1,0 +1,13 @@
+//! What users write, and its checked form: raw YAML structs (`raw`), typed parameters
+//! (`params`), stage definitions (`definition`) and resolved pipelines (`pipeline`), with
+//! located errors (`error`).
+
+pub mod definition;
+pub mod error;
+pub mod params;
+pub mod pipeline;
+pub mod raw;
+
+pub use definition::{Definition, Implementation, OutputType};
+pub use error::SpecError;
+pub use pipeline::{Binding, DeviceSetting, Pipeline, Stage, load};

@@ -1,0 +1,497 @@
+//! Pipelines (`pipelines/<name>.yaml`) resolved into a checked [`Pipeline`]: every stage's
+//! definition loaded, parameters type-checked with defaults filled in, inputs bound to upstream
+//! outputs, and the graph free of cycles. Nothing runs before this succeeds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::definition::{Definition, OutputType};
+use super::error::{SpecError, locate, suggest};
+use super::params::{ParamType, yaml_to_json};
+use super::raw::{RawPipeline, RawStage};
+use crate::kind::{KindRegistry, Params};
+
+/// The pipeline's `device` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSetting {
+    Cpu,
+    Cuda,
+    Auto,
+}
+
+/// Where an input comes from: an output of another stage.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Binding {
+    pub stage: String,
+    pub output: String,
+}
+
+impl std::fmt::Display for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.stage, self.output)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub name: String,
+    pub definition: Arc<Definition>,
+    /// Upstream stages, explicit and implied by bindings, sorted.
+    pub needs: Vec<String>,
+    pub params: Params,
+    /// `path` parameters resolved against the project root (set ones only).
+    pub paths: BTreeMap<String, PathBuf>,
+    /// Input name -> bindings (one, or several for `many` inputs).
+    pub inputs: BTreeMap<String, Vec<Binding>>,
+    /// Output name -> project path it is copied to after completion.
+    pub publish: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub name: String,
+    pub description: String,
+    pub file: PathBuf,
+    pub root: PathBuf,
+    pub seed: i64,
+    pub device: DeviceSetting,
+    pub deterministic: bool,
+    pub device_slots: usize,
+    /// In file order.
+    pub stages: Vec<Stage>,
+}
+
+impl Pipeline {
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The stage named `name`, or an error suggesting the nearest stage name.
+    pub fn require_stage(&self, name: &str) -> Result<&Stage, SpecError> {
+        self.stage(name).ok_or_else(|| {
+            SpecError::new(
+                &self.file,
+                format!(
+                    "no stage named '{name}' ({})",
+                    suggest(name, self.stages.iter().map(|s| s.name.as_str()))
+                ),
+            )
+        })
+    }
+
+    /// Where the lock file of this pipeline lives: next to it, `.yaml` -> `.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.file.with_extension("lock")
+    }
+}
+
+/// The project root of a pipeline file: the nearest ancestor folder holding `stages/`.
+pub fn project_root(pipeline_file: &Path) -> PathBuf {
+    let abs = std::path::absolute(pipeline_file).unwrap_or_else(|_| pipeline_file.to_owned());
+    let start = abs.parent().map(Path::to_owned).unwrap_or_default();
+    start
+        .ancestors()
+        .find(|d| d.join("stages").is_dir())
+        .map(Path::to_owned)
+        .unwrap_or(start)
+}
+
+/// Reads, checks and resolves a pipeline file.
+pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
+    let raw: RawPipeline = serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
+    let root = project_root(file);
+    let r = Resolver {
+        file,
+        text: &text,
+        root: &root,
+        kinds,
+        definitions: BTreeMap::new(),
+    };
+    r.resolve(raw)
+}
+
+struct Resolver<'a> {
+    file: &'a Path,
+    text: &'a str,
+    root: &'a Path,
+    kinds: &'a KindRegistry,
+    definitions: BTreeMap<String, Arc<Definition>>,
+}
+
+impl Resolver<'_> {
+    fn err(&self, path: &[&str], context: String, message: impl Into<String>) -> SpecError {
+        SpecError::new(self.file, message)
+            .context(context)
+            .line(locate(self.text, path))
+    }
+
+    fn resolve(mut self, raw: RawPipeline) -> Result<Pipeline, SpecError> {
+        let device = match raw.device.as_deref().unwrap_or("auto") {
+            "cpu" => DeviceSetting::Cpu,
+            "cuda" => DeviceSetting::Cuda,
+            "auto" => DeviceSetting::Auto,
+            other => {
+                return Err(self.err(
+                    &["device"],
+                    "field 'device'".into(),
+                    format!("'{other}' is not a device (valid: cpu, cuda, auto)"),
+                ));
+            }
+        };
+        let seed = raw.seed.unwrap_or(0);
+        let mut stages = Vec::new();
+        let mut raws = Vec::new();
+        for (key, value) in &raw.stages {
+            let name = key.as_str().filter(|n| valid_name(n)).ok_or_else(|| {
+                self.err(
+                    &["stages"],
+                    "stages".into(),
+                    format!(
+                        "stage names must be letters, digits, '_' or '-', found {}",
+                        serde_yaml::to_string(key).unwrap_or_default().trim()
+                    ),
+                )
+            })?;
+            let stage: RawStage = serde_yaml::from_value(value.clone()).map_err(|e| {
+                self.err(
+                    &["stages", name],
+                    format!("stage '{name}'"),
+                    with_suggestion(&e.to_string()),
+                )
+            })?;
+            raws.push((name.to_string(), stage));
+        }
+        if raws.is_empty() {
+            return Err(self.err(
+                &["stages"],
+                "field 'stages'".into(),
+                "the pipeline declares no stages",
+            ));
+        }
+        for (name, rs) in &raws {
+            let def = self.definition(name, &rs.uses)?;
+            stages.push(self.stage(name, rs, def, seed)?);
+        }
+        let names: Vec<String> = stages.iter().map(|s| s.name.clone()).collect();
+        let defs: BTreeMap<String, Arc<Definition>> = stages
+            .iter()
+            .map(|s| (s.name.clone(), s.definition.clone()))
+            .collect();
+        for (stage, (_, rs)) in stages.iter_mut().zip(&raws) {
+            self.bind(stage, rs, &names, &defs)?;
+        }
+        let pipeline = Pipeline {
+            name: raw.name,
+            description: raw.description,
+            file: self.file.to_owned(),
+            root: self.root.to_owned(),
+            seed,
+            device,
+            deterministic: raw.deterministic.unwrap_or(true),
+            device_slots: raw.device_slots.unwrap_or(1).max(1),
+            stages,
+        };
+        crate::graph::Dag::new(&pipeline)?;
+        Ok(pipeline)
+    }
+
+    fn definition(&mut self, stage: &str, uses: &str) -> Result<Arc<Definition>, SpecError> {
+        if let Some(d) = self.definitions.get(uses) {
+            return Ok(d.clone());
+        }
+        let dir = self.root.join("stages");
+        let path = dir.join(format!("{uses}.yaml"));
+        if !path.is_file() {
+            let known = available_definitions(&dir);
+            return Err(self.err(
+                &["stages", stage, "uses"],
+                format!("stage '{stage}', field 'uses'"),
+                format!(
+                    "no stage definition '{uses}' in {} ({})",
+                    dir.display(),
+                    suggest(uses, known.iter().map(String::as_str))
+                ),
+            ));
+        }
+        let def = Arc::new(Definition::load(&path, self.root, self.kinds)?);
+        self.definitions.insert(uses.to_string(), def.clone());
+        Ok(def)
+    }
+
+    fn stage(
+        &self,
+        name: &str,
+        rs: &RawStage,
+        def: Arc<Definition>,
+        seed: i64,
+    ) -> Result<Stage, SpecError> {
+        let mut params = Params::new();
+        let mut paths = BTreeMap::new();
+        for (key, value) in &rs.with {
+            let ctx = format!("stage '{name}', parameter '{key}'");
+            let Some(spec) = def.params.get(key) else {
+                let hint = suggest(key, def.params.keys().map(String::as_str));
+                return Err(self.err(
+                    &["stages", name, key],
+                    ctx,
+                    format!("'{}' declares no parameter '{key}' ({hint})", def.name),
+                ));
+            };
+            let v = spec
+                .check(&yaml_to_json(value))
+                .map_err(|m| self.err(&["stages", name, key], ctx.clone(), m))?;
+            params.insert(key.clone(), v);
+        }
+        for (key, spec) in &def.params {
+            if params.contains_key(key) {
+                continue;
+            }
+            let v = match (&spec.default, key.as_str()) {
+                (Some(d), _) => d.clone(),
+                (None, "seed") => Value::from(seed),
+                (None, _) => {
+                    return Err(self.err(&["stages", name], format!("stage '{name}'"), format!(
+                        "parameter '{key}' of '{}' has no default and must be given under 'with:'",
+                        def.name
+                    )));
+                }
+            };
+            params.insert(key.clone(), v);
+        }
+        for (key, spec) in &def.params {
+            if spec.ty != ParamType::Path {
+                continue;
+            }
+            let rel = params[key].as_str().unwrap_or_default();
+            if rel.is_empty() {
+                continue;
+            }
+            let abs = self.root.join(rel);
+            if !abs.exists() {
+                return Err(self.err(
+                    &["stages", name, key],
+                    format!("stage '{name}', parameter '{key}'"),
+                    format!(
+                        "'{rel}' does not exist (paths are relative to the project root {})",
+                        self.root.display()
+                    ),
+                ));
+            }
+            paths.insert(key.clone(), abs);
+        }
+        let mut publish = BTreeMap::new();
+        for (output, target) in &rs.publish {
+            if !def.outputs.contains_key(output) {
+                let hint = suggest(output, def.outputs.keys().map(String::as_str));
+                return Err(self.err(
+                    &["stages", name, "publish"],
+                    format!("stage '{name}', field 'publish'"),
+                    format!("'{}' has no output '{output}' ({hint})", def.name),
+                ));
+            }
+            publish.insert(output.clone(), self.root.join(target));
+        }
+        Ok(Stage {
+            name: name.to_string(),
+            definition: def,
+            needs: rs.needs.clone(),
+            params,
+            paths,
+            inputs: BTreeMap::new(),
+            publish,
+        })
+    }
+
+    fn bind(
+        &self,
+        stage: &mut Stage,
+        rs: &RawStage,
+        names: &[String],
+        defs: &BTreeMap<String, Arc<Definition>>,
+    ) -> Result<(), SpecError> {
+        let name = stage.name.clone();
+        for need in &stage.needs {
+            if !defs.contains_key(need) {
+                return Err(self.err(
+                    &["stages", &name, "needs"],
+                    format!("stage '{name}', field 'needs'"),
+                    format!(
+                        "no stage named '{need}' ({})",
+                        suggest(need, names.iter().map(String::as_str))
+                    ),
+                ));
+            }
+        }
+        let def = stage.definition.clone();
+        let mut explicit: BTreeMap<String, Vec<Binding>> = BTreeMap::new();
+        for (input, value) in &rs.inputs {
+            let ctx = format!("stage '{name}', input '{input}'");
+            if !def.inputs.contains_key(input) {
+                let hint = suggest(input, def.inputs.keys().map(String::as_str));
+                return Err(self.err(
+                    &["stages", &name, input],
+                    ctx,
+                    format!("'{}' declares no input '{input}' ({hint})", def.name),
+                ));
+            }
+            let refs: Vec<String> = match yaml_to_json(value) {
+                Value::String(s) => vec![s],
+                Value::Array(a) if a.iter().all(Value::is_string) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect(),
+                _ => {
+                    return Err(self.err(
+                        &["stages", &name, input],
+                        ctx,
+                        "expected 'stage.output' or a list of them",
+                    ));
+                }
+            };
+            let mut bound = Vec::new();
+            for r in refs {
+                bound.push(self.reference(&name, input, &r, names, defs)?);
+            }
+            explicit.insert(input.clone(), bound);
+        }
+        let kind = self.kinds.get(&def.kind);
+        if let Some(kind) = kind {
+            let derived = kind
+                .derived_inputs(&stage.params)
+                .map_err(|m| self.err(&["stages", &name], format!("stage '{name}'"), m))?;
+            for (input, up, output) in derived {
+                let b = self.reference(&name, &input, &format!("{up}.{output}"), names, defs)?;
+                explicit.entry(input).or_default().push(b);
+            }
+        }
+        let mut needs = stage.needs.clone();
+        for (input, spec) in &def.inputs {
+            let bound = match explicit.remove(input) {
+                Some(b) => b,
+                None => implicit(&stage.needs, input, defs),
+            };
+            if bound.len() > 1 && !spec.many {
+                let list: Vec<String> = bound.iter().map(|b| b.to_string()).collect();
+                return Err(self.err(&["stages", &name], format!("stage '{name}', input '{input}'"), format!(
+                    "several upstream outputs match ({}); choose one with inputs: {{ {input}: STAGE.OUTPUT }}",
+                    list.join(", ")
+                )));
+            }
+            if bound.is_empty() && !spec.optional {
+                return Err(self.err(&["stages", &name], format!("stage '{name}', input '{input}'"), format!(
+                    "not bound: no stage in 'needs' has an output named '{input}'; add its stage to 'needs' or bind it with inputs: {{ {input}: STAGE.OUTPUT }}"
+                )));
+            }
+            needs.extend(bound.iter().map(|b| b.stage.clone()));
+            if !bound.is_empty() {
+                stage.inputs.insert(input.clone(), bound);
+            }
+        }
+        needs.sort();
+        needs.dedup();
+        stage.needs = needs;
+        Ok(())
+    }
+
+    fn reference(
+        &self,
+        stage: &str,
+        input: &str,
+        r: &str,
+        names: &[String],
+        defs: &BTreeMap<String, Arc<Definition>>,
+    ) -> Result<Binding, SpecError> {
+        let ctx = format!("stage '{stage}', input '{input}'");
+        let at = ["stages", stage, input];
+        let Some((up, output)) = r.split_once('.') else {
+            return Err(self.err(&at, ctx, format!("'{r}' is not of the form STAGE.OUTPUT")));
+        };
+        let Some(up_def) = defs.get(up) else {
+            return Err(self.err(
+                &at,
+                ctx,
+                format!(
+                    "'{r}' names no stage '{up}' ({})",
+                    suggest(up, names.iter().map(String::as_str))
+                ),
+            ));
+        };
+        if !up_def.outputs.contains_key(output) {
+            return Err(self.err(
+                &at,
+                ctx,
+                format!(
+                    "stage '{up}' has no output '{output}' ({})",
+                    suggest(output, up_def.outputs.keys().map(String::as_str))
+                ),
+            ));
+        }
+        Ok(Binding {
+            stage: up.to_string(),
+            output: output.to_string(),
+        })
+    }
+}
+
+fn implicit(
+    needs: &[String],
+    input: &str,
+    defs: &BTreeMap<String, Arc<Definition>>,
+) -> Vec<Binding> {
+    let mut found: Vec<Binding> = needs
+        .iter()
+        .filter(|n| defs.get(*n).is_some_and(|d| d.outputs.contains_key(input)))
+        .map(|n| Binding {
+            stage: n.clone(),
+            output: input.to_string(),
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Names of the definitions in `stages/`, for suggestions.
+pub fn available_definitions(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let p = e.path();
+                    (p.extension()? == "yaml").then(|| p.file_stem()?.to_str().map(String::from))?
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" messages.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((wrong, tail)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let valid: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    format!("unknown field '{wrong}' ({})", suggest(wrong, valid))
+}
+
+/// Whether an output of the definition is a directory.
+pub fn is_dir_output(def: &Definition, output: &str) -> bool {
+    def.outputs
+        .get(output)
+        .is_some_and(|o| o.ty == OutputType::Dir)
+}

@@ -1,0 +1,115 @@
+//! Raw YAML structs, exactly as users write them. Parsed strictly (unknown fields are errors
+//! with a line and column); nothing here is validated beyond its YAML shape. `resolve` turns
+//! them into a checked [`crate::spec::Pipeline`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+/// A stage definition: `stages/<name>.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefinition {
+    pub name: String,
+    /// A built-in kind, or `command`.
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    /// For `kind: command`: the shell command. Placeholders `{params.NAME}`, `{inputs.NAME}`,
+    /// `{outputs.NAME}` are replaced; the same values are in `SAPIPE_PARAM_*`,
+    /// `SAPIPE_INPUT_*`, `SAPIPE_OUTPUT_*`.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// For `kind: command`: code files (relative to the project root) whose content enters the
+    /// key, e.g. the Python script the command runs.
+    #[serde(default)]
+    pub code: Vec<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, RawParam>,
+    #[serde(default)]
+    pub inputs: BTreeMap<String, RawInput>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, RawOutput>,
+}
+
+/// A typed parameter declaration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParam {
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default)]
+    pub default: Option<Value>,
+    #[serde(default)]
+    pub choices: Option<Vec<Value>>,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    #[serde(default)]
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    #[serde(default)]
+    pub optional: bool,
+    #[serde(default)]
+    pub many: bool,
+    #[serde(default)]
+    pub doc: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    #[serde(rename = "type", default = "default_output_type")]
+    pub ty: String,
+    #[serde(default)]
+    pub doc: String,
+}
+
+fn default_output_type() -> String {
+    "file".into()
+}
+
+/// A pipeline file: `pipelines/<name>.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: Option<i64>,
+    /// cpu | cuda | auto
+    #[serde(default)]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub deterministic: Option<bool>,
+    /// How many device-using stages may run at once on one device (default 1).
+    #[serde(default)]
+    pub device_slots: Option<usize>,
+    /// Keeps the order of the file (for `dag` and display).
+    pub stages: serde_yaml::Mapping,
+}
+
+/// One stage instance in a pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub uses: String,
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Parameter overrides.
+    #[serde(default, rename = "with")]
+    pub with: BTreeMap<String, Value>,
+    /// Explicit input bindings: input name -> `stage.output` (or a list for `many` inputs).
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Value>,
+    /// Copies outputs into the project after the stage completes: output name -> path.
+    #[serde(default)]
+    pub publish: BTreeMap<String, String>,
+}

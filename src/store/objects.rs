@@ -1,0 +1,255 @@
+//! Content-addressed objects: file blobs under `objects/`, directory manifests under `trees/`,
+//! and hard-linked views of directories under `views/` (what stages read as input folders).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::fsutil::write_atomic;
+use super::{Store, StoreError};
+use crate::key::ContentDigest;
+use crate::spec::OutputType;
+
+/// A directory artifact: relative path (with `/`) -> blob digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub files: BTreeMap<String, ContentDigest>,
+}
+
+impl Manifest {
+    /// The manifest of a directory as it is on disk, without storing anything (for `path`
+    /// parameters, whose content enters keys).
+    pub fn of_dir(dir: &Path) -> std::io::Result<Self> {
+        let mut files = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let entry = entry.map_err(|e| std::io::Error::other(e.to_string()))?;
+            if entry.file_type().is_file() {
+                let rel = entry
+                    .path()
+                    .strip_prefix(dir)
+                    .expect("walkdir stays under its root");
+                files.insert(
+                    rel.to_string_lossy().replace('\\', "/"),
+                    ContentDigest::of_file(entry.path())?,
+                );
+            }
+        }
+        Ok(Self { files })
+    }
+
+    /// The content digest of a file, or of a directory's manifest.
+    pub fn digest_path(path: &Path) -> std::io::Result<ContentDigest> {
+        if path.is_dir() {
+            Ok(ContentDigest::of_bytes(&Self::of_dir(path)?.canonical()))
+        } else {
+            ContentDigest::of_file(path)
+        }
+    }
+
+    /// The manifest's canonical bytes (its digest is the directory's digest).
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a manifest serialises")
+    }
+}
+
+fn sharded(base: &Path, hex: &str, suffix: &str) -> PathBuf {
+    base.join(&hex[..2]).join(format!("{}{suffix}", &hex[2..]))
+}
+
+impl Store {
+    pub fn object_path(&self, d: &ContentDigest) -> PathBuf {
+        sharded(&self.root.join("objects"), d.hex(), "")
+    }
+
+    pub fn tree_path(&self, d: &ContentDigest) -> PathBuf {
+        sharded(&self.root.join("trees"), d.hex(), ".json")
+    }
+
+    fn view_path(&self, d: &ContentDigest) -> PathBuf {
+        self.root.join("views").join(d.hex())
+    }
+
+    /// Moves a produced file into the store (or drops it if the blob exists) and returns its
+    /// digest and size.
+    pub fn put_file(&self, path: &Path) -> Result<(ContentDigest, u64), StoreError> {
+        let io = StoreError::io(path);
+        let digest = ContentDigest::of_file(path).map_err(io)?;
+        let size = std::fs::metadata(path).map_err(StoreError::io(path))?.len();
+        let target = self.object_path(&digest);
+        if target.exists() {
+            std::fs::remove_file(path).map_err(StoreError::io(path))?;
+        } else {
+            let parent = target.parent().expect("sharded paths have a parent");
+            std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
+            let mut perms = std::fs::metadata(path)
+                .map_err(StoreError::io(path))?
+                .permissions();
+            perms.set_readonly(true);
+            std::fs::set_permissions(path, perms).map_err(StoreError::io(path))?;
+            if std::fs::rename(path, &target).is_err() {
+                std::fs::copy(path, &target).map_err(StoreError::io(&target))?;
+            }
+        }
+        Ok((digest, size))
+    }
+
+    /// Stores every file under `dir` and its manifest; returns the manifest's digest and the
+    /// total size of the files.
+    pub fn put_dir(&self, dir: &Path) -> Result<(ContentDigest, u64), StoreError> {
+        let mut files = BTreeMap::new();
+        let mut total = 0;
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let entry = entry.map_err(|e| StoreError::Io {
+                path: dir.to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .expect("walkdir stays under its root");
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            let (d, size) = self.put_file(entry.path())?;
+            total += size;
+            files.insert(rel, d);
+        }
+        let manifest = Manifest { files };
+        let bytes = manifest.canonical();
+        let digest = ContentDigest::of_bytes(&bytes);
+        let path = self.tree_path(&digest);
+        if !path.exists() {
+            write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
+        }
+        Ok((digest, total))
+    }
+
+    pub fn read_manifest(&self, d: &ContentDigest) -> Result<Manifest, StoreError> {
+        let path = self.tree_path(d);
+        let bytes = std::fs::read(&path).map_err(StoreError::io(&path))?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// A path where the artifact can be read: the blob itself, or a hard-linked view of the
+    /// directory (built once, atomically).
+    pub fn artifact_path(&self, d: &ContentDigest, ty: OutputType) -> Result<PathBuf, StoreError> {
+        match ty {
+            OutputType::File => {
+                let p = self.object_path(d);
+                if p.is_file() {
+                    Ok(p)
+                } else {
+                    Err(StoreError::Missing {
+                        what: format!("object {d}"),
+                    })
+                }
+            }
+            OutputType::Dir => self.view(d),
+        }
+    }
+
+    fn view(&self, d: &ContentDigest) -> Result<PathBuf, StoreError> {
+        let view = self.view_path(d);
+        if view.is_dir() {
+            return Ok(view);
+        }
+        let manifest = self.read_manifest(d)?;
+        let tmp = self.scratch_dir(&format!("view-{}", d.short()))?;
+        for (rel, blob) in &manifest.files {
+            let target = tmp.join(rel);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
+            }
+            let src = self.object_path(blob);
+            if std::fs::hard_link(&src, &target).is_err() {
+                std::fs::copy(&src, &target).map_err(StoreError::io(&src))?;
+            }
+        }
+        std::fs::create_dir_all(view.parent().expect("views/ has a parent"))
+            .map_err(StoreError::io(&view))?;
+        if std::fs::rename(&tmp, &view).is_err() && !view.is_dir() {
+            return Err(StoreError::Missing {
+                what: format!("view of {d}"),
+            });
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        Ok(view)
+    }
+
+    /// Copies an artifact to a project path (for `publish`), replacing what was there.
+    pub fn export(
+        &self,
+        d: &ContentDigest,
+        ty: OutputType,
+        target: &Path,
+    ) -> Result<(), StoreError> {
+        let src = self.artifact_path(d, ty)?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
+        }
+        match ty {
+            OutputType::File => {
+                let _ = std::fs::remove_file(target);
+                std::fs::copy(&src, target).map_err(StoreError::io(target))?;
+                make_writable(target);
+            }
+            OutputType::Dir => {
+                let _ = std::fs::remove_dir_all(target);
+                for (rel, _) in &self.read_manifest(d)?.files {
+                    let to = target.join(rel);
+                    std::fs::create_dir_all(to.parent().expect("joined path"))
+                        .map_err(StoreError::io(&to))?;
+                    std::fs::copy(src.join(rel), &to).map_err(StoreError::io(&to))?;
+                    make_writable(&to);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn make_writable(path: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mut perms = meta.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        let _ = std::fs::set_permissions(path, perms);
+    }
+}
+
+impl Store {
+    /// Makes an artifact of another store available in this one (hard links where possible).
+    pub fn import_from(
+        &self,
+        other: &Store,
+        d: &ContentDigest,
+        ty: OutputType,
+    ) -> Result<(), StoreError> {
+        let link = |src: PathBuf, dst: PathBuf| -> Result<(), StoreError> {
+            if dst.exists() {
+                return Ok(());
+            }
+            let parent = dst.parent().expect("sharded paths have a parent");
+            std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
+            if std::fs::hard_link(&src, &dst).is_err() {
+                std::fs::copy(&src, &dst).map_err(StoreError::io(&src))?;
+            }
+            Ok(())
+        };
+        match ty {
+            OutputType::File => link(other.object_path(d), self.object_path(d)),
+            OutputType::Dir => {
+                link(other.tree_path(d), self.tree_path(d))?;
+                for blob in other.read_manifest(d)?.files.values() {
+                    link(other.object_path(blob), self.object_path(blob))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The libtorch worker. `sapipe` itself never loads libtorch (loading it costs ~0.6 s, which
+//! would dominate every no-op run); stages of libtorch kinds run in a `sapipe-torch` child
+//! process instead, which also isolates CUDA state per stage and lets the determinism
+//! environment be set before CUDA starts.
+//!
+//! - `protocol`: the request (a serialised `StageContext`) and the JSON-lines messages back.
+//! - `proxy`: the engine-side kind that spawns the worker (no libtorch symbols).
+//! - `serve`: the worker side (feature `torch`), run by the `sapipe-torch` binary.
+
+pub mod protocol;
+pub mod proxy;
+#[cfg(feature = "torch")]
+pub mod serve;
+
+use std::path::PathBuf;
+
+/// The worker binary: `SAPIPE_TORCH_WORKER`, else `sapipe-torch` next to the running binary.
+pub fn worker_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("SAPIPE_TORCH_WORKER") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    // Test binaries live in target/*/deps; the worker one level up.
+    [dir.join("sapipe-torch"), dir.parent()?.join("sapipe-torch")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Whether an NVIDIA driver is present (cheap check without loading libtorch; the worker
+/// verifies that CUDA really works before a stage uses it, and `doctor` reports the truth).
+pub fn cuda_driver_present() -> bool {
+    std::path::Path::new("/proc/driver/nvidia/version").exists() && worker_path().is_some()
+}

@@ -1,0 +1,36 @@
+//! The split between `sapipe` (engine, never loads libtorch) and the `sapipe-torch` worker.
+
+mod common;
+
+#[test]
+fn sapipe_itself_does_not_link_libtorch() {
+    let out = std::process::Command::new("ldd")
+        .arg(common::bin())
+        .output();
+    let Ok(out) = out else {
+        eprintln!("SKIPPED: ldd is not available");
+        return;
+    };
+    let libs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !libs.contains("libtorch"),
+        "sapipe links libtorch, which costs ~0.6 s per call:\n{libs}"
+    );
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn doctor_reports_libtorch_and_determinism_through_the_worker() {
+    let p = common::Project::new();
+    let r = p.ok(&["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["libtorch"].as_str().unwrap().starts_with("2.11.0"), "{v}");
+    assert!(
+        v["determinism"]
+            .as_str()
+            .unwrap()
+            .contains("deterministic algorithms on"),
+        "{v}"
+    );
+    assert_eq!(v["cublas_workspace_config"], ":4096:8");
+}
