@@ -376,4 +376,14 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn stage_definition_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut kinds = crate::kind::KindRegistry::default();
+        kinds.register(Box::new(Evaluate));
+        let file = root.join("stages/evaluate.yaml");
+        let def = crate::spec::definition::Definition::load(&file, root, &kinds).unwrap();
+        assert!(def.inputs["predictions"].many && !def.inputs["prepared"].many);
+    }
 }

@@ -273,4 +273,14 @@ mod tests {
             .to_string();
         assert!(err.contains("'metrics' is bound to no stage"), "{err}");
     }
+
+    #[test]
+    fn stage_definition_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut kinds = crate::kind::KindRegistry::default();
+        kinds.register(Box::new(Report));
+        let file = root.join("stages/report.yaml");
+        let def = crate::spec::definition::Definition::load(&file, root, &kinds).unwrap();
+        assert!(def.inputs["curves"].many && def.inputs["curves"].optional);
+    }
 }
