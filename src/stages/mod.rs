@@ -12,8 +12,9 @@ use crate::kind::KindRegistry;
 
 /// The kinds `sapipe` knows: in-process kinds and proxies of the libtorch kinds.
 pub fn registry() -> KindRegistry {
-    #[allow(unused_mut)]
     let mut r = KindRegistry::default();
+    r.register(Box::new(evaluate::Evaluate));
+    r.register(Box::new(report::Report));
     r
 }
 
