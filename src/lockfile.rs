@@ -37,7 +37,7 @@ impl LockedStage {
             .metrics
             .iter()
             .filter(|(k, v)| {
-                !crate::kind::is_timing_metric(k) && !(v.is_array() || v.is_object() || v.is_null())
+                !(crate::kind::is_timing_metric(k) || v.is_array() || v.is_object() || v.is_null())
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
