@@ -2,7 +2,12 @@
 //! population trainer, checkpoints, metrics and analyses. It knows nothing about pipelines or
 //! the cache: stage adapters in `crate::stages` call into it with plain paths and parameters.
 
+pub mod analysis;
 pub mod array;
+pub mod checkpoint;
 pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod model;
+pub mod seeding;
+pub mod train;

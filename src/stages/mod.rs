@@ -1,0 +1,4 @@
+//! Adapters of the built-in stage kinds.
+
+#[cfg(feature = "torch")]
+pub mod train;
