@@ -235,3 +235,137 @@ mod tests {
         assert_eq!(mean_rows(&rows, 2, &[0, 1]), vec![0.5, 0.5]);
     }
 }
+
+#[cfg(all(test, feature = "torch"))]
+mod torch_tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    use tch::Device;
+
+    use super::*;
+    use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
+    use crate::neuro::model::{FreezeMode, ModelId};
+    use crate::neuro::train::fixtures::synthetic;
+    use crate::neuro::train::trainer::{TrainData, TrainSettings, predict_checkpoint, train};
+    use crate::neuro::train::{Selection, Strategy};
+
+    fn trained(model: ModelId) -> (Checkpoint, crate::neuro::dataset::PreparedDataset) {
+        let ds = synthetic(20, 6, 7, 2, 26, 4);
+        let settings = TrainSettings {
+            model,
+            channels: None,
+            epochs: 1,
+            batch_size: 10,
+            lr: 1e-3,
+            seed: 3,
+            selection: Selection::PerNeuron,
+            freeze: BTreeSet::new(),
+            freeze_mode: FreezeMode::Strict,
+            strategy: Strategy::Population,
+            device: Device::Cpu,
+            eval_batch: 50,
+        };
+        let data = TrainData {
+            train_images: &ds.train_images,
+            train_responses: &ds.train_responses,
+            val_images: &ds.val_images,
+            val_responses: &ds.val_responses,
+        };
+        let t = train(&settings, &data, None, &mut |_| {}).unwrap();
+        let meta = CheckpointMeta {
+            model: model.id().into(),
+            neurons: 2,
+            input_size: 26,
+            channels: 30,
+            sapipe_version: "test".into(),
+            extra: BTreeMap::new(),
+        };
+        (
+            Checkpoint {
+                meta,
+                tensors: t.tensors,
+            },
+            ds,
+        )
+    }
+
+    #[test]
+    fn centre_plus_surround_plus_bias_is_the_prediction() {
+        let (ckpt, ds) = trained(ModelId::FfSaCnnStar);
+        let path = Path::new("c.safetensors");
+        let a = analyse_checkpoint(
+            &ckpt,
+            path,
+            &ds.test_images,
+            &ds.test_responses,
+            3,
+            Device::Cpu,
+            4,
+        )
+        .unwrap();
+        let pred = predict_checkpoint(&ckpt, path, &ds.test_images, Device::Cpu, 2, 50).unwrap();
+        let (centre, surround, maps) = a.fcl.unwrap();
+        assert_eq!(maps.shape, vec![2, 3, 3]);
+        let bias = &ckpt.tensors["readout.bias"].data;
+        for i in 0..7 {
+            for (j, b) in bias.iter().enumerate() {
+                let sum = centre.data[i * 2 + j] + surround.data[i * 2 + j] + b;
+                let p = pred.data[i * 2 + j];
+                assert!((sum - p).abs() < 1e-5, "image {i} neuron {j}: {sum} vs {p}");
+            }
+        }
+        let (rows, highlights) = a.attention.unwrap();
+        assert_eq!(
+            (rows.shape.clone(), highlights.shape.clone()),
+            (vec![7, 2, 3, 3], vec![2, 3, 3])
+        );
+        for r in rows.data.chunks(9).chain(highlights.data.chunks(9)) {
+            assert!(
+                (r.iter().sum::<f32>() - 1.0).abs() < 1e-5,
+                "attention rows are distributions"
+            );
+        }
+        // The highlight of neuron 1 is the mean of its rows over its 3 most responsive images.
+        let column: Vec<f32> = (0..7).map(|i| ds.test_responses.data[i * 2 + 1]).collect();
+        let top = top_k(&column, 3);
+        for p in 0..9 {
+            let mean = top
+                .iter()
+                .map(|&i| rows.data[(i * 2 + 1) * 9 + p])
+                .sum::<f32>()
+                / 3.0;
+            assert!((mean - highlights.data[9 + p]).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn models_without_fcl_or_attention_report_none() {
+        let (ckpt, ds) = trained(ModelId::RfSaCnn);
+        let a = analyse_checkpoint(
+            &ckpt,
+            Path::new("c"),
+            &ds.test_images,
+            &ds.test_responses,
+            2,
+            Device::Cpu,
+            50,
+        )
+        .unwrap();
+        assert!(a.fcl.is_none() && a.attention.is_some());
+        let bad = analyse_checkpoint(
+            &ckpt,
+            Path::new("c"),
+            &ds.test_images,
+            &ds.val_responses,
+            2,
+            Device::Cpu,
+            50,
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("responses must be [7, 2]")
+        );
+    }
+}

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::units::Unit;
+
 /// Channels of the attention layer's query / key / value projections.
 pub const ATTENTION_DIM: usize = 5;
 /// Side of the model input in pixels that the published parameter counts assume.
@@ -112,94 +114,6 @@ pub enum ReadoutKind {
     Ctl,
     /// Centre term (C -> 1) + surround term (other positions x C -> 1), combined 2 -> 1.
     SplitFcl,
-}
-
-/// A named part of a network that `init` copies and `freeze` fixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Unit {
-    Alpha1,
-    Alpha2,
-    Sa,
-    Beta1,
-    Beta2,
-    /// The whole readout (for the split FCL: centre, surround and combiner).
-    Readout,
-    /// Split FCL only: the centre term.
-    Centre,
-    /// Split FCL only: the surround term.
-    Surround,
-    /// Split FCL only: the 2 -> 1 combiner.
-    Combine,
-}
-
-impl Unit {
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::Alpha1 => "alpha1",
-            Unit::Alpha2 => "alpha2",
-            Unit::Sa => "sa",
-            Unit::Beta1 => "beta1",
-            Unit::Beta2 => "beta2",
-            Unit::Readout => "readout",
-            Unit::Centre => "centre",
-            Unit::Surround => "surround",
-            Unit::Combine => "combine",
-        }
-    }
-
-    /// The prefix of the names of the variables the unit owns.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Unit::Alpha1 => "alpha1.",
-            Unit::Alpha2 => "alpha2.",
-            Unit::Sa => "sa.",
-            Unit::Beta1 => "beta1.",
-            Unit::Beta2 => "beta2.",
-            Unit::Readout => "readout.",
-            Unit::Centre => "readout.centre.",
-            Unit::Surround => "readout.surround.",
-            Unit::Combine => "readout.combine.",
-        }
-    }
-
-    /// Whether the variable `name` belongs to this unit.
-    pub fn owns(self, name: &str) -> bool {
-        name.starts_with(self.prefix())
-    }
-
-    /// Units with batch-norm and dropout (whose train/eval mode freezing can change).
-    pub fn has_normalisation(self) -> bool {
-        matches!(
-            self,
-            Unit::Alpha1 | Unit::Alpha2 | Unit::Sa | Unit::Beta1 | Unit::Beta2
-        )
-    }
-}
-
-/// How frozen units run during training (models.md §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FreezeMode {
-    /// Frozen units run in inference mode: fixed batch-norm statistics, no dropout.
-    #[default]
-    Strict,
-    /// The reference's behaviour: frozen units only get no gradient; their batch-norm running
-    /// statistics keep updating and their dropout stays active.
-    Reference,
-}
-
-impl FreezeMode {
-    pub fn id(self) -> &'static str {
-        match self {
-            FreezeMode::Strict => "strict",
-            FreezeMode::Reference => "reference",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [FreezeMode::Strict, FreezeMode::Reference]
-            .into_iter()
-            .find(|m| m.id() == s)
-    }
 }
 
 /// What a variable is, which fixes its initial value and whether it is trained.
@@ -342,64 +256,6 @@ impl Architecture {
         (g / 2) * g + g / 2
     }
 
-    /// The units of this architecture, in forward order.
-    pub fn units(&self) -> Vec<Unit> {
-        let mut u = vec![Unit::Alpha1, Unit::Alpha2];
-        if self.attention.is_some() {
-            u.push(Unit::Sa);
-        }
-        u.extend([Unit::Beta1, Unit::Beta2, Unit::Readout]);
-        if self.readout == ReadoutKind::SplitFcl {
-            u.extend([Unit::Centre, Unit::Surround, Unit::Combine]);
-        }
-        u
-    }
-
-    /// The names `init.blocks` and `freeze` accept: every unit, plus `alpha` and `beta` for
-    /// both blocks of a kind.
-    pub fn unit_names(&self) -> Vec<&'static str> {
-        let mut names = vec!["alpha"];
-        names.extend(self.units().iter().map(|u| u.name()));
-        names.insert(
-            names
-                .iter()
-                .position(|&n| n == "beta1")
-                .unwrap_or(names.len()),
-            "beta",
-        );
-        names
-    }
-
-    /// Resolves block names (aliases expanded) to units; `field` names the parameter in errors.
-    pub fn resolve_units(
-        &self,
-        names: &[String],
-        field: &str,
-    ) -> Result<BTreeSet<Unit>, ArchError> {
-        let units = self.units();
-        let mut out = BTreeSet::new();
-        for name in names {
-            match name.as_str() {
-                "alpha" => out.extend([Unit::Alpha1, Unit::Alpha2]),
-                "beta" => out.extend([Unit::Beta1, Unit::Beta2]),
-                other => match units.iter().find(|u| u.name() == other) {
-                    Some(&u) => {
-                        out.insert(u);
-                    }
-                    None => {
-                        return Err(ArchError::UnknownUnit {
-                            field: field.to_owned(),
-                            found: other.to_owned(),
-                            model: self.model.id(),
-                            valid: self.unit_names().join(", "),
-                        });
-                    }
-                },
-            }
-        }
-        Ok(out)
-    }
-
     /// Every variable of one neuron's network, in a fixed order.
     pub fn variables(&self) -> Vec<VarSpec> {
         let c = self.channels;
@@ -516,114 +372,9 @@ fn linear(v: &mut Vec<VarSpec>, path: &str, fan_in: usize, out: usize) {
     });
 }
 
-/// One row of the model table (`sapipe models`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ArchInfo {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub channels: usize,
-    pub body: String,
-    pub readout: String,
-    /// Trainable parameters per neuron (batch-norm scale and shift included, running
-    /// statistics not), at the reference input size of 50 pixels.
-    pub trainable_params: usize,
-}
-
-/// The seven architectures at the reference input size, in the order of models.md §3.
-pub fn architectures() -> Vec<ArchInfo> {
-    ModelId::ALL
-        .into_iter()
-        .map(|m| {
-            let a = Architecture::new(m, REFERENCE_INPUT_SIZE)
-                .expect("the reference input size fits every model");
-            ArchInfo {
-                id: m.id(),
-                name: m.display_name(),
-                channels: a.channels,
-                body: a.body_description(),
-                readout: a.readout_description(),
-                trainable_params: a.trainable_params(&BTreeSet::new()),
-            }
-        })
-        .collect()
-}
-
-/// One step of the incremental chain (models.md §5) that starts from upstream blocks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ChainStep {
-    pub label: &'static str,
-    pub model: &'static str,
-    /// The blocks copied from upstream and frozen (as `init.blocks` / `freeze` write them).
-    pub frozen: Vec<&'static str>,
-    pub trainable_params: usize,
-}
-
-/// The incremental steps of models.md §5 with their trainable parameter counts.
-pub fn incremental_chain() -> Vec<ChainStep> {
-    let steps: [(&'static str, ModelId, Vec<&'static str>); 3] = [
-        ("rf+sa-CNN* (Incr.)", ModelId::RfSaCnnStar, vec!["alpha"]),
-        (
-            "ff+sa-CNN* (Incr. FC2)",
-            ModelId::FfSaCnnStar,
-            vec!["alpha", "sa", "beta"],
-        ),
-        (
-            "ff+sa-CNN* (Incr. FC1)",
-            ModelId::FfSaCnnStarFc1,
-            vec!["alpha", "sa", "beta", "centre"],
-        ),
-    ];
-    steps
-        .into_iter()
-        .map(|(label, model, frozen)| {
-            let a = Architecture::new(model, REFERENCE_INPUT_SIZE)
-                .expect("the reference input size fits every model");
-            let names: Vec<String> = frozen.iter().map(|s| (*s).to_owned()).collect();
-            let units = a
-                .resolve_units(&names, "freeze")
-                .expect("chain block names are valid");
-            ChainStep {
-                label,
-                model: model.id(),
-                frozen,
-                trainable_params: a.trainable_params(&units),
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trainable_parameter_counts_match_models_md() {
-        let counts: Vec<(&str, usize)> = architectures()
-            .iter()
-            .map(|a| (a.id, a.trainable_params))
-            .collect();
-        assert_eq!(
-            counts,
-            vec![
-                ("ff-cnn", 46_017),
-                ("ff-sa-cnn", 41_267),
-                ("rf-cnn", 28_865),
-                ("rf-sa-cnn", 25_812),
-                ("rf-sa-cnn-star", 26_147),
-                ("ff-sa-cnn-star", 28_547),
-                ("ff-sa-cnn-star-fc1", 28_551),
-            ]
-        );
-    }
-
-    #[test]
-    fn incremental_chain_counts_match_models_md() {
-        let counts: Vec<usize> = incremental_chain()
-            .iter()
-            .map(|s| s.trainable_params)
-            .collect();
-        assert_eq!(counts, vec![2_717, 2_431, 2_404]);
-    }
 
     #[test]
     fn shapes_follow_the_reference_grid() {
@@ -662,35 +413,6 @@ mod tests {
                 .variables()
                 .iter()
                 .any(|v| v.name.starts_with("sa.attn.v") || v.name.starts_with("sa.attn.o"))
-        );
-    }
-
-    #[test]
-    fn unknown_block_names_list_the_valid_ones() {
-        let a = Architecture::new(ModelId::RfSaCnnStar, 50).unwrap();
-        let err = a
-            .resolve_units(&["alpha".into(), "gamma".into()], "freeze")
-            .unwrap_err();
-        let msg = err.to_string();
-        assert_eq!(
-            msg,
-            "freeze: unknown block 'gamma' for model rf-sa-cnn-star; valid blocks: alpha, alpha1, alpha2, sa, beta, beta1, beta2, readout"
-        );
-        let fc1 = Architecture::new(ModelId::FfSaCnnStarFc1, 50).unwrap();
-        assert!(fc1.resolve_units(&["centre".into()], "init.blocks").is_ok());
-        assert!(a.resolve_units(&["centre".into()], "init.blocks").is_err());
-        assert!(
-            Architecture::new(ModelId::RfCnn, 50)
-                .unwrap()
-                .resolve_units(&["sa".into()], "freeze")
-                .is_err()
-        );
-        let both = a
-            .resolve_units(&["alpha".into(), "beta2".into()], "freeze")
-            .unwrap();
-        assert_eq!(
-            both.into_iter().collect::<Vec<_>>(),
-            vec![Unit::Alpha1, Unit::Alpha2, Unit::Beta2]
         );
     }
 

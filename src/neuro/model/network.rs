@@ -8,11 +8,12 @@ use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
-use super::arch::{Architecture, FreezeMode, ReadoutKind, Unit, VarSpec};
+use super::arch::{Architecture, ReadoutKind, VarSpec};
 use super::attention::SaBlock;
 use super::blocks::{BlockMode, ConvBlock, DropoutMasks, Vars};
 use super::init::initial_values;
 use super::readout::Readout;
+use super::units::{FreezeMode, Unit};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, CheckpointError};
 

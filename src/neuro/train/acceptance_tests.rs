@@ -13,7 +13,8 @@ use super::{Selection, Strategy};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::dataset::PreparedDataset;
-use crate::neuro::model::arch::{REFERENCE_INPUT_SIZE, incremental_chain};
+use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
+use crate::neuro::model::incremental_chain;
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Unit, architectures};
 
 fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSettings {

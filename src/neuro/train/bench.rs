@@ -182,4 +182,21 @@ mod tests {
         let expected = r.population.images_neuron_per_s / r.per_neuron.images_neuron_per_s;
         assert!((r.ratio - expected).abs() < 1e-12);
     }
+
+    /// The measurement behind `Strategy::Auto` on this machine's CPU (run with `--ignored`;
+    /// `SAPIPE_BENCH_MODEL` / `SAPIPE_BENCH_NEURONS` choose the case).
+    #[test]
+    #[ignore = "a measurement, not a check: takes a minute on two cores"]
+    fn measure_cpu_strategies_at_the_reference_size() {
+        let model = std::env::var("SAPIPE_BENCH_MODEL").unwrap_or_else(|_| "ff-sa-cnn".into());
+        let neurons = std::env::var("SAPIPE_BENCH_NEURONS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(4);
+        let mut settings =
+            BenchSettings::new(ModelId::parse(&model).unwrap(), neurons, Device::Cpu);
+        settings.steps = 3;
+        let r = bench_train(&settings).unwrap();
+        eprintln!("{}", serde_json::to_string_pretty(&r).unwrap());
+    }
 }

@@ -2,6 +2,8 @@
 //! neuron, epoch, step, layer): a neuron's masks do not depend on which other neurons are
 //! trained with it, so population training and one-neuron-at-a-time training agree.
 
+use rayon::prelude::*;
+
 use crate::neuro::model::arch::DROPOUT_P;
 use crate::neuro::seeding::{Purpose, Stream};
 
@@ -17,21 +19,28 @@ pub fn mask_values(
     channels: usize,
 ) -> Vec<f32> {
     let keep = (1.0 / (1.0 - DROPOUT_P)) as f32;
-    let p = neuron_ids.len();
-    let mut out = vec![0f32; batch * p * channels];
-    for (j, &id) in neuron_ids.iter().enumerate() {
-        let s = Stream::new(seed, Purpose::Dropout)
-            .child(id as u64)
-            .child(epoch as u64)
-            .child(step as u64)
-            .child(layer as u64);
-        for b in 0..batch {
-            for c in 0..channels {
-                let u = s.f32_at((b * channels + c) as u64);
-                out[(b * p + j) * channels + c] = if f64::from(u) < DROPOUT_P { 0.0 } else { keep };
+    let streams: Vec<Stream> = neuron_ids
+        .iter()
+        .map(|&id| {
+            Stream::new(seed, Purpose::Dropout)
+                .child(id as u64)
+                .child(epoch as u64)
+                .child(step as u64)
+                .child(layer as u64)
+        })
+        .collect();
+    let mut out = vec![0f32; batch * neuron_ids.len() * channels];
+    // One image's masks (all neurons) per task; each value depends only on its own key.
+    out.par_chunks_mut((neuron_ids.len() * channels).max(1))
+        .enumerate()
+        .for_each(|(b, image)| {
+            for (j, s) in streams.iter().enumerate() {
+                for c in 0..channels {
+                    let u = s.f32_at((b * channels + c) as u64);
+                    image[j * channels + c] = if f64::from(u) < DROPOUT_P { 0.0 } else { keep };
+                }
             }
-        }
-    }
+        });
     out
 }
 
