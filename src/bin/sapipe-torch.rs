@@ -14,6 +14,23 @@ struct Cli {
 enum Command {
     /// Run one stage: a JSON StageRequest on stdin, JSON-lines messages on stdout.
     RunStage,
+    /// Training throughput of both strategies (see `sapipe bench train`).
+    BenchTrain {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        neurons: usize,
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        steps: usize,
+        #[arg(long)]
+        batch_size: usize,
+        #[arg(long, action = clap::ArgAction::Set)]
+        deterministic: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Report libtorch, CUDA, cuDNN, devices and determinism settings.
     Doctor {
         #[arg(long)]
@@ -26,6 +43,22 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::RunStage => sapipe::worker::serve::run_stage(&sapipe::stages::torch_registry()),
+        Command::BenchTrain { model, neurons, device, steps, batch_size, deterministic, json } => {
+            match bench_train(&model, neurons, &device, steps, batch_size, deterministic) {
+                Ok(report) if json => {
+                    println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+                    0
+                }
+                Ok(report) => {
+                    print!("{}", sapipe::report::terminal::bench_train(&report));
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            }
+        }
         Command::Doctor { json } => {
             let report = sapipe::neuro::runtime::report(true);
             if json {
@@ -40,4 +73,27 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn bench_train(
+    model: &str,
+    neurons: usize,
+    device: &str,
+    steps: usize,
+    batch_size: usize,
+    deterministic: bool,
+) -> Result<sapipe::neuro::train::bench::BenchReport, String> {
+    use sapipe::kind::DeviceClass;
+    use sapipe::neuro::train::bench::{BenchSettings, bench_train};
+    let model = sapipe::neuro::model::ModelId::parse(model).map_err(|e| e.to_string())?;
+    let class = match device {
+        "cuda" => DeviceClass::Cuda,
+        _ => DeviceClass::Cpu,
+    };
+    let device = sapipe::neuro::train::torch_device(class).map_err(|e| e.to_string())?;
+    sapipe::neuro::determinism::set_deterministic(deterministic);
+    let mut settings = BenchSettings::new(model, neurons, device);
+    settings.steps = steps;
+    settings.batch_size = batch_size;
+    bench_train(&settings).map_err(|e| e.to_string())
 }

@@ -108,6 +108,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
     },
+    /// The architectures with their trainable parameter counts per neuron.
+    Models {
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks (each prints ratios against a baseline measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -120,6 +125,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Training throughput (image x neuron / s) of the population trainer vs. a
+    /// one-neuron-at-a-time loop, measured in the same run (runs in the libtorch worker).
+    Train(BenchTrainArgs),
     /// Wall time of a no-op `sapipe run` on a cached pipeline vs. starting sapipe.
     Noop {
         #[arg(long, default_value_t = 6)]
@@ -135,4 +143,48 @@ pub enum BenchCommand {
 pub enum DeviceArg {
     Cpu,
     Cuda,
+}
+
+/// Arguments of `bench train`, forwarded to the libtorch worker as they are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchTrainArgs {
+    /// Architecture id (see `sapipe models`).
+    #[arg(long, default_value = "ff-sa-cnn")]
+    pub model: String,
+    #[arg(long, default_value_t = 16)]
+    pub neurons: usize,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// Timed training steps per network (after one warm-up step).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 50)]
+    pub batch_size: usize,
+    /// Deterministic algorithms (as pipelines default to).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub deterministic: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchTrainArgs {
+    /// The same arguments as command-line words.
+    pub fn to_args(&self) -> Vec<String> {
+        let device = match self.device {
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+        };
+        let mut v = vec![
+            "--model".into(), self.model.clone(),
+            "--neurons".into(), self.neurons.to_string(),
+            "--device".into(), device.into(),
+            "--steps".into(), self.steps.to_string(),
+            "--batch-size".into(), self.batch_size.to_string(),
+            "--deterministic".into(), self.deterministic.to_string(),
+        ];
+        if self.json {
+            v.push("--json".into());
+        }
+        v
+    }
 }

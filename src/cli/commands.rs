@@ -164,6 +164,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Models { json } => {
+            let archs = crate::neuro::model::architectures();
+            let chain = crate::neuro::model::incremental_chain();
+            if json {
+                let v = serde_json::json!({ "architectures": archs, "incremental_chain": chain });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print!("{}", terminal::models(&archs, &chain));
+            }
+            Ok(0)
+        }
+        Command::Bench(BenchCommand::Train(args)) => {
+            let mut words = vec!["bench-train".to_string()];
+            words.extend(args.to_args());
+            run_worker(&words)
+        }
         Command::Doctor { json } => {
             let Some(worker) = crate::worker::worker_path() else {
                 println!(
@@ -211,4 +227,19 @@ fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 fn cache_of(cache: Option<&Path>, project: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(ops::cache_dir(cache, &project_root(project)?))
+}
+
+/// Runs the libtorch worker with these arguments, its output going straight to ours.
+fn run_worker(args: &[String]) -> anyhow::Result<i32> {
+    let Some(worker) = crate::worker::worker_path() else {
+        println!(
+            "libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)"
+        );
+        return Ok(1);
+    };
+    let status = std::process::Command::new(&worker)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run {}", worker.display()))?;
+    Ok(status.code().unwrap_or(1))
 }

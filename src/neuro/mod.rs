@@ -2,11 +2,16 @@
 //! population trainer, checkpoints, metrics and analyses. It knows nothing about pipelines or
 //! the cache: stage adapters in `crate::stages` call into it with plain paths and parameters.
 
+pub mod analysis;
 pub mod array;
+pub mod checkpoint;
 pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
 pub mod evaluation;
 pub mod metrics;
+pub mod model;
 pub mod noise;
 pub mod runtime;
+pub mod seeding;
+pub mod train;

@@ -290,3 +290,36 @@ pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
     );
     out
 }
+
+pub fn models(archs: &[crate::neuro::model::ArchInfo], chain: &[crate::neuro::model::ChainStep]) -> String {
+    let mut out = format!("{:<16} {:<20} {:>3}  {:<40} {:>12}\n", "model", "id", "C", "body -> readout", "params/neuron");
+    for a in archs {
+        let body = format!("{} -> {}", a.body, a.readout);
+        let _ = writeln!(out, "{:<16} {:<20} {:>3}  {:<40} {:>12}", a.name, a.id, a.channels, body, a.trainable_params);
+    }
+    out.push_str("\nincremental chain (models.md §5): trainable parameters with upstream blocks frozen\n");
+    for c in chain {
+        let _ = writeln!(out, "{:<24} {:<20} frozen [{}]  {:>6}", c.label, c.model, c.frozen.join(", "), c.trainable_params);
+    }
+    out
+}
+
+#[cfg(feature = "torch")]
+pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
+    format!(
+        "train throughput, {} x {} neurons on {}, batch {}, {} timed steps per network\n\
+         population trainer ({} neurons per computation): {:.0} image x neuron / s\n\
+         one neuron at a time (baseline):            {:.0} image x neuron / s\n\
+         ratio population / one-at-a-time: {:.2} ({} is faster)\n",
+        b.model,
+        b.neurons,
+        b.device,
+        b.batch_size,
+        b.steps,
+        b.population.group_size,
+        b.population.images_neuron_per_s,
+        b.per_neuron.images_neuron_per_s,
+        b.ratio,
+        b.faster
+    )
+}

@@ -7,21 +7,31 @@
 
 pub mod evaluate;
 pub mod report;
+#[cfg(feature = "torch")]
+pub mod train;
+pub mod train_spec;
 
 use crate::kind::KindRegistry;
+use crate::worker::proxy::WorkerKind;
 
 /// The kinds `sapipe` knows: in-process kinds and proxies of the libtorch kinds.
 pub fn registry() -> KindRegistry {
     let mut r = KindRegistry::default();
     r.register(Box::new(evaluate::Evaluate));
     r.register(Box::new(report::Report));
+    r.register(Box::new(WorkerKind {
+        name: "train",
+        version: train_spec::VERSION,
+        uses_device: true,
+        derive: Some(train_spec::derived_inputs),
+    }));
     r
 }
 
 /// The libtorch kinds, as the worker runs them.
 #[cfg(feature = "torch")]
 pub fn torch_registry() -> KindRegistry {
-    #[allow(unused_mut)]
     let mut r = KindRegistry::default();
+    r.register(Box::new(train::TrainKind));
     r
 }

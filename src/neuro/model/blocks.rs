@@ -1,0 +1,170 @@
+//! Population layers and the alpha / beta blocks (models.md §2).
+//!
+//! A population of P neurons is one computation: activations are `[B, P*C, H, W]` with the
+//! neuron as the outer channel index, and every variable is stored neuron-major
+//! (`[P, C_out, C_in, k, k]`, viewed as `[P*C_out, C_in, k, k]` for a convolution with
+//! `groups = P`). Batch-norm over P*C channels is per neuron by construction (statistics are per
+//! channel), and dropout masks come per neuron from [`DropoutMasks`], so nothing couples neurons.
+
+use std::collections::BTreeMap;
+
+use tch::Tensor;
+
+/// Batch-norm momentum and epsilon (PyTorch's defaults).
+pub const BN_MOMENTUM: f64 = 0.1;
+pub const BN_EPS: f64 = 1e-5;
+
+/// The source of channel-dropout masks for one training step.
+pub trait DropoutMasks {
+    /// The mask of dropout layer `layer` for `channels` channels per neuron, shaped
+    /// `[B, P*channels, 1, 1]`, with values 0 (dropped) or 1/(1-p) (kept).
+    fn mask(&self, layer: usize, channels: usize) -> Tensor;
+}
+
+/// How a block runs in one forward pass: inference (running statistics, no dropout) or
+/// training (batch statistics that update the running ones, and dropout).
+#[derive(Clone, Copy)]
+pub enum BlockMode<'a> {
+    Eval,
+    Train(&'a dyn DropoutMasks),
+}
+
+impl BlockMode<'_> {
+    pub fn training(&self) -> bool {
+        matches!(self, BlockMode::Train(_))
+    }
+
+    /// Applies dropout layer `layer` to `x` (`[B, P*C, H, W]`) in training mode.
+    pub fn dropout(&self, x: &Tensor, layer: usize, channels: usize) -> Tensor {
+        match self {
+            BlockMode::Eval => x.shallow_clone(),
+            BlockMode::Train(masks) => x * masks.mask(layer, channels),
+        }
+    }
+}
+
+/// The network's variables by stable name, each `[P, ...]`.
+pub type Vars = BTreeMap<String, Tensor>;
+
+/// A handle on the variable `name`. The network creates every variable of its architecture
+/// before building blocks from them, so a missing name is a bug in this crate.
+pub(crate) fn var(vars: &Vars, name: &str) -> Tensor {
+    vars.get(name)
+        .unwrap_or_else(|| panic!("variable '{name}' was not created from the architecture"))
+        .shallow_clone()
+}
+
+/// A population convolution (valid, stride 1).
+pub(crate) struct Conv {
+    /// `[P, C_out, C_in, k, k]`.
+    weight: Tensor,
+    /// `[P, C_out]`.
+    bias: Tensor,
+    /// True when every neuron reads the same input (the image): one convolution with P*C_out
+    /// filters instead of a grouped one.
+    shared_input: bool,
+}
+
+impl Conv {
+    pub fn new(vars: &Vars, path: &str, shared_input: bool) -> Self {
+        Conv {
+            weight: var(vars, &format!("{path}.weight")),
+            bias: var(vars, &format!("{path}.bias")),
+            shared_input,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let s = self.weight.size();
+        let (p, c_out) = (s[0], s[1]);
+        let w = self.weight.view([p * c_out, s[2], s[3], s[4]]);
+        let b = self.bias.view([p * c_out]);
+        let groups = if self.shared_input { 1 } else { p };
+        x.conv2d(&w, Some(b), [1, 1], [0, 0], [1, 1], groups)
+    }
+}
+
+/// Per-neuron batch-norm over P*C channels.
+pub(crate) struct BatchNorm {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+}
+
+impl BatchNorm {
+    pub fn new(vars: &Vars, path: &str) -> Self {
+        BatchNorm {
+            weight: var(vars, &format!("{path}.weight")),
+            bias: var(vars, &format!("{path}.bias")),
+            running_mean: var(vars, &format!("{path}.running_mean")),
+            running_var: var(vars, &format!("{path}.running_var")),
+        }
+    }
+
+    /// Normalises `x`; in training mode the running statistics (views of the stored buffers)
+    /// are updated in place.
+    pub fn forward(&self, x: &Tensor, training: bool) -> Tensor {
+        x.batch_norm(
+            Some(self.weight.view([-1])),
+            Some(self.bias.view([-1])),
+            Some(self.running_mean.view([-1])),
+            Some(self.running_var.view([-1])),
+            training,
+            BN_MOMENTUM,
+            BN_EPS,
+            true,
+        )
+    }
+}
+
+/// An alpha block (conv 5x5 -> max-pool 2 -> BN -> sigmoid -> dropout) or a beta block
+/// (conv kxk -> BN -> sigmoid, optionally followed by the dropout between the beta blocks).
+pub(crate) struct ConvBlock {
+    conv: Conv,
+    pool: bool,
+    bn: BatchNorm,
+    channels: usize,
+    /// The dropout layer's index in the network (its masks' stream), if the block ends in one.
+    dropout_layer: Option<usize>,
+}
+
+impl ConvBlock {
+    pub fn alpha(
+        vars: &Vars,
+        block: &str,
+        channels: usize,
+        first: bool,
+        dropout_layer: usize,
+    ) -> Self {
+        ConvBlock {
+            conv: Conv::new(vars, &format!("{block}.conv"), first),
+            pool: true,
+            bn: BatchNorm::new(vars, &format!("{block}.bn")),
+            channels,
+            dropout_layer: Some(dropout_layer),
+        }
+    }
+
+    pub fn beta(vars: &Vars, block: &str, channels: usize, dropout_layer: Option<usize>) -> Self {
+        ConvBlock {
+            conv: Conv::new(vars, &format!("{block}.conv"), false),
+            pool: false,
+            bn: BatchNorm::new(vars, &format!("{block}.bn")),
+            channels,
+            dropout_layer,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor, mode: BlockMode) -> Tensor {
+        let mut h = self.conv.forward(x);
+        if self.pool {
+            h = h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+        }
+        let h = self.bn.forward(&h, mode.training()).sigmoid();
+        match self.dropout_layer {
+            Some(layer) => mode.dropout(&h, layer, self.channels),
+            None => h,
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The population network: P neurons' complete, independent networks of one architecture,
+//! evaluated as one computation. Its variables are created from `Architecture::variables`
+//! under their stable names, neuron-major, with per-neuron initial values (`init.rs`); `freeze`
+//! removes units from training; `copy_units` implements `init: {from, blocks}`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use tch::{Device, Kind, Tensor};
+
+use super::arch::{Architecture, ReadoutKind, VarSpec};
+use super::attention::SaBlock;
+use super::blocks::{BlockMode, ConvBlock, DropoutMasks, Vars};
+use super::init::initial_values;
+use super::readout::Readout;
+use super::units::{FreezeMode, Unit};
+use crate::neuro::array::ArrayF32;
+use crate::neuro::checkpoint::{Checkpoint, CheckpointError};
+
+/// Indices of the dropout layers (the streams their masks are drawn from).
+pub const DROPOUT_ALPHA1: usize = 0;
+pub const DROPOUT_ALPHA2: usize = 1;
+pub const DROPOUT_SA: usize = 2;
+pub const DROPOUT_BETA: usize = 3;
+
+/// How a forward pass runs.
+#[derive(Clone, Copy)]
+pub enum Pass<'a> {
+    /// Inference: running statistics, no dropout.
+    Eval,
+    /// Training, with the step's dropout masks. Units frozen in strict mode still run as in
+    /// inference.
+    Train(&'a dyn DropoutMasks),
+}
+
+/// What a forward pass computes.
+pub struct Output {
+    /// `[B, P]` (a transposed view of the neuron-outer `[P, B]` the readout computes).
+    pub prediction: Tensor,
+    /// The readout's input, per neuron: `[B, P, C, H, W]` (the hypercolumns).
+    pub features: Tensor,
+    /// The attention maps `[B, P, N, N]` of models with an SA block.
+    pub attention: Option<Tensor>,
+}
+
+/// P neurons' networks.
+pub struct Network {
+    arch: Architecture,
+    neuron_ids: Vec<usize>,
+    specs: Vec<VarSpec>,
+    vars: Vars,
+    frozen: BTreeSet<Unit>,
+    freeze_mode: FreezeMode,
+    alpha1: ConvBlock,
+    alpha2: ConvBlock,
+    sa: Option<SaBlock>,
+    beta1: ConvBlock,
+    beta2: ConvBlock,
+    readout: Readout,
+}
+
+/// A `[shape]` tensor on `device` holding `data`.
+pub fn tensor_from(shape: &[usize], data: &[f32], device: Device) -> Tensor {
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    Tensor::from_slice(data)
+        .view(dims.as_slice())
+        .to_device(device)
+}
+
+/// A tensor's values as an array (copied to the host).
+pub fn to_array(t: &Tensor) -> ArrayF32 {
+    let t = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous();
+    let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+    let n = t.numel();
+    let mut data = vec![0f32; n];
+    t.copy_data(&mut data, n);
+    ArrayF32::new(shape, data)
+}
+
+impl Network {
+    /// Fresh networks for the neurons with dataset indices `neuron_ids`, initialised from `seed`.
+    pub fn new(arch: Architecture, neuron_ids: &[usize], seed: u64, device: Device) -> Self {
+        let specs = arch.variables();
+        let mut vars = Vars::new();
+        for spec in &specs {
+            let mut data = Vec::with_capacity(neuron_ids.len() * spec.numel());
+            for &id in neuron_ids {
+                data.extend(initial_values(spec, seed, id));
+            }
+            let mut shape = vec![neuron_ids.len()];
+            shape.extend(&spec.shape);
+            let t = tensor_from(&shape, &data, device);
+            let t = if spec.role.trainable() {
+                t.set_requires_grad(true)
+            } else {
+                t
+            };
+            vars.insert(spec.name.clone(), t);
+        }
+        Self::assemble(arch, neuron_ids.to_vec(), specs, vars)
+    }
+
+    /// The networks of the neurons at `indices` of a checkpoint (checked against its
+    /// architecture first); `path` names the checkpoint in errors.
+    pub fn from_checkpoint(
+        checkpoint: &Checkpoint,
+        indices: &[usize],
+        device: Device,
+        path: &Path,
+    ) -> Result<Self, CheckpointError> {
+        let arch = checkpoint.architecture(path)?;
+        checkpoint.check(&arch, path)?;
+        let specs = arch.variables();
+        let mut vars = Vars::new();
+        for spec in &specs {
+            let a = checkpoint.tensor(&spec.name, path)?.select_rows(indices);
+            let t = tensor_from(&a.shape, &a.data, device);
+            let t = if spec.role.trainable() {
+                t.set_requires_grad(true)
+            } else {
+                t
+            };
+            vars.insert(spec.name.clone(), t);
+        }
+        Ok(Self::assemble(arch, indices.to_vec(), specs, vars))
+    }
+
+    fn assemble(
+        arch: Architecture,
+        neuron_ids: Vec<usize>,
+        specs: Vec<VarSpec>,
+        vars: Vars,
+    ) -> Self {
+        let c = arch.channels;
+        Network {
+            alpha1: ConvBlock::alpha(&vars, "alpha1", c, true, DROPOUT_ALPHA1),
+            alpha2: ConvBlock::alpha(&vars, "alpha2", c, false, DROPOUT_ALPHA2),
+            sa: arch
+                .attention
+                .map(|a| SaBlock::new(&vars, a.value_mapping, c, DROPOUT_SA)),
+            beta1: ConvBlock::beta(&vars, "beta1", c, Some(DROPOUT_BETA)),
+            beta2: ConvBlock::beta(&vars, "beta2", c, None),
+            readout: Readout::new(&vars, &arch),
+            arch,
+            neuron_ids,
+            specs,
+            vars,
+            frozen: BTreeSet::new(),
+            freeze_mode: FreezeMode::Strict,
+        }
+    }
+
+    pub fn architecture(&self) -> &Architecture {
+        &self.arch
+    }
+
+    /// Dataset indices of the neurons, in population order.
+    pub fn neuron_ids(&self) -> &[usize] {
+        &self.neuron_ids
+    }
+
+    pub fn neurons(&self) -> usize {
+        self.neuron_ids.len()
+    }
+
+    /// Stops gradient updates of `units`; `mode` says whether they also run in inference mode
+    /// while the rest trains.
+    pub fn freeze(&mut self, units: &BTreeSet<Unit>, mode: FreezeMode) {
+        for spec in &self.specs {
+            if spec.role.trainable() && units.iter().any(|u| u.owns(&spec.name)) {
+                let _ = self.vars[&spec.name].set_requires_grad(false);
+            }
+        }
+        self.frozen = units.clone();
+        self.freeze_mode = mode;
+    }
+
+    /// The variables that train, by name.
+    pub fn trainable(&self) -> Vec<(String, Tensor)> {
+        self.vars
+            .iter()
+            .filter(|(_, t)| t.requires_grad())
+            .map(|(k, t)| (k.clone(), t.shallow_clone()))
+            .collect()
+    }
+
+    /// Trainable parameters per neuron.
+    pub fn trainable_params_per_neuron(&self) -> usize {
+        let total: usize = self.trainable().iter().map(|(_, t)| t.numel()).sum();
+        total / self.neurons().max(1)
+    }
+
+    /// All variables (parameters and batch-norm buffers), by name.
+    pub fn vars(&self) -> &Vars {
+        &self.vars
+    }
+
+    fn mode<'a>(&self, unit: Unit, pass: Pass<'a>) -> BlockMode<'a> {
+        match pass {
+            Pass::Eval => BlockMode::Eval,
+            Pass::Train(_)
+                if self.freeze_mode == FreezeMode::Strict && self.frozen.contains(&unit) =>
+            {
+                BlockMode::Eval
+            }
+            Pass::Train(masks) => BlockMode::Train(masks),
+        }
+    }
+
+    /// Runs the networks on `images` (`[B, 1, S, S]`, shared by all neurons).
+    pub fn forward(&self, images: &Tensor, pass: Pass) -> Output {
+        let h = self.alpha1.forward(images, self.mode(Unit::Alpha1, pass));
+        let h = self.alpha2.forward(&h, self.mode(Unit::Alpha2, pass));
+        let (h, attention) = match &self.sa {
+            Some(sa) => {
+                let (h, a) = sa.forward(&h, self.mode(Unit::Sa, pass));
+                (h, Some(a))
+            }
+            None => (h, None),
+        };
+        let h = self.beta1.forward(&h, self.mode(Unit::Beta1, pass));
+        let h = self.beta2.forward(&h, self.mode(Unit::Beta2, pass));
+        let s = h.size();
+        let (b, p) = (s[0], self.neurons() as i64);
+        let c = self.arch.channels as i64;
+        let features = h.view([b, p, c, s[2] * s[3]]);
+        let prediction = self.readout.forward(&features).transpose(0, 1);
+        Output {
+            prediction,
+            features: features.view([b, p, c, s[2], s[3]]),
+            attention,
+        }
+    }
+
+    /// Inference predictions `[n, P]` for `images` (`[n, 1, S, S]`), in batches of `batch`.
+    pub fn predict(&self, images: &Tensor, batch: usize) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let n = images.size()[0];
+        let batch = batch.max(1) as i64;
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let len = batch.min(n - start);
+            parts.push(
+                self.forward(&images.narrow(0, start, len), Pass::Eval)
+                    .prediction,
+            );
+            start += len;
+        }
+        if parts.is_empty() {
+            return Tensor::zeros([0, self.neurons() as i64], (Kind::Float, images.device()));
+        }
+        Tensor::cat(&parts, 0)
+    }
+
+    /// The FCL readout's weights `[P, C*H*W]` (models with a plain FCL).
+    pub fn fcl_weights(&self) -> Option<Tensor> {
+        self.readout.fcl_weights()
+    }
+
+    /// Copies `units` (all their parameters and batch-norm buffers) of this population's
+    /// neurons from an upstream checkpoint with the same neurons. For a split-FCL model, the
+    /// `centre` unit comes from an upstream CTL readout (`readout.*` -> `readout.centre.*`).
+    /// Returns the names of the variables copied.
+    pub fn copy_units(
+        &mut self,
+        upstream: &Checkpoint,
+        units: &BTreeSet<Unit>,
+        path: &Path,
+    ) -> Result<Vec<String>, CheckpointError> {
+        let up_arch = upstream.architecture(path)?;
+        upstream.check(&up_arch, path)?;
+        if up_arch.channels != self.arch.channels {
+            return Err(CheckpointError::Format {
+                path: path.to_owned(),
+                message: format!(
+                    "init: upstream model {} has {} channels, model {} here has {}; train both with the same `channels`",
+                    up_arch.model, up_arch.channels, self.arch.model, self.arch.channels
+                ),
+            });
+        }
+        if let Some(&bad) = self
+            .neuron_ids
+            .iter()
+            .find(|&&id| id >= upstream.meta.neurons)
+        {
+            return Err(CheckpointError::Format {
+                path: path.to_owned(),
+                message: format!(
+                    "it has {} neurons; neuron {bad} is needed",
+                    upstream.meta.neurons
+                ),
+            });
+        }
+        let mut copied = Vec::new();
+        let _guard = tch::no_grad_guard();
+        for spec in &self.specs {
+            // The most specific selected unit that owns the variable decides where it comes from.
+            let Some(unit) = units.iter().rev().find(|u| u.owns(&spec.name)) else {
+                continue;
+            };
+            let source = if *unit == Unit::Centre && up_arch.readout == ReadoutKind::Ctl {
+                spec.name.replacen("readout.centre.", "readout.", 1)
+            } else {
+                spec.name.clone()
+            };
+            let from = upstream
+                .tensors
+                .get(&source)
+                .ok_or_else(|| CheckpointError::Tensor {
+                    path: path.to_owned(),
+                    tensor: source.clone(),
+                    message: format!(
+                        "init block '{}' needs it, but upstream model {} has no such variable",
+                        unit.name(),
+                        up_arch.model
+                    ),
+                })?;
+            let mut expected = vec![upstream.meta.neurons];
+            expected.extend(&spec.shape);
+            if from.shape != expected {
+                return Err(CheckpointError::Tensor {
+                    path: path.to_owned(),
+                    tensor: source,
+                    message: format!(
+                        "init block '{}': shape {:?} does not fit {} of model {} (expected {expected:?})",
+                        unit.name(),
+                        from.shape,
+                        spec.name,
+                        self.arch.model
+                    ),
+                });
+            }
+            let rows = from.select_rows(&self.neuron_ids);
+            let device = self.vars[&spec.name].device();
+            let mut target = self.vars[&spec.name].shallow_clone();
+            target.copy_(&tensor_from(&rows.shape, &rows.data, device));
+            copied.push(spec.name.clone());
+        }
+        Ok(copied)
+    }
+
+    /// Detached copies of every variable (on the network's device).
+    pub fn snapshot(&self) -> Vars {
+        self.vars
+            .iter()
+            .map(|(k, t)| (k.clone(), t.detach().copy()))
+            .collect()
+    }
+
+    /// Overwrites every variable with the snapshot's values (same names and shapes).
+    pub fn restore(&mut self, snapshot: &Vars) {
+        let _guard = tch::no_grad_guard();
+        for (name, t) in &self.vars {
+            let mut target = t.shallow_clone();
+            target.copy_(&snapshot[name]);
+        }
+    }
+
+    /// All variables as host arrays `[P, ...]`, by name.
+    pub fn export(&self) -> BTreeMap<String, ArrayF32> {
+        self.vars
+            .iter()
+            .map(|(k, t)| (k.clone(), to_array(t)))
+            .collect()
+    }
+}
+
+/// Images `[n, S, S]` as a `[n, 1, S, S]` tensor on `device`.
+pub fn images_tensor(images: &ArrayF32, device: Device) -> Tensor {
+    let mut shape = vec![images.shape[0], 1];
+    shape.extend(&images.shape[1..]);
+    tensor_from(&shape, &images.data, device)
+}

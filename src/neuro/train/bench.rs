@@ -1,0 +1,202 @@
+//! `sapipe bench train`: training-step throughput (forward + backward + Adam) of the population
+//! trainer and of a one-neuron-at-a-time loop, measured in the same run on the same synthetic
+//! batch, in images x neurons per second. This is the measurement behind `Strategy::Auto`.
+
+use std::time::Instant;
+
+use tch::{Device, Tensor};
+
+use super::TrainError;
+use super::dropout::StepDropout;
+use super::optimiser::Adam;
+use super::trainer::train_step;
+use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
+use crate::neuro::model::network::tensor_from;
+use crate::neuro::model::{Architecture, ModelId, Network};
+use crate::neuro::seeding::{Purpose, Stream};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchSettings {
+    pub model: ModelId,
+    pub neurons: usize,
+    pub device: Device,
+    /// Timed steps per network (after one untimed warm-up step).
+    pub steps: usize,
+    pub batch_size: usize,
+    /// Model input side (50 in the paper).
+    pub input_size: usize,
+    pub seed: u64,
+}
+
+impl BenchSettings {
+    pub fn new(model: ModelId, neurons: usize, device: Device) -> Self {
+        BenchSettings {
+            model,
+            neurons,
+            device,
+            steps: 5,
+            batch_size: 50,
+            input_size: REFERENCE_INPUT_SIZE,
+            seed: 1,
+        }
+    }
+}
+
+/// Throughput of one strategy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StrategyTiming {
+    pub strategy: &'static str,
+    /// Neurons per computation.
+    pub group_size: usize,
+    pub seconds: f64,
+    pub images_neuron_per_s: f64,
+}
+
+/// Both strategies' throughput and their ratio.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchReport {
+    pub model: &'static str,
+    pub neurons: usize,
+    pub device: String,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub population: StrategyTiming,
+    pub per_neuron: StrategyTiming,
+    /// population / per-neuron throughput: above 1 means the population trainer is faster.
+    pub ratio: f64,
+    /// The faster strategy's name.
+    pub faster: &'static str,
+}
+
+/// Measures both training strategies for `settings.neurons` neurons.
+pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> {
+    if settings.neurons == 0 || settings.steps == 0 || settings.batch_size == 0 {
+        return Err(TrainError::Invalid(
+            "bench: neurons, steps and batch size must be >= 1".into(),
+        ));
+    }
+    let arch = Architecture::new(settings.model, settings.input_size)?;
+    let (b, s, p) = (settings.batch_size, settings.input_size, settings.neurons);
+    let stream = Stream::new(settings.seed, Purpose::Bench);
+    let pixels: Vec<f32> = (0..b * s * s)
+        .map(|i| stream.child(0).f32_at(i as u64) * 2.0 - 1.0)
+        .collect();
+    let targets: Vec<f32> = (0..b * p)
+        .map(|i| stream.child(1).f32_at(i as u64))
+        .collect();
+    let images = tensor_from(&[b, 1, s, s], &pixels, settings.device);
+    let responses = tensor_from(&[b, p], &targets, settings.device);
+    let ids: Vec<usize> = (0..p).collect();
+
+    let population = time_group(settings, arch, &ids, &images, &responses)?;
+    let mut per_neuron_seconds = 0.0;
+    for &id in &ids {
+        let column = responses.narrow(1, id as i64, 1).contiguous();
+        per_neuron_seconds += time_group(settings, arch, &[id], &images, &column)?;
+    }
+    let work = (b * settings.steps * p) as f64;
+    let timing = |strategy, group_size, seconds: f64| StrategyTiming {
+        strategy,
+        group_size,
+        seconds,
+        images_neuron_per_s: work / seconds.max(f64::MIN_POSITIVE),
+    };
+    let population = timing("population", p, population);
+    let per_neuron = timing("per-neuron", 1, per_neuron_seconds);
+    let ratio = population.images_neuron_per_s / per_neuron.images_neuron_per_s;
+    Ok(BenchReport {
+        model: settings.model.id(),
+        neurons: p,
+        device: format!("{:?}", settings.device),
+        batch_size: b,
+        steps: settings.steps,
+        faster: if ratio >= 1.0 {
+            "population"
+        } else {
+            "per-neuron"
+        },
+        population,
+        per_neuron,
+        ratio,
+    })
+}
+
+/// Seconds for `settings.steps` training steps of one group (after a warm-up step).
+fn time_group(
+    settings: &BenchSettings,
+    arch: Architecture,
+    ids: &[usize],
+    images: &Tensor,
+    responses: &Tensor,
+) -> Result<f64, TrainError> {
+    let net = Network::new(arch, ids, settings.seed, settings.device);
+    let mut adam = Adam::new(net.trainable().into_iter().map(|(_, t)| t).collect(), 1e-3);
+    let batch = settings.batch_size;
+    let step = |adam: &mut Adam, k: usize| {
+        let masks = StepDropout {
+            seed: settings.seed,
+            neuron_ids: ids,
+            epoch: 1,
+            step: k,
+            batch,
+            device: settings.device,
+        };
+        let losses = train_step(&net, adam, images, responses, &masks);
+        if losses.isfinite().all().int64_value(&[]) == 0 {
+            return Err(TrainError::Invalid(
+                "bench: the synthetic training step produced a non-finite loss".into(),
+            ));
+        }
+        Ok(())
+    };
+    step(&mut adam, 0)?;
+    sync(settings.device);
+    let started = Instant::now();
+    for k in 1..=settings.steps {
+        step(&mut adam, k)?;
+    }
+    sync(settings.device);
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn sync(device: Device) {
+    if let Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_both_strategies_and_their_ratio() {
+        let mut settings = BenchSettings::new(ModelId::RfCnn, 2, Device::Cpu);
+        settings.steps = 1;
+        settings.batch_size = 4;
+        settings.input_size = 26;
+        let r = bench_train(&settings).unwrap();
+        assert_eq!((r.population.group_size, r.per_neuron.group_size), (2, 1));
+        assert!(r.population.images_neuron_per_s > 0.0 && r.per_neuron.images_neuron_per_s > 0.0);
+        let expected = r.population.images_neuron_per_s / r.per_neuron.images_neuron_per_s;
+        assert!((r.ratio - expected).abs() < 1e-12);
+    }
+
+    /// The measurement behind `Strategy::Auto` on this machine's CPU (run with `--ignored`;
+    /// `SAPIPE_BENCH_MODEL` / `SAPIPE_BENCH_NEURONS` choose the case).
+    #[test]
+    #[ignore = "a measurement, not a check: takes a minute on two cores"]
+    fn measure_cpu_strategies_at_the_reference_size() {
+        let model = std::env::var("SAPIPE_BENCH_MODEL").unwrap_or_else(|_| "ff-sa-cnn".into());
+        let neurons = std::env::var("SAPIPE_BENCH_NEURONS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(4);
+        let mut settings =
+            BenchSettings::new(ModelId::parse(&model).unwrap(), neurons, Device::Cpu);
+        settings.steps = 3;
+        let r = bench_train(&settings).unwrap();
+        eprintln!("{}", serde_json::to_string_pretty(&r).unwrap());
+    }
+}

@@ -1,0 +1,121 @@
+//! Population training (models.md §4): the per-epoch data order (`batching`), per-neuron
+//! dropout streams (`dropout`), Adam (`optimiser`), per-neuron best-epoch selection
+//! (`selection`), the training loop (`trainer`) and the throughput benchmark (`bench`).
+//! The pure parts build without libtorch.
+
+pub mod batching;
+pub mod dropout;
+pub mod selection;
+
+#[cfg(feature = "torch")]
+pub mod bench;
+#[cfg(feature = "torch")]
+pub mod optimiser;
+#[cfg(feature = "torch")]
+pub mod trainer;
+
+#[cfg(all(test, feature = "torch"))]
+mod acceptance_tests;
+#[cfg(all(test, feature = "torch"))]
+pub(crate) mod fixtures;
+
+pub use selection::Selection;
+
+use crate::kind::DeviceClass;
+
+/// How many neurons train together in one computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// The faster of the two for the device class, as measured for this project (toolchain.md,
+    /// `sapipe bench train`): one neuron at a time on CPU, the whole population on CUDA.
+    #[default]
+    Auto,
+    /// All neurons in one computation (grouped convolutions, batched attention and readouts).
+    Population,
+    /// One neuron at a time (the same mathematics and random streams).
+    PerNeuron,
+}
+
+impl Strategy {
+    pub fn id(self) -> &'static str {
+        match self {
+            Strategy::Auto => "auto",
+            Strategy::Population => "population",
+            Strategy::PerNeuron => "per-neuron",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Strategy::Auto, Strategy::Population, Strategy::PerNeuron]
+            .into_iter()
+            .find(|m| m.id() == s)
+    }
+
+    /// Neurons per group for `neurons` neurons on a device of class `class`.
+    pub fn group_size_for(self, class: DeviceClass, neurons: usize) -> usize {
+        let all = neurons.max(1);
+        match (self, class) {
+            (Strategy::Population, _) | (Strategy::Auto, DeviceClass::Cuda) => all,
+            (Strategy::PerNeuron, _) | (Strategy::Auto, DeviceClass::Cpu) => 1,
+        }
+    }
+
+    #[cfg(feature = "torch")]
+    pub fn group_size(self, device: tch::Device, neurons: usize) -> usize {
+        let class = if device.is_cuda() {
+            DeviceClass::Cuda
+        } else {
+            DeviceClass::Cpu
+        };
+        self.group_size_for(class, neurons)
+    }
+}
+
+/// Why training failed; messages name the epoch, neuron, parameter or file.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Arch(#[from] crate::neuro::model::arch::ArchError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::neuro::checkpoint::CheckpointError),
+    #[error("epoch {epoch}, neuron {neuron}: {what} (try a smaller learning rate)")]
+    NonFinite {
+        epoch: usize,
+        neuron: usize,
+        what: String,
+    },
+    #[error("device: {0}")]
+    Device(String),
+}
+
+/// The libtorch device of a device class; CUDA must really be available.
+#[cfg(feature = "torch")]
+pub fn torch_device(class: DeviceClass) -> Result<tch::Device, TrainError> {
+    match class {
+        DeviceClass::Cpu => Ok(tch::Device::Cpu),
+        DeviceClass::Cuda if tch::Cuda::is_available() => Ok(tch::Device::Cuda(0)),
+        DeviceClass::Cuda => Err(TrainError::Device(
+            "CUDA was requested but libtorch sees no CUDA device (is libtorch_cuda linked and a GPU present?)".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_strategy_follows_the_measured_device_rule() {
+        assert_eq!(Strategy::Auto.group_size_for(DeviceClass::Cpu, 30), 1);
+        assert_eq!(Strategy::Auto.group_size_for(DeviceClass::Cuda, 30), 30);
+        assert_eq!(
+            Strategy::Population.group_size_for(DeviceClass::Cpu, 30),
+            30
+        );
+        assert_eq!(Strategy::PerNeuron.group_size_for(DeviceClass::Cuda, 30), 1);
+        assert_eq!(Strategy::parse("per-neuron"), Some(Strategy::PerNeuron));
+        assert_eq!(Strategy::parse("grouped"), None);
+    }
+}

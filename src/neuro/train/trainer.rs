@@ -1,0 +1,449 @@
+//! The population trainer (models.md §4): every neuron has its own network; a group of neurons
+//! trains as one computation with the per-neuron MSE losses summed (so no gradient couples two
+//! neurons), Adam, batches of the same per-epoch order for every neuron, per-neuron dropout
+//! streams, and per-neuron best-epoch selection on validation Pearson r.
+//!
+//! How many neurons form one group is the [`Strategy`]: all of them (grouped convolutions, the
+//! fast path on GPUs) or one at a time (faster on a few CPU cores). Both compute the same
+//! mathematics from the same random streams; they differ only in floating-point summation
+//! order inside batched kernels.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+
+use super::batching::{batches, epoch_order};
+use super::dropout::StepDropout;
+use super::optimiser::Adam;
+use super::selection::{BestEpochs, Selection, column_scores};
+use super::{Strategy, TrainError};
+use crate::neuro::array::ArrayF32;
+use crate::neuro::checkpoint::{Checkpoint, concat_neurons};
+use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
+use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Pass, Unit};
+
+/// Everything that decides how a population trains.
+#[derive(Debug, Clone)]
+pub struct TrainSettings {
+    pub model: ModelId,
+    /// Channels of the body; `None` keeps the model's own.
+    pub channels: Option<usize>,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub seed: u64,
+    pub selection: Selection,
+    pub freeze: BTreeSet<Unit>,
+    pub freeze_mode: FreezeMode,
+    pub strategy: Strategy,
+    pub device: Device,
+    /// Images per inference batch (validation each epoch).
+    pub eval_batch: usize,
+}
+
+/// `init: {from, blocks}` resolved: the upstream checkpoint and the units to copy.
+pub struct InitFrom<'a> {
+    pub checkpoint: &'a Checkpoint,
+    pub path: &'a Path,
+    pub units: BTreeSet<Unit>,
+}
+
+/// The splits the trainer reads (images `[n, S, S]`, responses `[n, neurons]`).
+pub struct TrainData<'a> {
+    pub train_images: &'a ArrayF32,
+    pub train_responses: &'a ArrayF32,
+    pub val_images: &'a ArrayF32,
+    pub val_responses: &'a ArrayF32,
+}
+
+/// Progress after one epoch of one group of neurons.
+#[derive(Debug, Clone)]
+pub struct EpochReport {
+    pub group: usize,
+    pub groups: usize,
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Dataset indices of the group's neurons.
+    pub neurons: std::ops::Range<usize>,
+    /// Mean over the group's neurons of the epoch's training MSE.
+    pub train_loss: f64,
+    /// Mean over the group's neurons of the validation Pearson r (NaN ones left out).
+    pub val_corr: f64,
+}
+
+/// One line of the learning curves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurveRow {
+    pub epoch: usize,
+    pub neuron: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_corr: f64,
+}
+
+/// What training produced.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// Every variable, neuron-major over all neurons, at each neuron's selected epoch.
+    pub tensors: std::collections::BTreeMap<String, ArrayF32>,
+    pub best_epoch: Vec<usize>,
+    pub best_val_corr: Vec<f64>,
+    /// Sorted by epoch, then neuron.
+    pub curves: Vec<CurveRow>,
+    pub trainable_params: usize,
+    /// Neurons trained together in one group.
+    pub group_size: usize,
+    /// Wall time of the training steps (forward, backward, update), all groups.
+    pub train_seconds: f64,
+    /// Training images x neurons per second of training-step time.
+    pub images_neuron_per_s: f64,
+}
+
+/// The data of all splits on the training device.
+struct DeviceData {
+    train_images: Tensor,
+    train_responses: Tensor,
+    val_images: Tensor,
+    val_responses: ArrayF32,
+}
+
+/// Trains every neuron of `data`; `on_epoch` hears about each finished epoch of each group.
+pub fn train(
+    settings: &TrainSettings,
+    data: &TrainData,
+    init: Option<&InitFrom>,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained, TrainError> {
+    let arch = check_data(settings, data)?;
+    let neurons = data.train_responses.shape[1];
+    if let Some(init) = init
+        && init.checkpoint.meta.neurons != neurons
+    {
+        return Err(TrainError::Invalid(format!(
+            "init: upstream checkpoint {} has {} neurons, the data has {neurons}",
+            init.path.display(),
+            init.checkpoint.meta.neurons
+        )));
+    }
+    let trainable_params = arch.trainable_params(&settings.freeze);
+    if trainable_params == 0 {
+        return Err(TrainError::Invalid(
+            "freeze: every block is frozen, nothing would train".into(),
+        ));
+    }
+    let device = settings.device;
+    let dev = DeviceData {
+        train_images: images_tensor(data.train_images, device),
+        train_responses: tensor_from(
+            &data.train_responses.shape,
+            &data.train_responses.data,
+            device,
+        ),
+        val_images: images_tensor(data.val_images, device),
+        val_responses: data.val_responses.clone(),
+    };
+    let group_size = settings.strategy.group_size(device, neurons);
+    let groups: Vec<std::ops::Range<usize>> = (0..neurons)
+        .step_by(group_size)
+        .map(|s| s..(s + group_size).min(neurons))
+        .collect();
+    let mut parts = Vec::with_capacity(groups.len());
+    let (mut best_epoch, mut best_val_corr, mut curves) = (Vec::new(), Vec::new(), Vec::new());
+    let mut train_seconds = 0.0;
+    for (g, range) in groups.iter().enumerate() {
+        let ids: Vec<usize> = range.clone().collect();
+        let mut report = |epoch: usize, train_loss: f64, val_corr: f64| {
+            on_epoch(&EpochReport {
+                group: g + 1,
+                groups: groups.len(),
+                epoch,
+                epochs: settings.epochs,
+                neurons: range.clone(),
+                train_loss,
+                val_corr,
+            })
+        };
+        let result = train_group(settings, arch, &dev, &ids, init, &mut report)?;
+        train_seconds += result.train_seconds;
+        parts.push(result.tensors);
+        best_epoch.extend(result.best.epoch);
+        best_val_corr.extend(result.best.corr);
+        curves.extend(result.curves);
+    }
+    curves.sort_by_key(|r| (r.epoch, r.neuron));
+    let work = (data.train_images.shape[0] * settings.epochs * neurons) as f64;
+    Ok(Trained {
+        tensors: concat_neurons(&parts),
+        best_epoch,
+        best_val_corr,
+        curves,
+        trainable_params,
+        group_size,
+        train_seconds,
+        images_neuron_per_s: if train_seconds > 0.0 {
+            work / train_seconds
+        } else {
+            0.0
+        },
+    })
+}
+
+fn check_data(settings: &TrainSettings, data: &TrainData) -> Result<Architecture, TrainError> {
+    let shape = &data.train_images.shape;
+    if shape.len() != 3 || shape[1] != shape[2] {
+        return Err(TrainError::Invalid(format!(
+            "training images must be [n, S, S], found {shape:?}"
+        )));
+    }
+    let mut arch = Architecture::new(settings.model, shape[1])?;
+    if let Some(c) = settings.channels {
+        arch = arch.with_channels(c)?;
+    }
+    let n = shape[0];
+    if n == 0 || data.val_images.shape[0] < 2 {
+        return Err(TrainError::Invalid(format!(
+            "training needs at least one training image and two validation images (found {n} and {})",
+            data.val_images.shape[0]
+        )));
+    }
+    if data.train_responses.shape.len() != 2 || data.train_responses.shape[0] != n {
+        return Err(TrainError::Invalid(format!(
+            "training responses must be [{n}, neurons], found {:?}",
+            data.train_responses.shape
+        )));
+    }
+    let neurons = data.train_responses.shape[1];
+    if data.val_responses.shape != [data.val_images.shape[0], neurons]
+        || data.val_images.shape[1..] != shape[1..]
+    {
+        return Err(TrainError::Invalid(format!(
+            "validation split does not match the training split: images {:?}, responses {:?}",
+            data.val_images.shape, data.val_responses.shape
+        )));
+    }
+    if neurons == 0 || settings.epochs == 0 || settings.batch_size == 0 {
+        return Err(TrainError::Invalid(
+            "training needs at least one neuron, one epoch and a batch size >= 1".into(),
+        ));
+    }
+    Ok(arch)
+}
+
+struct GroupResult {
+    tensors: std::collections::BTreeMap<String, ArrayF32>,
+    best: BestEpochs,
+    curves: Vec<CurveRow>,
+    train_seconds: f64,
+}
+
+/// A freshly initialised (and, with `init`, partly copied and frozen) group of networks.
+pub fn prepare_network(
+    settings: &TrainSettings,
+    arch: Architecture,
+    ids: &[usize],
+    init: Option<&InitFrom>,
+) -> Result<Network, TrainError> {
+    let mut net = Network::new(arch, ids, settings.seed, settings.device);
+    if let Some(init) = init {
+        net.copy_units(init.checkpoint, &init.units, init.path)?;
+    }
+    net.freeze(&settings.freeze, settings.freeze_mode);
+    Ok(net)
+}
+
+/// One training step on a batch (`responses` `[B, P]`): forward in training mode, summed
+/// per-neuron MSE, backward, Adam. Returns the per-neuron losses `[P]` (detached). The loss is
+/// computed neuron-outer (`[P, B]`, contiguous) so each neuron's batch reduction is the same
+/// whatever the population size.
+pub fn train_step(
+    net: &Network,
+    adam: &mut Adam,
+    images: &Tensor,
+    responses: &Tensor,
+    masks: &StepDropout,
+) -> Tensor {
+    let out = net.forward(images, Pass::Train(masks));
+    let prediction = out.prediction.transpose(0, 1);
+    let targets = responses.transpose(0, 1).contiguous();
+    let per_neuron = (prediction - targets)
+        .square()
+        .mean_dim(1, false, Kind::Float);
+    adam.zero_grad();
+    per_neuron.sum(Kind::Float).backward();
+    adam.step();
+    per_neuron.detach()
+}
+
+fn train_group(
+    settings: &TrainSettings,
+    arch: Architecture,
+    dev: &DeviceData,
+    ids: &[usize],
+    init: Option<&InitFrom>,
+    report: &mut dyn FnMut(usize, f64, f64),
+) -> Result<GroupResult, TrainError> {
+    let device = settings.device;
+    let p = ids.len();
+    let mut net = prepare_network(settings, arch, ids, init)?;
+    let mut adam = Adam::new(
+        net.trainable().into_iter().map(|(_, t)| t).collect(),
+        settings.lr,
+    );
+    let responses = dev
+        .train_responses
+        .narrow(1, ids[0] as i64, p as i64)
+        .contiguous();
+    let val_cols: Vec<usize> = ids.to_vec();
+    let val_responses = select_columns(&dev.val_responses, &val_cols);
+    let n = dev.train_images.size()[0] as usize;
+    let mut best = BestEpochs::new(p, settings.selection);
+    let mut snapshot = None;
+    let mut curves = Vec::with_capacity(p * settings.epochs);
+    let mut train_seconds = 0.0;
+    for epoch in 1..=settings.epochs {
+        let order = epoch_order(settings.seed, epoch, n);
+        let mut loss_sum = Tensor::zeros([p as i64], (Kind::Float, device));
+        let started = Instant::now();
+        for (step, batch) in batches(&order, settings.batch_size).enumerate() {
+            let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
+            let index = Tensor::from_slice(&index).to_device(device);
+            let images = dev.train_images.index_select(0, &index);
+            let targets = responses.index_select(0, &index);
+            let masks = StepDropout {
+                seed: settings.seed,
+                neuron_ids: ids,
+                epoch,
+                step,
+                batch: batch.len(),
+                device,
+            };
+            let losses = train_step(&net, &mut adam, &images, &targets, &masks);
+            loss_sum += losses * batch.len() as f64;
+        }
+        let train_loss: Vec<f64> = to_array(&(loss_sum / n as f64))
+            .data
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        train_seconds += started.elapsed().as_secs_f64();
+        if let Some(j) = train_loss.iter().position(|l| !l.is_finite()) {
+            return Err(TrainError::NonFinite {
+                epoch,
+                neuron: ids[j],
+                what: format!("training loss is {}", train_loss[j]),
+            });
+        }
+        let val_pred = to_array(&net.predict(&dev.val_images, settings.eval_batch));
+        if let Some(k) = val_pred.data.iter().position(|x| !x.is_finite()) {
+            return Err(TrainError::NonFinite {
+                epoch,
+                neuron: ids[k % p],
+                what: format!("validation prediction is {}", val_pred.data[k]),
+            });
+        }
+        let (val_corr, val_loss) = column_scores(&val_pred, &val_responses);
+        let improved = best.record(epoch, &val_corr);
+        keep_improved(&net, &mut snapshot, &improved);
+        for j in 0..p {
+            curves.push(CurveRow {
+                epoch,
+                neuron: ids[j],
+                train_loss: train_loss[j],
+                val_loss: val_loss[j],
+                val_corr: val_corr[j],
+            });
+        }
+        tracing::debug!(epoch, neurons = ?ids, ?train_loss, ?val_corr, "epoch done");
+        report(epoch, mean(&train_loss), mean(&val_corr));
+    }
+    if let Some(best_vars) = &snapshot {
+        net.restore(best_vars);
+    }
+    Ok(GroupResult {
+        tensors: net.export(),
+        best,
+        curves,
+        train_seconds,
+    })
+}
+
+/// Updates the best-epoch snapshot: neurons whose flag is set take the network's current
+/// values (parameters and batch-norm statistics).
+fn keep_improved(
+    net: &Network,
+    snapshot: &mut Option<crate::neuro::model::blocks::Vars>,
+    improved: &[bool],
+) {
+    let all = improved.iter().all(|&b| b);
+    match snapshot {
+        Some(snap) if !all => {
+            if !improved.iter().any(|&b| b) {
+                return;
+            }
+            let flags: Vec<u8> = improved.iter().map(|&b| u8::from(b)).collect();
+            let device = net
+                .vars()
+                .values()
+                .next()
+                .map_or(Device::Cpu, Tensor::device);
+            let mask = Tensor::from_slice(&flags)
+                .to_device(device)
+                .to_kind(Kind::Bool);
+            for (name, current) in net.vars() {
+                let mut shape = vec![improved.len() as i64];
+                shape.extend(std::iter::repeat_n(1, current.dim() - 1));
+                let m = mask.view(shape.as_slice());
+                let kept = current.detach().where_self(&m, &snap[name]);
+                snap.insert(name.clone(), kept);
+            }
+        }
+        _ => *snapshot = Some(net.snapshot()),
+    }
+}
+
+fn select_columns(a: &ArrayF32, cols: &[usize]) -> ArrayF32 {
+    let (n, p) = (a.shape[0], a.shape[1]);
+    let mut data = Vec::with_capacity(n * cols.len());
+    for i in 0..n {
+        data.extend(cols.iter().map(|&j| a.data[i * p + j]));
+    }
+    ArrayF32::new(vec![n, cols.len()], data)
+}
+
+fn mean(values: &[f64]) -> f64 {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        f64::NAN
+    } else {
+        finite.iter().sum::<f64>() / finite.len() as f64
+    }
+}
+
+/// Inference predictions `[n, neurons]` of a checkpoint on `images` (`[n, S, S]`), running
+/// `group_size` neurons at a time.
+pub fn predict_checkpoint(
+    checkpoint: &Checkpoint,
+    path: &Path,
+    images: &ArrayF32,
+    device: Device,
+    group_size: usize,
+    batch: usize,
+) -> Result<ArrayF32, TrainError> {
+    let neurons = checkpoint.meta.neurons;
+    let n = images.shape[0];
+    let x = images_tensor(images, device);
+    let mut out = ArrayF32::zeros(vec![n, neurons]);
+    for start in (0..neurons).step_by(group_size.max(1)) {
+        let ids: Vec<usize> = (start..(start + group_size.max(1)).min(neurons)).collect();
+        let net = Network::from_checkpoint(checkpoint, &ids, device, path)?;
+        let pred = to_array(&net.predict(&x, batch));
+        for i in 0..n {
+            for (j, &id) in ids.iter().enumerate() {
+                out.data[i * neurons + id] = pred.data[i * ids.len() + j];
+            }
+        }
+    }
+    Ok(out)
+}
