@@ -9,14 +9,24 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+    // The libtorch version enters the keys of device stages; `sapipe` records it even when
+    // built without the `torch` feature (its libtorch stages run in `sapipe-torch`).
+    let version = std::env::var_os("LIBTORCH")
+        .map(PathBuf::from)
+        .and_then(|dir| std::fs::read_to_string(dir.join("version.py")).ok())
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("__version__"))?.to_string();
+            Some(line.split(['\'', '"']).nth(1)?.to_string())
+        });
+    if let Some(version) = version {
+        println!("cargo:rustc-env=SAPIPE_LIBTORCH_VERSION={version}");
+    }
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return;
     }
     let libtorch = match std::env::var_os("LIBTORCH") {
         Some(path) => PathBuf::from(path),
-        None => panic!(
-            "LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"
-        ),
+        None => panic!("LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"),
     };
     let libtorch = libtorch.canonicalize().unwrap_or_else(|_| {
         panic!(
@@ -25,14 +35,6 @@ fn main() {
             libtorch.display()
         )
     });
-    let version = std::fs::read_to_string(libtorch.join("version.py"))
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("__version__"))?;
-            Some(line.split(['\'', '"']).nth(1)?.to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=SAPIPE_LIBTORCH_VERSION={version}");
     let lib = libtorch.join("lib");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     if lib.join("libtorch_cuda.so").exists() {

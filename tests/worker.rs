@@ -2,6 +2,9 @@
 
 mod common;
 
+/// `scripts/sapipe` builds `sapipe` without the `torch` feature; this checks that such a build
+/// never needs libtorch (run by the `--no-default-features` pass of `scripts/test`).
+#[cfg(not(feature = "torch"))]
 #[test]
 fn sapipe_itself_does_not_link_libtorch() {
     let out = std::process::Command::new("ldd")

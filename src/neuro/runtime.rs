@@ -1,11 +1,9 @@
 //! What this build knows about its compute runtime: the linked libtorch version and whether
 //! CUDA / cuDNN are usable, for `doctor` and for stage keys.
 
-/// The libtorch version this binary was built against (read from the wheel by build.rs).
-#[cfg(feature = "torch")]
-pub const LIBTORCH_VERSION: Option<&str> = Some(env!("SAPIPE_LIBTORCH_VERSION"));
-#[cfg(not(feature = "torch"))]
-pub const LIBTORCH_VERSION: Option<&str> = None;
+/// The version of the libtorch the project builds against (read from the wheel by build.rs;
+/// known to `sapipe` even when it is built without the `torch` feature).
+pub const LIBTORCH_VERSION: Option<&str> = option_env!("SAPIPE_LIBTORCH_VERSION");
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeReport {
