@@ -6,3 +6,8 @@ pub mod array;
 pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod raw;
+pub mod resample;
+pub mod seeded;
+pub mod sim;
+pub mod summary;
