@@ -6,6 +6,7 @@ pub mod array;
 pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod import;
 pub mod raw;
 pub mod resample;
 pub mod seeded;
