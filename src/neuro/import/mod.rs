@@ -322,4 +322,4 @@ fn check_repeats(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -9,7 +9,12 @@ use npyz::WriterBuilder;
 
 use super::*;
 
-fn npy<T: npyz::AutoSerialize + Copy>(dir: &Path, name: &str, shape: &[u64], data: &[T]) {
+pub(crate) fn npy<T: npyz::AutoSerialize + Copy>(
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) {
     let file = BufWriter::new(File::create(dir.join(format!("{name}.npy"))).unwrap());
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
