@@ -7,3 +7,4 @@
 
 pub mod kind;
 pub mod neuro;
+pub mod stages;

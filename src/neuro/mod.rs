@@ -7,6 +7,7 @@ pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
 pub mod import;
+pub mod pictures;
 pub mod preprocess;
 pub mod raw;
 pub mod resample;

@@ -169,17 +169,33 @@ pub fn json_number(v: Option<f64>) -> serde_json::Value {
 pub fn dataset_metrics(raw: &RawDataset) -> serde_json::Map<String, serde_json::Value> {
     let k = raw.meta.neurons;
     let mut m = serde_json::Map::new();
+    let count =
+        |m: &mut serde_json::Map<String, serde_json::Value>, key: &str, v: Option<usize>| {
+            m.insert(
+                key.to_owned(),
+                v.map_or(serde_json::Value::Null, serde_json::Value::from),
+            );
+        };
+    count(&mut m, "images", Some(raw.meta.images));
+    count(&mut m, "neurons", Some(k));
+    count(&mut m, "train_images", Some(raw.split.train.len()));
+    count(
+        &mut m,
+        "validation_images",
+        raw.split.validation.as_ref().map(Vec::len),
+    );
+    count(&mut m, "test_images", Some(raw.split.test.len()));
+    count(&mut m, "repeats", raw.meta.repeats);
+    if let Some(rep) = &raw.test_repeats {
+        count(
+            &mut m,
+            "missing_trials",
+            Some(rep.data.iter().filter(|v| v.is_nan()).count()),
+        );
+    }
     let mut put = |key: &str, v: Option<f64>| {
         m.insert(key.to_owned(), json_number(v));
     };
-    put("images", Some(raw.meta.images as f64));
-    put("neurons", Some(k as f64));
-    put("train_images", Some(raw.split.train.len() as f64));
-    put(
-        "validation_images",
-        raw.split.validation.as_ref().map(|v| v.len() as f64),
-    );
-    put("test_images", Some(raw.split.test.len() as f64));
     let test = raw.responses.select_rows(&raw.split.test);
     let cols: Vec<Vec<f64>> = (0..k).map(|n| column(&test.data, k, n)).collect();
     put(
