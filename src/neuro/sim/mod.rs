@@ -2,8 +2,8 @@
 //! neurons with a known centre-surround mechanism, noisy trials, and the ground truth behind
 //! them (data.md).
 //!
-//! - [`stimuli`]: dead-leaves images with textures and contours; [`source`]: that generator or
-//!   crops of the user's photos;
+//! - [`stimuli`]: dead-leaves images with textures, and [`contours`] drawn over them;
+//!   [`source`]: that generator or crops of the user's photos;
 //! - [`features`]: oriented energy on a coarse grid (what surrounds pool);
 //! - [`neurons`]: one neuron's parameters and response function; [`population`]: sampling
 //!   and calibration;
@@ -14,6 +14,7 @@
 //! stream, so the rayon thread count never changes a bit of the output.
 
 pub mod bench;
+pub mod contours;
 pub mod features;
 pub mod neurons;
 pub mod population;

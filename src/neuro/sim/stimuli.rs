@@ -9,7 +9,8 @@
 //!
 //! Every image is a pure function of (seed, split, index) through its own random stream.
 
-use super::super::seeded::Stream;
+use super::contours::Contour;
+use crate::neuro::seeded::Stream;
 
 /// Luminance of pixels left uncovered when the leaf budget runs out (rare).
 const BACKGROUND: f32 = 0.5;
@@ -85,6 +86,7 @@ struct Coverage {
     blocks: usize,
     covered: Vec<bool>,
     block_left: Vec<u32>,
+    row_left: Vec<u32>,
     left: usize,
 }
 
@@ -108,20 +110,21 @@ impl Coverage {
             blocks,
             covered: vec![false; n * n],
             block_left,
+            row_left: vec![n as u32; n],
             left: n * n,
         }
     }
 
     /// The leaf's clipped bounding box if any pixel in it is still unpainted.
     fn visible(&self, f: &Footprint) -> Option<BBox> {
-        let last = self.n as f64 - 1.0;
+        let last = self.n as i64 - 1;
         let (x0, x1) = (
-            (f.cx - f.extent).floor().max(0.0),
-            (f.cx + f.extent).ceil().min(last),
+            ifloor(f.cx - f.extent).max(0),
+            iceil(f.cx + f.extent).min(last),
         );
         let (y0, y1) = (
-            (f.cy - f.extent).floor().max(0.0),
-            (f.cy + f.extent).ceil().min(last),
+            ifloor(f.cy - f.extent).max(0),
+            iceil(f.cy + f.extent).min(last),
         );
         if x1 < x0 || y1 < y0 {
             return None;
@@ -141,13 +144,13 @@ impl Coverage {
 
 /// floor as an integer, without a libm call (baseline x86-64 has no rounding instruction).
 #[inline]
-fn ifloor(v: f64) -> i64 {
+pub(super) fn ifloor(v: f64) -> i64 {
     let t = v as i64;
     if (t as f64) > v { t - 1 } else { t }
 }
 
 #[inline]
-fn iceil(v: f64) -> i64 {
+pub(super) fn iceil(v: f64) -> i64 {
     let t = v as i64;
     if (t as f64) < v { t + 1 } else { t }
 }
@@ -361,6 +364,9 @@ impl Leaf {
     fn paint(&self, b: &BBox, out: &mut [f32], cover: &mut Coverage) {
         let n = cover.n;
         for y in b.y0..=b.y1 {
+            if cover.row_left[y] == 0 {
+                continue;
+            }
             let dy = y as f64 - self.cy;
             let Some((lo, hi)) = self.row_span(dy) else {
                 continue;
@@ -371,16 +377,7 @@ impl Leaf {
                 continue;
             }
             let (x0, x1) = (x0 as usize, x1 as usize);
-            // A grating's phase advances along the row by a fixed rotation.
-            let mut wave = match self.texture {
-                Texture::Grating { kx, ky, phase, .. } => {
-                    let a = kx * (x0 as f64 - self.cx) + ky * dy + phase;
-                    (libm::sin(a), libm::cos(a))
-                }
-                _ => (0.0, 0.0),
-            };
-            let mut x_wave = x0;
-            let step = self.wave_step;
+            let mut texture = RowTexture::new(self, dy, x0);
             let row_blocks = (y / BLOCK) * cover.blocks;
             let mut x = x0;
             while x <= x1 {
@@ -393,109 +390,94 @@ impl Leaf {
                 for xx in x..=block_end {
                     let i = y * n + xx;
                     if !cover.covered[i] {
-                        while x_wave < xx {
-                            wave = (
-                                wave.0 * step.1 + wave.1 * step.0,
-                                wave.1 * step.1 - wave.0 * step.0,
-                            );
-                            x_wave += 1;
-                        }
                         cover.covered[i] = true;
                         cover.block_left[block] -= 1;
+                        cover.row_left[y] -= 1;
                         cover.left -= 1;
-                        out[i] = self.value(xx as f64 - self.cx, dy, wave.0) as f32;
+                        out[i] = texture.at(xx) as f32;
                     }
                 }
                 x = block_end + 1;
             }
         }
     }
+}
 
-    /// Luminance at offset (dx, dy); `wave` is the grating's sine there (unused otherwise).
-    fn value(&self, dx: f64, dy: f64, wave: f64) -> f64 {
-        let base = self.luminance + self.shade_x * dx + self.shade_y * dy;
-        match &self.texture {
+/// A leaf's luminance along one row, evaluated left to right: the grating's phase advances by
+/// a fixed rotation per pixel and the noise lattice's columns are reused while x stays in one
+/// lattice cell, so most pixels cost no trigonometry and no hashing.
+struct RowTexture<'a> {
+    leaf: &'a Leaf,
+    dy: f64,
+    /// Grating: (sin, cos) of the phase at column `x`.
+    wave: (f64, f64),
+    x: usize,
+    /// Noise: lattice row, fraction within it, and the cached columns (ix, at ix, at ix + 1).
+    iy: i64,
+    fy: f64,
+    columns: Option<(i64, f64, f64)>,
+}
+
+impl<'a> RowTexture<'a> {
+    fn new(leaf: &'a Leaf, dy: f64, x0: usize) -> Self {
+        let (wave, iy, fy) = match leaf.texture {
+            Texture::Grating { kx, ky, phase, .. } => {
+                let a = kx * (x0 as f64 - leaf.cx) + ky * dy + phase;
+                ((libm::sin(a), libm::cos(a)), 0, 0.0)
+            }
+            Texture::Noise { step, .. } => {
+                let gy = dy / step;
+                let iy = ifloor(gy);
+                ((0.0, 1.0), iy, gy - iy as f64)
+            }
+            Texture::Flat => ((0.0, 1.0), 0, 0.0),
+        };
+        RowTexture {
+            leaf,
+            dy,
+            wave,
+            x: x0,
+            iy,
+            fy,
+            columns: None,
+        }
+    }
+
+    /// Noise lattice interpolated along y at lattice column `ix`.
+    fn column(&self, key: u64, ix: i64) -> f64 {
+        lattice(key, ix, self.iy) * (1.0 - self.fy) + lattice(key, ix, self.iy + 1) * self.fy
+    }
+
+    /// Luminance at column `x` (columns must not decrease along a row).
+    fn at(&mut self, x: usize) -> f64 {
+        let leaf = self.leaf;
+        let dx = x as f64 - leaf.cx;
+        let base = leaf.luminance + leaf.shade_x * dx + leaf.shade_y * self.dy;
+        match leaf.texture {
             Texture::Flat => base,
-            Texture::Grating { amp, .. } => base + amp * wave,
-            Texture::Noise { step, amp, key } => {
-                let (gx, gy) = (dx / step, dy / step);
-                let (ix, iy) = (ifloor(gx), ifloor(gy));
-                let (fx, fy) = (gx - ix as f64, gy - iy as f64);
-                let top = lattice(*key, ix, iy) * (1.0 - fx) + lattice(*key, ix + 1, iy) * fx;
-                let bottom =
-                    lattice(*key, ix, iy + 1) * (1.0 - fx) + lattice(*key, ix + 1, iy + 1) * fx;
-                base + amp * (top * (1.0 - fy) + bottom * fy)
-            }
-        }
-    }
-}
-
-/// A smooth elongated curve drawn over the leaves with anti-aliased edges.
-struct Contour {
-    x: f64,
-    y: f64,
-    heading: f64,
-    curvature: f64,
-    /// Change of curvature per pixel of length (a slow random walk).
-    bend: f64,
-    length: f64,
-    half_width: f64,
-    luminance: f32,
-    opacity: f32,
-}
-
-impl Contour {
-    fn sample(n: usize, rng: &mut Stream) -> Self {
-        let s = n as f64;
-        Contour {
-            x: rng.range(0.1 * s, 0.9 * s),
-            y: rng.range(0.1 * s, 0.9 * s),
-            heading: rng.range(0.0, std::f64::consts::TAU),
-            curvature: rng.range(-1.0, 1.0) * 0.8 / s,
-            bend: rng.range(-1.0, 1.0) * 2.0 / (s * s),
-            length: rng.range(0.3, 0.9) * s,
-            half_width: rng.range(0.6, 1.8) * s / 100.0,
-            luminance: if rng.chance(0.5) {
-                rng.range(0.0, 0.2)
-            } else {
-                rng.range(0.8, 1.0)
-            } as f32,
-            opacity: rng.range(0.6, 1.0) as f32,
-        }
-    }
-
-    fn paint(&self, n: usize, out: &mut [f32], alpha: &mut [f32]) {
-        alpha.iter_mut().for_each(|a| *a = 0.0);
-        let step = 0.5;
-        let reach = self.half_width + 1.0;
-        let (mut x, mut y, mut heading, mut curvature) =
-            (self.x, self.y, self.heading, self.curvature);
-        let mut travelled = 0.0;
-        while travelled < self.length {
-            let x0 = (x - reach).floor().max(0.0) as i64;
-            let y0 = (y - reach).floor().max(0.0) as i64;
-            let x1 = ((x + reach).ceil() as i64).min(n as i64 - 1);
-            let y1 = ((y + reach).ceil() as i64).min(n as i64 - 1);
-            for py in y0..=y1 {
-                for px in x0..=x1 {
-                    let (dx, dy) = (px as f64 - x, py as f64 - y);
-                    let d = libm::sqrt(dx * dx + dy * dy);
-                    let a = (self.half_width + 0.5 - d).clamp(0.0, 1.0) as f32;
-                    let i = py as usize * n + px as usize;
-                    if a > alpha[i] {
-                        alpha[i] = a;
-                    }
+            Texture::Grating { amp, .. } => {
+                let (s, c) = leaf.wave_step;
+                while self.x < x {
+                    self.wave = (
+                        self.wave.0 * c + self.wave.1 * s,
+                        self.wave.1 * c - self.wave.0 * s,
+                    );
+                    self.x += 1;
                 }
+                base + amp * self.wave.0
             }
-            x += step * libm::cos(heading);
-            y += step * libm::sin(heading);
-            heading += step * curvature;
-            curvature += step * self.bend;
-            travelled += step;
-        }
-        for (v, a) in out.iter_mut().zip(alpha.iter()) {
-            let a = a * self.opacity;
-            *v = *v * (1.0 - a) + self.luminance * a;
+            Texture::Noise { step, amp, key } => {
+                let gx = dx / step;
+                let ix = ifloor(gx);
+                let (left, right) = match self.columns {
+                    Some((cached, l, r)) if cached == ix => (l, r),
+                    Some((cached, _, r)) if cached + 1 == ix => (r, self.column(key, ix + 1)),
+                    _ => (self.column(key, ix), self.column(key, ix + 1)),
+                };
+                self.columns = Some((ix, left, right));
+                let fx = gx - ix as f64;
+                base + amp * (left * (1.0 - fx) + right * fx)
+            }
         }
     }
 }
