@@ -14,9 +14,7 @@ fn main() {
     }
     let libtorch = match std::env::var_os("LIBTORCH") {
         Some(path) => PathBuf::from(path),
-        None => panic!(
-            "LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"
-        ),
+        None => panic!("LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"),
     };
     let libtorch = libtorch.canonicalize().unwrap_or_else(|_| {
         panic!(

@@ -59,10 +59,7 @@ impl StageContext<'_> {
     /// A required input's path.
     pub fn input(&self, name: &str) -> Result<&PathBuf, KindError> {
         self.inputs.get(name).ok_or_else(|| {
-            KindError::Invalid(format!(
-                "stage '{}': input '{name}' is not bound",
-                self.stage
-            ))
+            KindError::Invalid(format!("stage '{}': input '{name}' is not bound", self.stage))
         })
     }
 
@@ -88,45 +85,31 @@ impl StageContext<'_> {
 
     pub fn param(&self, name: &str) -> Result<&Value, KindError> {
         self.params.get(name).ok_or_else(|| {
-            KindError::Invalid(format!(
-                "stage '{}': parameter '{name}' is missing",
-                self.stage
-            ))
+            KindError::Invalid(format!("stage '{}': parameter '{name}' is missing", self.stage))
         })
     }
 
     pub fn param_u64(&self, name: &str) -> Result<u64, KindError> {
-        self.param(name)?
-            .as_u64()
-            .ok_or_else(|| self.type_error(name, "a non-negative integer"))
+        self.param(name)?.as_u64().ok_or_else(|| self.type_error(name, "a non-negative integer"))
     }
 
     pub fn param_f64(&self, name: &str) -> Result<f64, KindError> {
-        self.param(name)?
-            .as_f64()
-            .ok_or_else(|| self.type_error(name, "a number"))
+        self.param(name)?.as_f64().ok_or_else(|| self.type_error(name, "a number"))
     }
 
     pub fn param_bool(&self, name: &str) -> Result<bool, KindError> {
-        self.param(name)?
-            .as_bool()
-            .ok_or_else(|| self.type_error(name, "true or false"))
+        self.param(name)?.as_bool().ok_or_else(|| self.type_error(name, "true or false"))
     }
 
     pub fn param_str(&self, name: &str) -> Result<&str, KindError> {
-        self.param(name)?
-            .as_str()
-            .ok_or_else(|| self.type_error(name, "a string"))
+        self.param(name)?.as_str().ok_or_else(|| self.type_error(name, "a string"))
     }
 
     fn type_error(&self, name: &str, expected: &str) -> KindError {
         KindError::Invalid(format!(
             "stage '{}': parameter '{name}' must be {expected}, found {}",
             self.stage,
-            self.params
-                .get(name)
-                .map(|v| v.to_string())
-                .unwrap_or_default()
+            self.params.get(name).map(|v| v.to_string()).unwrap_or_default()
         ))
     }
 }

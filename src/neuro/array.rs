@@ -48,10 +48,7 @@ impl ArrayF32 {
 
     pub fn zeros(shape: Vec<usize>) -> Self {
         let n = shape.iter().product();
-        Self {
-            shape,
-            data: vec![0.0; n],
-        }
+        Self { shape, data: vec![0.0; n] }
     }
 
     /// Number of elements in one entry of the leading axis.
@@ -79,10 +76,7 @@ impl ArrayF32 {
 
     /// Writes the array as a little-endian `<f4` `.npy` file.
     pub fn write_npy(&self, path: &Path) -> Result<(), ArrayError> {
-        let io = |source| ArrayError::Io {
-            path: path.to_owned(),
-            source,
-        };
+        let io = |source| ArrayError::Io { path: path.to_owned(), source };
         let file = BufWriter::new(File::create(path).map_err(io)?);
         let shape: Vec<u64> = self.shape.iter().map(|&d| d as u64).collect();
         let mut writer = npyz::WriteOptions::new()
@@ -97,10 +91,7 @@ impl ArrayF32 {
 
     /// Reads a C-order `.npy` file of dtype `<f4`; any other dtype is a [`ArrayError::Format`].
     pub fn read_npy(path: &Path) -> Result<Self, ArrayError> {
-        let io = |source| ArrayError::Io {
-            path: path.to_owned(),
-            source,
-        };
+        let io = |source| ArrayError::Io { path: path.to_owned(), source };
         let file = File::open(path).map_err(io)?;
         let npy = npyz::NpyFile::new(BufReader::new(file)).map_err(io)?;
         let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();

@@ -87,10 +87,7 @@ impl PreparedDataset {
             r.write_npy(&dir.join("test_repeats.npy"))?;
         }
         if let Some(t) = &self.truth {
-            for (name, a) in TRUTH_FILES
-                .iter()
-                .zip([&t.noise_free, &t.centre, &t.surround_factor])
-            {
+            for (name, a) in TRUTH_FILES.iter().zip([&t.noise_free, &t.centre, &t.surround_factor]) {
                 a.write_npy(&dir.join(name))?;
             }
         }
@@ -106,32 +103,22 @@ impl PreparedDataset {
         let read = |name: &str| ArrayF32::read_npy(&dir.join(name));
         let optional = |name: &str| -> Result<Option<ArrayF32>, DatasetError> {
             let p = dir.join(name);
-            if p.exists() {
-                Ok(Some(ArrayF32::read_npy(&p)?))
-            } else {
-                Ok(None)
-            }
+            if p.exists() { Ok(Some(ArrayF32::read_npy(&p)?)) } else { Ok(None) }
         };
         let meta_path = dir.join("meta.json");
-        let meta_text = std::fs::read_to_string(&meta_path).map_err(|e| ArrayError::Io {
-            path: meta_path.clone(),
-            source: e,
+        let meta_text = std::fs::read_to_string(&meta_path)
+            .map_err(|e| ArrayError::Io { path: meta_path.clone(), source: e })?;
+        let meta: PreparedMeta = serde_json::from_str(&meta_text).map_err(|e| {
+            DatasetError::Invalid { path: meta_path.clone(), message: e.to_string() }
         })?;
-        let meta: PreparedMeta =
-            serde_json::from_str(&meta_text).map_err(|e| DatasetError::Invalid {
-                path: meta_path.clone(),
-                message: e.to_string(),
-            })?;
         let truth = match (
             optional(TRUTH_FILES[0])?,
             optional(TRUTH_FILES[1])?,
             optional(TRUTH_FILES[2])?,
         ) {
-            (Some(noise_free), Some(centre), Some(surround_factor)) => Some(TestTruth {
-                noise_free,
-                centre,
-                surround_factor,
-            }),
+            (Some(noise_free), Some(centre), Some(surround_factor)) => {
+                Some(TestTruth { noise_free, centre, surround_factor })
+            }
             _ => None,
         };
         let ds = PreparedDataset {
@@ -159,10 +146,7 @@ impl PreparedDataset {
             ("test", &self.test_images, &self.test_responses),
         ];
         for (split, images, responses) in splits {
-            let bad = |message: String| DatasetError::Invalid {
-                path: dir.to_owned(),
-                message,
-            };
+            let bad = |message: String| DatasetError::Invalid { path: dir.to_owned(), message };
             if images.shape.len() != 3 || images.shape[1] != s || images.shape[2] != s {
                 return Err(bad(format!(
                     "{split}_images.npy: expected shape [N, {s}, {s}], found {:?}",
