@@ -6,7 +6,10 @@
 //! libtorch kinds, run by the `sapipe-torch` worker.
 
 pub mod evaluate;
+pub mod import;
+pub mod preprocess;
 pub mod report;
+pub mod synthetic;
 #[cfg(feature = "torch")]
 pub mod train;
 pub mod train_spec;
@@ -17,6 +20,9 @@ use crate::worker::proxy::WorkerKind;
 /// The kinds `sapipe` knows: in-process kinds and proxies of the libtorch kinds.
 pub fn registry() -> KindRegistry {
     let mut r = KindRegistry::default();
+    r.register(Box::new(synthetic::SyntheticV1));
+    r.register(Box::new(import::Import));
+    r.register(Box::new(preprocess::Preprocess));
     r.register(Box::new(evaluate::Evaluate));
     r.register(Box::new(report::Report));
     r.register(Box::new(WorkerKind {

@@ -1,0 +1,257 @@
+//! Import: valid layouts in both containers, and one test per malformed input checking that
+//! its message names the file, the array and what was expected and found.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use npyz::WriterBuilder;
+
+use super::*;
+
+pub(crate) fn npy<T: npyz::AutoSerialize + Copy>(
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) {
+    let file = BufWriter::new(File::create(dir.join(format!("{name}.npy"))).unwrap());
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(file)
+        .begin_nd()
+        .unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+}
+
+fn cfg() -> ImportConfig {
+    ImportConfig {
+        test_fraction: 0.25,
+        seed: 1,
+    }
+}
+
+/// A valid folder: `n` uint8 images of 31 x 31, 3 neurons, float64 responses.
+fn valid_dir(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pixels: Vec<u8> = (0..n * 31 * 31).map(|i| (i * 7 % 256) as u8).collect();
+    npy(dir.path(), "images", &[n as u64, 31, 31], &pixels);
+    let responses: Vec<f64> = (0..n * 3).map(|i| (i % 11) as f64 * 0.1).collect();
+    npy(dir.path(), "responses", &[n as u64, 3], &responses);
+    dir
+}
+
+fn error(dir: &Path) -> String {
+    import(dir, &cfg()).unwrap_err().to_string()
+}
+
+#[test]
+fn a_valid_uint8_folder_imports_with_a_seeded_split() {
+    let dir = valid_dir(8);
+    let raw = import(dir.path(), &cfg()).unwrap();
+    assert_eq!(raw.images.shape, vec![8, 31, 31]);
+    assert_eq!(raw.images.data[1], 7.0 / 255.0);
+    assert_eq!(raw.split.test.len(), 2);
+    assert_eq!(raw.split.train.len(), 6);
+    assert_eq!(raw.split.validation, None);
+    assert_eq!(raw.meta.seed, Some(1));
+    assert_eq!(raw.split, import(dir.path(), &cfg()).unwrap().split);
+    let out = tempfile::tempdir().unwrap();
+    raw.write(out.path()).unwrap();
+}
+
+#[test]
+fn an_npz_with_channels_explicit_split_and_repeats_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.npz");
+    let mut npz = npyz::npz::NpzWriter::create(&path).unwrap();
+    let opts = npyz::zip::write::FileOptions::default;
+    let put_f32 = |npz: &mut npyz::npz::NpzWriter<_>, name: &str, shape: &[u64], v: Vec<f32>| {
+        let mut w = npz
+            .array::<f32>(name, opts())
+            .unwrap()
+            .default_dtype()
+            .shape(shape)
+            .begin_nd()
+            .unwrap();
+        w.extend(v).unwrap();
+        w.finish().unwrap();
+    };
+    put_f32(
+        &mut npz,
+        "images",
+        &[5, 1, 4, 6],
+        (0..120).map(|v| v as f32).collect(),
+    );
+    let mut resp: Vec<f32> = (0..10).map(|v| v as f32).collect();
+    resp[8] = f32::NAN; // image 4 is a test image with repeats
+    put_f32(&mut npz, "responses", &[5, 2], resp);
+    put_f32(
+        &mut npz,
+        "test_repeats",
+        &[2, 2, 2],
+        vec![1.0, 2.0, 3.0, f32::NAN, 5.0, 6.0, 7.0, 8.0],
+    );
+    for (name, idx) in [("train", vec![0i64, 1, 2]), ("test", vec![3, 4])] {
+        let mut w = npz
+            .array::<i64>(name, opts())
+            .unwrap()
+            .default_dtype()
+            .shape(&[idx.len() as u64])
+            .begin_nd()
+            .unwrap();
+        w.extend(idx).unwrap();
+        w.finish().unwrap();
+    }
+    drop(npz);
+    let raw = import(&path, &cfg()).unwrap();
+    assert_eq!(raw.images.shape, vec![5, 4, 6]);
+    assert_eq!(raw.split.test, vec![3, 4]);
+    assert_eq!(raw.meta.repeats, Some(2));
+    assert_eq!(raw.meta.seed, None);
+    // NaN-means of the repeats replace the test rows (image 4, neuron 1 has one trial).
+    assert_eq!(&raw.responses.data[6..10], &[3.0, 4.0, 5.0, 8.0]);
+}
+
+#[test]
+fn wrong_rank_names_the_array_and_the_shapes() {
+    let dir = valid_dir(4);
+    npy(
+        dir.path(),
+        "images",
+        &[4, 31, 31, 3],
+        &vec![0u8; 4 * 31 * 31 * 3],
+    );
+    let e = error(dir.path());
+    assert!(
+        e.contains("images.npy: expected shape [N, H, W], [N, H, W, 1] or [N, 1, H, W]"),
+        "{e}"
+    );
+    assert!(e.contains("found [4, 31, 31, 3]"), "{e}");
+}
+
+#[test]
+fn mismatched_image_counts_are_named() {
+    let dir = valid_dir(4);
+    npy(dir.path(), "responses", &[5, 3], &[0f64; 15]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("responses.npy: expected shape [N=4, neurons] (N from images), found [5, 3]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_dtypes_are_named() {
+    let dir = valid_dir(4);
+    npy(dir.path(), "images", &[4, 31, 31], &vec![0i16; 4 * 31 * 31]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("images.npy: dtype <i2 is not supported; expected uint8, float32 or float64"),
+        "{e}"
+    );
+    let dir = valid_dir(4);
+    npy(dir.path(), "responses", &[4, 3], &[0u8; 12]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("responses.npy: dtype |u1 is not supported; expected float32 or float64"),
+        "{e}"
+    );
+}
+
+#[test]
+fn nan_outside_the_repeat_convention_is_rejected() {
+    let dir = valid_dir(4);
+    let mut r = vec![0.5f64; 12];
+    r[7] = f64::NAN;
+    npy(dir.path(), "responses", &[4, 3], &r);
+    let e = error(dir.path());
+    assert!(
+        e.contains("responses.npy: NaN at image 2, neuron 1; NaN is allowed only in test_repeats"),
+        "{e}"
+    );
+    // A repeat array where a test image has no trial at all.
+    let dir = valid_dir(4);
+    std::fs::write(
+        dir.path().join("split.json"),
+        r#"{"train": [0, 1, 2], "validation": null, "test": [3]}"#,
+    )
+    .unwrap();
+    npy(
+        dir.path(),
+        "test_repeats",
+        &[2, 1, 3],
+        &[1.0f32, f32::NAN, 1.0, 2.0, f32::NAN, 2.0],
+    );
+    let e = error(dir.path());
+    assert!(
+        e.contains("test_repeats.npy: test image 3 (row 0), neuron 1 has no trial"),
+        "{e}"
+    );
+    // Infinity is never a missing trial.
+    npy(
+        dir.path(),
+        "test_repeats",
+        &[1, 1, 3],
+        &[1.0f32, f32::INFINITY, 1.0],
+    );
+    let e = error(dir.path());
+    assert!(
+        e.contains("infinite value at repeat 0, test image 0, neuron 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_files_are_named_with_what_is_there() {
+    let dir = valid_dir(4);
+    std::fs::remove_file(dir.path().join("responses.npy")).unwrap();
+    let e = error(dir.path());
+    assert!(
+        e.contains("responses.npy: not found (arrays present: images)"),
+        "{e}"
+    );
+    let e = error(&dir.path().join("absent.npz"));
+    assert!(e.contains("absent.npz: not found"), "{e}");
+}
+
+#[test]
+fn bad_splits_and_unaligned_repeats_are_named() {
+    let dir = valid_dir(4);
+    std::fs::write(
+        dir.path().join("split.json"),
+        r#"{"train": [0, 1], "validation": null, "test": [1, 9]}"#,
+    )
+    .unwrap();
+    let e = error(dir.path());
+    assert!(
+        e.contains("split.json: image 1 is listed in both train and test"),
+        "{e}"
+    );
+    let dir = valid_dir(4);
+    npy(dir.path(), "test_repeats", &[2, 1, 3], &[0f32; 6]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("test_repeats.npy: test repeats need an explicit split"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.path().join("split.json"),
+        r#"{"train": [0, 1], "validation": null, "test": [2, 3]}"#,
+    )
+    .unwrap();
+    let e = error(dir.path());
+    assert!(
+        e.contains("test_repeats.npy: expected shape [repeats, N_test=2, neurons=3]"),
+        "{e}"
+    );
+    let dir = valid_dir(4);
+    npy(dir.path(), "test", &[2], &[3i32, -1]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("test.npy: index -1 is not an image index"),
+        "{e}"
+    );
+}

@@ -1,0 +1,119 @@
+//! The `preprocess` stage kind: turns a raw dataset directory (`data`, from `synthetic-v1` or
+//! `import`) into the prepared dataset (`prepared`) that `train` and `evaluate` read, with
+//! [`crate::neuro::preprocess`].
+
+use serde_json::Value;
+
+use super::synthetic::log;
+use crate::kind::{KindError, Metrics, StageContext, StageKind};
+use crate::neuro::preprocess::{PreprocessConfig, preprocess};
+use crate::neuro::raw::RawDataset;
+use crate::neuro::summary::json_number;
+
+pub struct Preprocess;
+
+impl StageKind for Preprocess {
+    fn name(&self) -> &'static str {
+        "preprocess"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
+        let raw = RawDataset::read(ctx.input("data")?)
+            .map_err(|e| KindError::Invalid(format!("stage '{}': input 'data': {e}", ctx.stage)))?;
+        let cfg = PreprocessConfig {
+            crop: ctx.param_u64("crop")? as usize,
+            size: ctx.param_u64("size")? as usize,
+            validation: ctx.param_f64("validation")?,
+            fraction: ctx.param_f64("fraction")?,
+            seed: ctx.param_u64("seed")?,
+        };
+        let (prepared, report) = preprocess(&raw, &cfg)
+            .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
+        prepared.write(ctx.output("prepared")?).map_err(|e| {
+            KindError::Failed(format!("stage '{}': output 'prepared': {e}", ctx.stage))
+        })?;
+        if report.validation_from_raw {
+            log(
+                ctx,
+                "validation images taken from the raw split; parameter 'validation' not used",
+            )?;
+        }
+        log(
+            ctx,
+            &format!(
+                "prepared {} train / {} validation / {} test images at {} x {} (crop {})",
+                report.train, report.validation, report.test, cfg.size, cfg.size, report.crop
+            ),
+        )?;
+        let mut m = Metrics::new();
+        for (key, v) in [
+            ("train_images", report.train),
+            ("train_pool_images", report.train_pool),
+            ("validation_images", report.validation),
+            ("test_images", report.test),
+            ("crop", report.crop),
+        ] {
+            m.insert(key.into(), Value::from(v));
+        }
+        m.insert(
+            "validation_from_raw".into(),
+            Value::Bool(report.validation_from_raw),
+        );
+        m.insert("norm_mean".into(), json_number(Some(report.norm_mean)));
+        m.insert("norm_std".into(), json_number(Some(report.norm_std)));
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::neuro::dataset::PreparedDataset;
+    use crate::stages::synthetic::SyntheticV1;
+    use crate::stages::synthetic::definition_tests::params_from_definition;
+    use crate::stages::synthetic::tests::{run_kind, synthetic_params};
+
+    #[test]
+    fn preprocess_stage_prepares_synthetic_data_with_truth() {
+        let dir = tempfile::tempdir().unwrap();
+        let gen_dir = dir.path().join("gen");
+        std::fs::create_dir_all(&gen_dir).unwrap();
+        let outputs = [("data", true), ("montage", false), ("neurons", false)];
+        let (m, out) = run_kind(
+            &SyntheticV1,
+            synthetic_params(),
+            BTreeMap::new(),
+            &outputs,
+            &gen_dir,
+        );
+        m.unwrap();
+        let inputs = BTreeMap::from([("data".to_owned(), out["data"].clone())]);
+        let (params, outputs) = params_from_definition(
+            "preprocess.yaml",
+            json!({"size": 16, "fraction": 0.5, "seed": 5}),
+        );
+        assert_eq!(outputs, vec!["prepared"]);
+        let (m, out) = run_kind(
+            &Preprocess,
+            params,
+            inputs,
+            &[("prepared", true)],
+            dir.path(),
+        );
+        let m = m.unwrap();
+        assert_eq!(m["validation_from_raw"], json!(true));
+        assert_eq!(m["train_images"], json!(10));
+        let ds = PreparedDataset::read(&out["prepared"]).unwrap();
+        assert_eq!(ds.train_images.shape, vec![10, 16, 16]);
+        assert!(ds.truth.is_some() && ds.test_repeats.is_some());
+        assert_eq!(ds.meta.source, "synthetic-v1");
+    }
+}
