@@ -40,6 +40,14 @@ pub enum Command {
         /// After a failure, keep running the stages that do not depend on it.
         #[arg(long)]
         keep_going: bool,
+        /// Where stages run (default: the pipeline's `executor`, else local). With slurm, each
+        /// stage is a batch job, and --jobs limits how many are submitted at once (default: all).
+        #[arg(long, value_enum)]
+        executor: Option<crate::spec::Executor>,
+        /// Slurm: submit every remaining stage at once, chained by dependencies, print the job
+        /// ids and exit (`sapipe status` then follows them).
+        #[arg(long)]
+        detach: bool,
     },
     /// What a run would do, and why.
     Status {
@@ -108,6 +116,17 @@ pub enum Command {
     /// Benchmarks (each prints ratios against a baseline measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Inside a Slurm job: execute one stage into the cache (run by the Slurm executor).
+    #[command(hide = true)]
+    ExecStage {
+        pipeline: PathBuf,
+        stage: String,
+        /// The key the stage must have (the job fails if the pipeline changed since).
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        force: bool,
+    },
     /// libtorch version, CUDA / cuDNN availability, devices and determinism settings.
     Doctor {
         #[arg(long)]

@@ -2,4 +2,5 @@
 //! live progress display of a run (`progress`). The only module that prints.
 
 pub mod progress;
+pub mod slurm;
 pub mod terminal;
