@@ -16,6 +16,12 @@ pub type Params = BTreeMap<String, Value>;
 /// Metrics a stage reports (stored in its record, shown by `sapipe show`).
 pub type Metrics = serde_json::Map<String, Value>;
 
+/// Whether a metric measures time or speed (named `*_seconds` or `*_per_s`): such metrics are
+/// expected to vary between executions, so audits and lock files leave them out.
+pub fn is_timing_metric(name: &str) -> bool {
+    name.ends_with("_seconds") || name.ends_with("_per_s")
+}
+
 /// The compute device a stage runs on, resolved from the pipeline's `device` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

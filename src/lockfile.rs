@@ -25,6 +25,33 @@ pub struct LockFile {
 pub struct LockedStage {
     pub key: StageKey,
     pub outputs: BTreeMap<String, ContentDigest>,
+    /// The stage's scalar metrics (timing metrics left out), so numeric drift reads in a diff.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, serde_json::Value>,
+}
+
+impl LockedStage {
+    /// The lock entry of a stage record.
+    pub fn of(record: &crate::store::StageRecord) -> Self {
+        let metrics = record
+            .metrics
+            .iter()
+            .filter(|(k, v)| {
+                !(crate::kind::is_timing_metric(k) || v.is_array() || v.is_object() || v.is_null())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let outputs = record
+            .outputs
+            .iter()
+            .map(|(n, o)| (n.clone(), o.digest.clone()))
+            .collect();
+        Self {
+            key: record.key.clone(),
+            outputs,
+            metrics,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +67,49 @@ pub enum LockFileError {
 }
 
 impl LockFile {
+    /// Readable differences from `old` to `self`, one line each, by stage.
+    pub fn differences(&self, old: &LockFile) -> Vec<String> {
+        let mut out = Vec::new();
+        let stages: std::collections::BTreeSet<&String> =
+            old.stages.keys().chain(self.stages.keys()).collect();
+        for s in stages {
+            match (old.stages.get(s), self.stages.get(s)) {
+                (Some(_), None) => out.push(format!("{s}: not in the new results")),
+                (None, Some(_)) => out.push(format!("{s}: not in the committed lock file")),
+                (Some(o), Some(n)) => {
+                    if o.key != n.key {
+                        out.push(format!(
+                            "{s}: key {} -> {} (parameters, inputs, code or kind version changed)",
+                            o.key.short(),
+                            n.key.short()
+                        ));
+                    }
+                    for (name, d) in &n.outputs {
+                        match o.outputs.get(name) {
+                            Some(od) if od != d => out.push(format!(
+                                "{s}: output {name} {} -> {}",
+                                od.short(),
+                                d.short()
+                            )),
+                            None => out.push(format!("{s}: new output {name}")),
+                            _ => {}
+                        }
+                    }
+                    for (name, v) in &n.metrics {
+                        match o.metrics.get(name) {
+                            Some(ov) if ov != v => {
+                                out.push(format!("{s}: metric {name} {ov} -> {v}"))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        out
+    }
+
     /// Reads a lock file; a missing file is `Ok(None)`.
     pub fn read(path: &Path) -> Result<Option<Self>, LockFileError> {
         match std::fs::read_to_string(path) {
@@ -97,6 +167,7 @@ mod tests {
         LockedStage {
             key: StageKey::from_hash(blake3::hash(k)),
             outputs: BTreeMap::from([("out".to_string(), ContentDigest::of_bytes(o))]),
+            metrics: BTreeMap::from([("corr".to_string(), serde_json::json!(0.5))]),
         }
     }
 
@@ -115,5 +186,23 @@ mod tests {
         assert!(text.contains("stages:\n  a:\n"), "{text}");
         let back: LockFile = serde_yaml::from_str(&text).unwrap();
         assert_eq!(back, lock);
+    }
+
+    #[test]
+    fn differences_name_stage_key_output_and_metric() {
+        let old = LockFile {
+            pipeline: "d".into(),
+            stages: BTreeMap::from([("a".into(), stage(b"k", b"o"))]),
+        };
+        let mut new = old.clone();
+        let a = new.stages.get_mut("a").unwrap();
+        a.outputs
+            .insert("out".into(), ContentDigest::of_bytes(b"p"));
+        a.metrics.insert("corr".into(), serde_json::json!(0.25));
+        let d = new.differences(&old);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("a: output out "), "{d:?}");
+        assert_eq!(d[1], "a: metric corr 0.5 -> 0.25");
+        assert!(old.differences(&old).is_empty());
     }
 }

@@ -139,3 +139,38 @@ fn an_audit_of_a_changed_pipeline_reports_it_stale() {
         r.stdout
     );
 }
+
+#[test]
+fn run_locked_fails_with_a_readable_diff_when_results_differ_from_the_lock_file() {
+    let p = Project::new();
+    p.write("stages/ckpt.yaml", CHECKPOINT);
+    p.write("scripts/ckpt.py", SCRIPT);
+    p.write("hidden.txt", "1.0");
+    p.write(P, "name: c\nstages:\n  train: { uses: ckpt }\n");
+    p.ok(&["run", P]);
+    let committed = p.read("pipelines/demo.lock");
+    // A fresh clone (empty cache) reproduces the committed lock file.
+    std::fs::remove_dir_all(p.path("cache")).unwrap();
+    p.ok(&["run", P, "--locked"]);
+    // Changed numerics: same key, different output digest.
+    std::fs::remove_dir_all(p.path("cache")).unwrap();
+    p.write("hidden.txt", "2.0");
+    let r = p.sapipe(&["run", P, "--locked"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("--locked: the results differ from the committed lock file"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("train: output checkpoint "),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        p.read("pipelines/demo.lock"),
+        committed,
+        "--locked never rewrites the lock file"
+    );
+}

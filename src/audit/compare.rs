@@ -211,15 +211,9 @@ fn tensor_values(t: &safetensors::tensor::TensorView) -> Option<Vec<f64>> {
 fn npy_values(bytes: &[u8]) -> Option<(Vec<u64>, Vec<f64>)> {
     let npy = npyz::NpyFile::new(bytes).ok()?;
     let shape = npy.shape().to_vec();
-    let values = match npy.dtype().descr().as_str() {
-        "<f4" => npy
-            .into_vec::<f32>()
-            .ok()?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        "<f8" => npy.into_vec::<f64>().ok()?,
-        _ => return None,
+    let values = match npy.into_vec::<f32>() {
+        Ok(v) => v.into_iter().map(f64::from).collect(),
+        Err(_) => npyz::NpyFile::new(bytes).ok()?.into_vec::<f64>().ok()?,
     };
     Some((shape, values))
 }

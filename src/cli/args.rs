@@ -40,6 +40,9 @@ pub enum Command {
         /// After a failure, keep running the stages that do not depend on it.
         #[arg(long)]
         keep_going: bool,
+        /// Fail if the results differ from the committed lock file (and leave it unchanged).
+        #[arg(long)]
+        locked: bool,
         /// Where stages run (default: the pipeline's `executor`, else local). With slurm, each
         /// stage is a batch job, and --jobs limits how many are submitted at once (default: all).
         #[arg(long, value_enum)]

@@ -22,6 +22,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             force,
             jobs,
             keep_going,
+            locked,
             executor,
             detach,
         } => {
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 force,
                 jobs,
                 keep_going,
+                locked,
             };
             if detach {
                 let submitted = ops::slurm::detach(&session, &req)?;

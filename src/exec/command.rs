@@ -18,10 +18,10 @@ pub fn placeholders(command: &str) -> Vec<(String, String)> {
     while let Some(start) = rest.find('{') {
         let after = &rest[start + 1..];
         let Some(end) = after.find('}') else { break };
-        if let Some((section, name)) = after[..end].split_once('.') {
-            if ["params", "inputs", "outputs"].contains(&section) {
-                out.push((section.to_string(), name.to_string()));
-            }
+        if let Some((section, name)) = after[..end].split_once('.')
+            && ["params", "inputs", "outputs"].contains(&section)
+        {
+            out.push((section.to_string(), name.to_string()));
         }
         rest = &after[end + 1..];
     }

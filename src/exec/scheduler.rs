@@ -135,17 +135,17 @@ pub fn run_with(
                             "stage '{name}': an input's upstream output is unknown"
                         )));
                     };
-                    if !opts.force.contains(name) {
-                        if let Some(r) = engine.store.record(&record.key())? {
-                            (engine.events)(Event::Cached {
-                                stage: name.clone(),
-                            });
-                            known.insert(name.clone(), digests(&r));
-                            summary.cached.push(name.clone());
-                            summary.records.insert(name.clone(), r);
-                            slots.insert(name, Slot::Finished);
-                            continue;
-                        }
+                    if !opts.force.contains(name)
+                        && let Some(r) = engine.store.record(&record.key())?
+                    {
+                        (engine.events)(Event::Cached {
+                            stage: name.clone(),
+                        });
+                        known.insert(name.clone(), digests(&r));
+                        summary.cached.push(name.clone());
+                        summary.records.insert(name.clone(), r);
+                        slots.insert(name, Slot::Finished);
+                        continue;
                     }
                     let uses_device = launcher.shares_devices()
                         && matches!(

@@ -38,10 +38,8 @@ pub fn execute(
             stage: stage.name.clone(),
         })
     })?;
-    if !force {
-        if let Some(r) = store.record(&key)? {
-            return Ok(Done::ComputedElsewhere(r));
-        }
+    if !force && let Some(r) = store.record(&key)? {
+        return Ok(Done::ComputedElsewhere(r));
     }
     (engine.events)(Event::Started {
         stage: stage.name.clone(),

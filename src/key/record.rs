@@ -157,4 +157,26 @@ pub(crate) mod tests {
         assert_eq!(back, r);
         assert_eq!(back.key(), r.key());
     }
+
+    proptest::proptest! {
+        /// The key depends on the parameters' values, never on the order they were written in.
+        #[test]
+        fn key_is_independent_of_parameter_order(entries in proptest::collection::btree_map("[a-z]{1,8}", -1000i64..1000, 1..8), seed in 0u64..1000) {
+            let mut forward = fixture();
+            let mut backward = fixture();
+            forward.params.clear();
+            backward.params.clear();
+            let items: Vec<(String, i64)> = entries.into_iter().collect();
+            for (k, v) in &items {
+                forward.params.insert(k.clone(), json!(v));
+            }
+            for (k, v) in items.iter().rev() {
+                backward.params.insert(k.clone(), json!(v));
+            }
+            proptest::prop_assert_eq!(forward.key(), backward.key());
+            let (k, v) = &items[(seed as usize) % items.len()];
+            backward.params.insert(k.clone(), json!(v + 1));
+            proptest::prop_assert_ne!(forward.key(), backward.key());
+        }
+    }
 }

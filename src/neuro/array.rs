@@ -115,7 +115,7 @@ impl ArrayF32 {
         let data: Vec<f32> = npy.into_vec().map_err(|_| ArrayError::Format {
             path: path.to_owned(),
             expected: "dtype float32 (<f4)".into(),
-            found: format!("{}", dtype.descr()),
+            found: dtype.descr().to_string(),
         })?;
         Ok(Self { shape, data })
     }

@@ -6,4 +6,7 @@ pub mod array;
 pub mod dataset;
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod evaluation;
+pub mod metrics;
+pub mod noise;
 pub mod runtime;

@@ -219,7 +219,7 @@ fn audit_stage(
             }),
         }
     }
-    let timing = |k: &String| k.ends_with("_per_s") || k.ends_with("_seconds");
+    let timing = |k: &String| crate::kind::is_timing_metric(k);
     let strip = |m: &crate::kind::Metrics| {
         m.iter()
             .filter(|(k, _)| !timing(k))

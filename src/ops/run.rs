@@ -17,6 +17,8 @@ pub struct RunRequest {
     pub force: Vec<String>,
     pub jobs: usize,
     pub keep_going: bool,
+    /// Fail instead of changing the lock file (CI: results must match the committed ones).
+    pub locked: bool,
 }
 
 pub fn run(
@@ -46,12 +48,12 @@ pub fn run(
             slurm::run(&engine, &opts, submitter)?
         }
     };
-    finish(session, &summary)?;
+    finish(session, &summary, req.locked)?;
     Ok(summary)
 }
 
 /// Publishes outputs, sets heads and updates the lock file for every stage that is done.
-fn finish(session: &Session, summary: &RunSummary) -> anyhow::Result<()> {
+fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Result<()> {
     let p = &session.pipeline;
     for (name, record) in &summary.records {
         session.store.set_head(&p.name, name, &record.key)?;
@@ -70,22 +72,24 @@ fn finish(session: &Session, summary: &RunSummary) -> anyhow::Result<()> {
         }
     }
     let path = p.lock_path();
-    let mut lock = LockFile::read(&path)?.unwrap_or_default();
+    let old = LockFile::read(&path)?.unwrap_or_default();
+    let mut lock = old.clone();
     lock.pipeline = p.name.clone();
     lock.stages.retain(|s, _| p.stage(s).is_some());
     for (name, record) in &summary.records {
-        let outputs = record
-            .outputs
-            .iter()
-            .map(|(n, o)| (n.clone(), o.digest.clone()))
-            .collect();
-        lock.stages.insert(
-            name.clone(),
-            LockedStage {
-                key: record.key.clone(),
-                outputs,
-            },
-        );
+        lock.stages.insert(name.clone(), LockedStage::of(record));
+    }
+    if locked {
+        let differences = lock.differences(&old);
+        if !differences.is_empty() {
+            anyhow::bail!(
+                "--locked: the results differ from the committed lock file {}:\n  {}\n\
+                 (if the change is intended, run without --locked and commit the lock file)",
+                path.display(),
+                differences.join("\n  ")
+            );
+        }
+        return Ok(());
     }
     lock.write(&path)?;
     Ok(())

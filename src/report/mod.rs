@@ -1,6 +1,58 @@
-//! Everything users see: terminal rendering of each operation's result (`terminal`) and the
-//! live progress display of a run (`progress`). The only module that prints.
+//! Everything users see: terminal rendering of each operation's result (`terminal`), the
+//! live progress display of a run (`progress`), and reports of evaluated models: tables
+//! (markdown and terminal text), PNG figures, the paper's ordering claims checked on measured
+//! numbers, and the `report.md` that gathers them (`document`). The only module that prints;
+//! reports read the `evaluate` stage's metrics artifact
+//! ([`crate::neuro::evaluation::Evaluation`]) and train stages' curves.
 
 pub mod progress;
 pub mod slurm;
 pub mod terminal;
+
+pub mod claims;
+pub mod document;
+pub mod figures;
+pub mod font;
+pub mod roles;
+pub mod tables;
+pub mod training;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+use crate::neuro::evaluation::Evaluation;
+
+pub use document::{ReportError, ReportInputs, load_evaluation, write_report};
+pub use tables::TableKind;
+
+/// The requested tables as aligned plain text, for `sapipe show`. `evaluations` are
+/// (evaluate stage, its metrics), e.g. read with [`load_evaluation`].
+pub fn render_tables_for_terminal(
+    evaluations: &[(String, Evaluation)],
+    tables: &[TableKind],
+) -> String {
+    let rendered: Vec<String> = tables::build_tables(evaluations, tables)
+        .iter()
+        .map(tables::Table::to_text)
+        .collect();
+    rendered.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{evaluation, model};
+
+    #[test]
+    fn terminal_tables_are_aligned_text_without_markdown() {
+        let e = evaluation(vec![
+            model("ff", "ff-cnn", false, 1.0, [0.474, 8.7, 17.3]),
+            model("rf", "rf-cnn", false, 1.0, [0.5, 6.0, 12.0]),
+        ]);
+        let text = render_tables_for_terminal(&[("eval".into(), e)], &[TableKind::Table1]);
+        assert!(text.starts_with("Table 1: main models — eval\n"), "{text}");
+        assert!(!text.contains('|'));
+        let rf = text.lines().find(|l| l.starts_with("rf-CNN ")).unwrap();
+        assert!(rf.contains("0.500") && rf.contains("1.05"), "{rf}");
+    }
+}

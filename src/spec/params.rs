@@ -107,11 +107,11 @@ impl ParamSpec {
                 return Err(format!("{v} is above the maximum {max}"));
             }
         }
-        if let Some(choices) = &self.choices {
-            if !choices.contains(&v) {
-                let list: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
-                return Err(format!("{v} is not one of {}", list.join(", ")));
-            }
+        if let Some(choices) = &self.choices
+            && !choices.contains(&v)
+        {
+            let list: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+            return Err(format!("{v} is not one of {}", list.join(", ")));
         }
         Ok(v)
     }

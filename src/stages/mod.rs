@@ -5,12 +5,16 @@
 //! `WorkerKind` proxies, so `sapipe` never links libtorch. `torch_registry()` holds the real
 //! libtorch kinds, run by the `sapipe-torch` worker.
 
+pub mod evaluate;
+pub mod report;
+
 use crate::kind::KindRegistry;
 
 /// The kinds `sapipe` knows: in-process kinds and proxies of the libtorch kinds.
 pub fn registry() -> KindRegistry {
-    #[allow(unused_mut)]
     let mut r = KindRegistry::default();
+    r.register(Box::new(evaluate::Evaluate));
+    r.register(Box::new(report::Report));
     r
 }
 

@@ -200,7 +200,7 @@ impl Store {
             }
             OutputType::Dir => {
                 let _ = std::fs::remove_dir_all(target);
-                for (rel, _) in &self.read_manifest(d)?.files {
+                for rel in self.read_manifest(d)?.files.keys() {
                     let to = target.join(rel);
                     std::fs::create_dir_all(to.parent().expect("joined path"))
                         .map_err(StoreError::io(&to))?;

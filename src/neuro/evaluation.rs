@@ -1,0 +1,579 @@
+//! Evaluation of several models on one split of a prepared dataset: per-neuron metrics,
+//! site summaries, tuning curves and the noise ceiling. [`Evaluation`] is the `metrics`
+//! artifact the `evaluate` stage writes as JSON and the `report` stage reads.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::array::ArrayF32;
+use super::metrics::{
+    MetricError, Summary, TuningCurve, peak_k, peak_tuning, pearson, percent,
+    population_tuning_curve, ratio, summarize, tuning_curve,
+};
+use super::noise::NoiseEstimate;
+
+/// Version of the JSON layout of [`Evaluation`].
+pub const SCHEMA: u32 = 1;
+
+/// How many example neurons get their full tuning curve stored.
+pub const EXAMPLE_NEURONS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    #[error("predictions of stage '{stage}': expected shape {expected:?}, found {found:?}")]
+    Shape {
+        stage: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("test repeats: expected shape [R, {images}, {neurons}], found {found:?}")]
+    RepeatsShape {
+        images: usize,
+        neurons: usize,
+        found: Vec<usize>,
+    },
+    #[error("baseline '{name}' names no evaluated model; valid: {valid}")]
+    UnknownBaseline { name: String, valid: String },
+    #[error("baseline '{name}' is ambiguous: it matches stages {matches}; name the stage")]
+    AmbiguousBaseline { name: String, matches: String },
+}
+
+/// Which split the metrics were computed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// The held-out test split (our default).
+    Test,
+    /// The validation split used for model selection (the reference protocol).
+    Validation,
+}
+
+/// What a train stage says about the model behind a set of predictions (its `info.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The upstream stage that produced the predictions.
+    pub stage: String,
+    /// Architecture id, e.g. `rf-sa-cnn-star`.
+    pub model: String,
+    /// Display label, e.g. `rf+sa-CNN* (Incr.)`.
+    pub label: String,
+    pub trainable_params: Option<u64>,
+    /// Fraction of the training set the model saw.
+    pub fraction: f64,
+    /// Trained incrementally (from frozen upstream blocks) rather than simultaneously.
+    pub incremental: bool,
+    /// The whole `info.json`, as written.
+    pub info: serde_json::Value,
+}
+
+impl ModelInfo {
+    /// Reads the fields of an `info.json` (`model` is required; `label` defaults to it).
+    /// `incremental` is the boolean field of that name if present, else true when `freeze` is
+    /// a non-empty list, `init` a non-empty object or string, or the label says "Incr.".
+    /// `fraction` defaults to the evaluated dataset's.
+    pub fn from_info(
+        stage: &str,
+        info: serde_json::Value,
+        dataset_fraction: f64,
+    ) -> Result<Self, String> {
+        let text = |key: &str| info.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let model = text("model").ok_or("field 'model' (a string, e.g. \"rf-cnn\") is missing")?;
+        let label = text("label").unwrap_or_else(|| model.clone());
+        let non_empty = |key: &str| match info.get(key) {
+            Some(serde_json::Value::Array(a)) => !a.is_empty(),
+            Some(serde_json::Value::Object(o)) => !o.is_empty(),
+            Some(serde_json::Value::String(s)) => !s.is_empty(),
+            _ => false,
+        };
+        let incremental = match info.get("incremental").and_then(|v| v.as_bool()) {
+            Some(flag) => flag,
+            None => non_empty("freeze") || non_empty("init") || label.contains("Incr."),
+        };
+        Ok(Self {
+            stage: stage.to_owned(),
+            model,
+            label,
+            trainable_params: info.get("trainable_params").and_then(|v| v.as_u64()),
+            fraction: info
+                .get("fraction")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(dataset_fraction),
+            incremental,
+            info,
+        })
+    }
+}
+
+/// One neuron's metrics for one model; `undefined` says why a missing one is missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeuronMetrics {
+    pub neuron: usize,
+    pub corr: Option<f64>,
+    pub ptj: Option<f64>,
+    pub pts: Option<f64>,
+    pub feve: Option<f64>,
+    /// CORR against the simulated noise-free response (simulated data, test split only).
+    pub corr_noise_free: Option<f64>,
+    pub undefined: BTreeMap<String, String>,
+}
+
+/// Site summaries of one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub corr: Summary,
+    pub ptj_percent: Summary,
+    pub pts_percent: Summary,
+    pub feve: Summary,
+    pub corr_noise_free: Summary,
+    /// Mean CORR divided by the baseline model's mean CORR.
+    pub corr_ratio_to_baseline: Option<f64>,
+}
+
+/// A stored per-neuron tuning curve (for the example figures).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExampleCurve {
+    pub neuron: usize,
+    pub curve: TuningCurve,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEvaluation {
+    #[serde(flatten)]
+    pub model: ModelInfo,
+    pub summary: ModelSummary,
+    pub neurons: Vec<NeuronMetrics>,
+    pub population_tuning: Option<TuningCurve>,
+    pub examples: Vec<ExampleCurve>,
+}
+
+/// The noise ceiling of one neuron (needs test repeats).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeuronNoise {
+    pub neuron: usize,
+    pub noise_ceiling: Option<f64>,
+    pub explainable_fraction: Option<f64>,
+    pub undefined: Option<String>,
+}
+
+/// The `metrics` artifact of an `evaluate` stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub schema: u32,
+    pub split: Split,
+    pub images: usize,
+    pub neurons: usize,
+    /// k of peak tuning for this image count.
+    pub k: usize,
+    /// Stage name of the baseline model of `corr_ratio_to_baseline`.
+    pub baseline: Option<String>,
+    /// Per-neuron noise ceiling; absent without test repeats.
+    pub noise: Option<Vec<NeuronNoise>>,
+    pub noise_ceiling: Option<Summary>,
+    pub example_neurons: Vec<usize>,
+    pub models: Vec<ModelEvaluation>,
+}
+
+/// The recorded side of a split: responses [images, neurons], and on the test split the
+/// optional repeats [R, images, neurons] and simulated noise-free responses.
+pub struct SplitData<'a> {
+    pub split: Split,
+    pub responses: &'a ArrayF32,
+    pub repeats: Option<&'a ArrayF32>,
+    pub noise_free: Option<&'a ArrayF32>,
+}
+
+/// Neuron `j` of an array whose last axis is neurons ([images, neurons] gives one value per
+/// image; [R, images, neurons] gives the repeat-major trials).
+fn column(a: &ArrayF32, j: usize) -> Vec<f32> {
+    let neurons = a.shape.last().copied().unwrap_or(1).max(1);
+    a.data.iter().skip(j).step_by(neurons).copied().collect()
+}
+
+fn defined<T>(
+    result: Result<T, MetricError>,
+    name: &str,
+    undefined: &mut BTreeMap<String, String>,
+) -> Option<T> {
+    result
+        .map_err(|e| undefined.insert(name.to_owned(), e.to_string()))
+        .ok()
+}
+
+/// Estimates each neuron's noise from the repeats (`None` for a neuron: undefined there).
+fn noise_estimates(
+    repeats: &ArrayF32,
+    images: usize,
+    neurons: usize,
+) -> Result<Vec<Result<NoiseEstimate, MetricError>>, EvaluationError> {
+    if repeats.shape.len() != 3 || repeats.shape[1] != images || repeats.shape[2] != neurons {
+        let found = repeats.shape.clone();
+        return Err(EvaluationError::RepeatsShape {
+            images,
+            neurons,
+            found,
+        });
+    }
+    Ok((0..neurons)
+        .map(|j| NoiseEstimate::from_trials(&column(repeats, j), images))
+        .collect())
+}
+
+fn neuron_noise(estimates: &[Result<NoiseEstimate, MetricError>]) -> Vec<NeuronNoise> {
+    let one = |(neuron, e): (usize, &Result<NoiseEstimate, MetricError>)| NeuronNoise {
+        neuron,
+        noise_ceiling: e.as_ref().ok().map(NoiseEstimate::noise_ceiling),
+        explainable_fraction: e.as_ref().ok().map(NoiseEstimate::explainable_fraction),
+        undefined: e.as_ref().err().map(ToString::to_string),
+    };
+    estimates.iter().enumerate().map(one).collect()
+}
+
+fn neuron_metrics(
+    data: &SplitData,
+    predicted: &ArrayF32,
+    noise: Option<&Result<NoiseEstimate, MetricError>>,
+    neuron: usize,
+) -> NeuronMetrics {
+    let recorded = column(data.responses, neuron);
+    let prediction = column(predicted, neuron);
+    let mut undefined = BTreeMap::new();
+    let corr = defined(pearson(&recorded, &prediction), "corr", &mut undefined);
+    let peak = defined(
+        peak_tuning(&recorded, &prediction),
+        "peak_tuning",
+        &mut undefined,
+    );
+    let feve = noise.and_then(|estimate| {
+        let result = estimate.clone().and_then(|e| e.feve(&prediction));
+        defined(result, "feve", &mut undefined)
+    });
+    let corr_noise_free = data.noise_free.and_then(|truth| {
+        defined(
+            pearson(&column(truth, neuron), &prediction),
+            "corr_noise_free",
+            &mut undefined,
+        )
+    });
+    NeuronMetrics {
+        neuron,
+        corr,
+        ptj: peak.map(|p| p.ptj),
+        pts: peak.map(|p| p.pts),
+        feve,
+        corr_noise_free,
+        undefined,
+    }
+}
+
+fn summarize_model(neurons: &[NeuronMetrics]) -> ModelSummary {
+    let over = |f: fn(&NeuronMetrics) -> Option<f64>| {
+        summarize(&neurons.iter().map(f).collect::<Vec<_>>())
+    };
+    ModelSummary {
+        corr: over(|n| n.corr),
+        ptj_percent: over(|n| percent(n.ptj)),
+        pts_percent: over(|n| percent(n.pts)),
+        feve: over(|n| n.feve),
+        corr_noise_free: over(|n| n.corr_noise_free),
+        corr_ratio_to_baseline: None,
+    }
+}
+
+fn evaluate_model(
+    data: &SplitData,
+    model: ModelInfo,
+    predicted: &ArrayF32,
+    noise: Option<&[Result<NoiseEstimate, MetricError>]>,
+) -> Result<ModelEvaluation, EvaluationError> {
+    if predicted.shape != data.responses.shape {
+        return Err(EvaluationError::Shape {
+            stage: model.stage.clone(),
+            expected: data.responses.shape.clone(),
+            found: predicted.shape.clone(),
+        });
+    }
+    let neurons: Vec<NeuronMetrics> = (0..data.responses.shape[1])
+        .map(|j| neuron_metrics(data, predicted, noise.map(|n| &n[j]), j))
+        .collect();
+    let columns: Vec<(Vec<f32>, Vec<f32>)> = (0..data.responses.shape[1])
+        .map(|j| (column(data.responses, j), column(predicted, j)))
+        .collect();
+    let pairs: Vec<(&[f32], &[f32])> = columns
+        .iter()
+        .map(|(r, p)| (r.as_slice(), p.as_slice()))
+        .collect();
+    let population_tuning = population_tuning_curve(&pairs).ok();
+    Ok(ModelEvaluation {
+        model,
+        summary: summarize_model(&neurons),
+        neurons,
+        population_tuning,
+        examples: Vec::new(),
+    })
+}
+
+/// Resolves a baseline name to a model index: a stage name first, then a unique label, then
+/// a unique architecture id. "" means no baseline.
+pub fn resolve_baseline(
+    models: &[ModelInfo],
+    name: &str,
+) -> Result<Option<usize>, EvaluationError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let fields: [fn(&ModelInfo) -> &str; 3] = [|m| &m.stage, |m| &m.label, |m| &m.model];
+    for field in fields {
+        let hits: Vec<usize> = (0..models.len())
+            .filter(|&i| field(&models[i]) == name)
+            .collect();
+        match hits.len() {
+            0 => continue,
+            1 => return Ok(Some(hits[0])),
+            _ => {
+                let matches: Vec<&str> = hits.iter().map(|&i| models[i].stage.as_str()).collect();
+                let matches = matches.join(", ");
+                return Err(EvaluationError::AmbiguousBaseline {
+                    name: name.into(),
+                    matches,
+                });
+            }
+        }
+    }
+    let valid: Vec<String> = models
+        .iter()
+        .map(|m| format!("{} ({}, {})", m.stage, m.label, m.model))
+        .collect();
+    Err(EvaluationError::UnknownBaseline {
+        name: name.into(),
+        valid: valid.join("; "),
+    })
+}
+
+/// Neurons with the highest CORR averaged over models (undefined counts as -1).
+fn pick_examples(models: &[ModelEvaluation], neurons: usize) -> Vec<usize> {
+    let score = |j: usize| -> f64 {
+        let sum: f64 = models
+            .iter()
+            .map(|m| m.neurons[j].corr.unwrap_or(-1.0))
+            .sum();
+        sum / models.len().max(1) as f64
+    };
+    let mut order: Vec<(usize, f64)> = (0..neurons).map(|j| (j, score(j))).collect();
+    order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    order
+        .into_iter()
+        .take(EXAMPLE_NEURONS)
+        .map(|(j, _)| j)
+        .collect()
+}
+
+/// Evaluates every model's predictions ([images, neurons], same as `data.responses`).
+pub fn evaluate(
+    data: &SplitData,
+    models: Vec<(ModelInfo, ArrayF32)>,
+    baseline: &str,
+) -> Result<Evaluation, EvaluationError> {
+    let [images, neurons] = [data.responses.shape[0], data.responses.shape[1]];
+    let infos: Vec<ModelInfo> = models.iter().map(|(m, _)| m.clone()).collect();
+    let baseline = resolve_baseline(&infos, baseline)?;
+    let noise = data
+        .repeats
+        .map(|r| noise_estimates(r, images, neurons))
+        .transpose()?;
+    let mut evaluated = Vec::with_capacity(models.len());
+    for (info, predicted) in &models {
+        evaluated.push(evaluate_model(
+            data,
+            info.clone(),
+            predicted,
+            noise.as_deref(),
+        )?);
+    }
+    let baseline_corr = baseline.and_then(|b| evaluated[b].summary.corr.mean);
+    let example_neurons = pick_examples(&evaluated, neurons);
+    for (m, (_, predicted)) in evaluated.iter_mut().zip(&models) {
+        m.summary.corr_ratio_to_baseline = ratio(m.summary.corr.mean, baseline_corr);
+        m.examples = example_neurons
+            .iter()
+            .filter_map(|&j| {
+                let curve = tuning_curve(&column(data.responses, j), &column(predicted, j));
+                curve.ok().map(|curve| ExampleCurve { neuron: j, curve })
+            })
+            .collect();
+    }
+    let noise = noise.as_deref().map(neuron_noise);
+    let noise_ceiling = noise
+        .as_ref()
+        .map(|n| summarize(&n.iter().map(|x| x.noise_ceiling).collect::<Vec<_>>()));
+    Ok(Evaluation {
+        schema: SCHEMA,
+        split: data.split,
+        images,
+        neurons,
+        k: peak_k(images),
+        baseline: baseline.map(|b| infos[b].stage.clone()),
+        noise,
+        noise_ceiling,
+        example_neurons,
+        models: evaluated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn info(stage: &str, model: &str, label: &str) -> ModelInfo {
+        let value = json!({ "model": model, "label": label, "trainable_params": 10 });
+        ModelInfo::from_info(stage, value, 1.0).unwrap()
+    }
+
+    /// 200 images x 2 neurons; neuron j responds (i * (j + 1)) mod 97.
+    fn responses() -> ArrayF32 {
+        let data = (0..200).flat_map(|i| (0..2).map(move |j| ((i * (j + 1)) % 97) as f32));
+        ArrayF32::new(vec![200, 2], data.collect())
+    }
+
+    #[test]
+    fn info_fields_and_incremental_detection() {
+        let m = ModelInfo::from_info("s", json!({"model": "rf-cnn"}), 0.5).unwrap();
+        assert_eq!(
+            (m.label.as_str(), m.fraction, m.incremental),
+            ("rf-cnn", 0.5, false)
+        );
+        let frozen = json!({"model": "rf-sa-cnn-star", "freeze": ["alpha"], "fraction": 0.25});
+        let m = ModelInfo::from_info("s", frozen, 1.0).unwrap();
+        assert_eq!((m.fraction, m.incremental), (0.25, true));
+        let labelled = json!({"model": "x", "label": "ff+sa-CNN* (Incr. FC2)"});
+        assert!(
+            ModelInfo::from_info("s", labelled, 1.0)
+                .unwrap()
+                .incremental
+        );
+        let explicit = json!({"model": "x", "label": "(Incr.)", "incremental": false});
+        assert!(
+            !ModelInfo::from_info("s", explicit, 1.0)
+                .unwrap()
+                .incremental
+        );
+        assert!(
+            ModelInfo::from_info("s", json!({"label": "x"}), 1.0)
+                .unwrap_err()
+                .contains("model")
+        );
+    }
+
+    #[test]
+    fn evaluates_models_with_baseline_ratio_and_undefined_reasons() {
+        let recorded = responses();
+        let perfect = recorded.clone();
+        let mut noisy = recorded.clone();
+        noisy
+            .data
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v += ((i * 37) % 11) as f32 * 4.0);
+        let mut constant = recorded.clone();
+        constant
+            .data
+            .iter_mut()
+            .skip(1)
+            .step_by(2)
+            .for_each(|v| *v = 3.0);
+        let data = SplitData {
+            split: Split::Test,
+            responses: &recorded,
+            repeats: None,
+            noise_free: None,
+        };
+        let models = vec![
+            (info("a", "ff-cnn", "ff-CNN"), perfect),
+            (info("b", "rf-cnn", "rf-CNN"), noisy),
+            (info("c", "rf-cnn", "rf-CNN 2"), constant),
+        ];
+        let eval = evaluate(&data, models, "ff-CNN").unwrap();
+        assert_eq!((eval.images, eval.neurons, eval.k), (200, 2, 2));
+        assert_eq!(eval.baseline.as_deref(), Some("a"));
+        let [a, b, c] = [&eval.models[0], &eval.models[1], &eval.models[2]];
+        assert!((a.summary.corr.mean.unwrap() - 1.0).abs() < 1e-9);
+        assert_eq!(a.summary.ptj_percent.mean, Some(100.0));
+        let rb = b.summary.corr_ratio_to_baseline.unwrap();
+        assert!(rb < 1.0 && (rb - b.summary.corr.mean.unwrap()).abs() < 1e-9);
+        assert_eq!(c.neurons[1].corr, None);
+        assert!(c.neurons[1].undefined["corr"].contains("predictions are constant"));
+        assert_eq!((c.summary.corr.defined, c.summary.corr.undefined), (1, 1));
+        assert_eq!(a.examples.len(), 2);
+        assert_eq!(a.population_tuning.as_ref().unwrap().recorded.len(), 200);
+        assert!(eval.noise.is_none() && a.neurons[0].feve.is_none());
+    }
+
+    #[test]
+    fn repeats_give_feve_and_noise_ceiling() {
+        let recorded = responses();
+        let mut trials = recorded.data.clone();
+        trials.extend(
+            recorded
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + (i % 3) as f32 - 1.0),
+        );
+        let repeats = ArrayF32::new(vec![2, 200, 2], trials);
+        let data = SplitData {
+            split: Split::Test,
+            responses: &recorded,
+            repeats: Some(&repeats),
+            noise_free: Some(&recorded),
+        };
+        let eval = evaluate(
+            &data,
+            vec![(info("a", "ff-cnn", "ff"), recorded.clone())],
+            "",
+        )
+        .unwrap();
+        let noise = eval.noise.as_ref().unwrap();
+        assert!(
+            noise
+                .iter()
+                .all(|n| n.noise_ceiling.unwrap() > 0.9 && n.noise_ceiling.unwrap() < 1.0)
+        );
+        assert!(
+            eval.models[0]
+                .neurons
+                .iter()
+                .all(|n| n.feve.is_some() && n.corr_noise_free == Some(1.0))
+        );
+        assert_eq!(eval.baseline, None);
+        let bad = ArrayF32::zeros(vec![2, 199, 2]);
+        let data = SplitData {
+            repeats: Some(&bad),
+            ..data
+        };
+        let err = evaluate(&data, vec![], "").unwrap_err();
+        assert!(err.to_string().contains("[R, 200, 2]"), "{err}");
+    }
+
+    #[test]
+    fn shape_mismatch_and_baseline_errors_name_the_stage() {
+        let recorded = responses();
+        let data = SplitData {
+            split: Split::Validation,
+            responses: &recorded,
+            repeats: None,
+            noise_free: None,
+        };
+        let short = ArrayF32::zeros(vec![199, 2]);
+        let err = evaluate(&data, vec![(info("rf_cnn", "rf-cnn", "rf"), short)], "").unwrap_err();
+        assert!(err.to_string().contains("stage 'rf_cnn'") && err.to_string().contains("[199, 2]"));
+        let infos = [info("x", "rf-cnn", "rf"), info("y", "rf-cnn", "rf")];
+        assert_eq!(resolve_baseline(&infos, "x").unwrap(), Some(0));
+        assert!(matches!(
+            resolve_baseline(&infos, "rf"),
+            Err(EvaluationError::AmbiguousBaseline { .. })
+        ));
+        let err = resolve_baseline(&infos, "ff").unwrap_err().to_string();
+        assert!(err.contains("valid: x (rf, rf-cnn)"), "{err}");
+    }
+}

@@ -1,0 +1,289 @@
+//! Assembles a report directory: `report.md` with every evaluated model, the requested
+//! tables, the paper's claims checked on this run, every figure (PNG files beside it) and
+//! whatever decomposition summaries were given.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::claims::{Verdict, check_claims, claims_markdown};
+use super::figures::{self, FigureError};
+use super::font::{FontStatus, ensure_font};
+use super::tables::{TableKind, build_tables, fmt3};
+use super::training::TrainingCurve;
+use crate::neuro::evaluation::{Evaluation, SCHEMA};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Figure(#[from] FigureError),
+}
+
+/// Reads an `evaluate` stage's `metrics` JSON.
+pub fn load_evaluation(path: &Path) -> Result<Evaluation, ReportError> {
+    let input = |message: String| ReportError::Input {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| input(e.to_string()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| input(e.to_string()))?;
+    let schema = value.get("schema").and_then(Value::as_u64);
+    if schema != Some(SCHEMA as u64) {
+        return Err(input(format!(
+            "metrics schema {schema:?}, this sapipe reads schema {SCHEMA}: rerun the evaluate stage"
+        )));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| input(format!("not an evaluate stage's metrics: {e}")))
+}
+
+/// Everything a report is made of, already read.
+pub struct ReportInputs {
+    pub title: String,
+    /// (evaluate stage, its metrics).
+    pub evaluations: Vec<(String, Evaluation)>,
+    /// (train stage, its curves).
+    pub curves: Vec<(String, TrainingCurve)>,
+    /// (stage, its `summary.json`).
+    pub decompositions: Vec<(String, Value)>,
+    pub tables: Vec<TableKind>,
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub figures: Vec<String>,
+    pub models: usize,
+    pub claims_measured: usize,
+    pub claims_holding: usize,
+}
+
+/// A file-name-safe, unique stem for a stage name.
+fn stem(name: &str, used: &mut BTreeSet<String>) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut candidate = safe.clone();
+    let mut n = 2;
+    while !used.insert(candidate.clone()) {
+        candidate = format!("{safe}_{n}");
+        n += 1;
+    }
+    candidate
+}
+
+fn models_section(inputs: &ReportInputs) -> String {
+    let mut out = String::from(
+        "## Models\n\n| Evaluation | Stage | Model | Label | Trainable params | Training fraction | \
+         Training | Mean CORR |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for (eval, e) in &inputs.evaluations {
+        for m in &e.models {
+            let i = &m.model;
+            let params = i.trainable_params.map_or("—".into(), |p| p.to_string());
+            let how = if i.incremental {
+                "incremental"
+            } else {
+                "simultaneous"
+            };
+            let corr = fmt3(m.summary.corr.mean);
+            let _ = writeln!(
+                out,
+                "| {eval} | {} | {} | {} | {params} | {} | {how} | {corr} |",
+                i.stage, i.model, i.label, i.fraction
+            );
+        }
+    }
+    out
+}
+
+fn claims_section(inputs: &ReportInputs, written: &mut Written) -> String {
+    let mut out = String::from("## Claims of the paper, checked on this run\n\n");
+    for (eval, e) in &inputs.evaluations {
+        let results = check_claims(e);
+        written.claims_measured += results
+            .iter()
+            .filter(|r| r.verdict != Verdict::NotMeasured)
+            .count();
+        written.claims_holding += results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Holds)
+            .count();
+        let _ = write!(out, "### {eval}\n\n{}\n", claims_markdown(&results));
+    }
+    out
+}
+
+fn figures_section(
+    inputs: &ReportInputs,
+    dir: &Path,
+    text: bool,
+    written: &mut Written,
+) -> Result<String, ReportError> {
+    let mut out = String::from("## Figures\n\n");
+    let mut used = BTreeSet::new();
+    let mut add = |out: &mut String, file: String, caption: String| {
+        let _ = write!(out, "![{caption}]({file})\n\n_{caption}_\n\n");
+        written.figures.push(file);
+    };
+    for (eval, e) in &inputs.evaluations {
+        let s = stem(eval, &mut used);
+        let _ = write!(out, "### {eval}\n\n");
+        let file = format!("tuning_examples_{s}.png");
+        figures::tuning_examples(e, &dir.join(&file), text)?;
+        add(
+            &mut out,
+            file,
+            format!(
+                "Example tuning curves ({eval}): responses rank-ordered by recorded response, recorded vs predicted"
+            ),
+        );
+        let file = format!("population_tuning_{s}.png");
+        figures::population_tuning(e, &dir.join(&file), text)?;
+        add(
+            &mut out,
+            file,
+            format!("Population tuning curve ({eval}): mean over neurons at each rank"),
+        );
+        let file = format!("peak_tuning_{s}.png");
+        figures::peak_bars(e, &dir.join(&file), text)?;
+        add(
+            &mut out,
+            file,
+            format!("PTJ and PTS per model ({eval}), site means in percent"),
+        );
+    }
+    if !inputs.curves.is_empty() {
+        let labelled: Vec<(String, TrainingCurve)> = inputs
+            .curves
+            .iter()
+            .map(|(stage, c)| (curve_label(inputs, stage), c.clone()))
+            .collect();
+        let file = "training_curves.png".to_string();
+        figures::training_curves(&labelled, &dir.join(&file), text)?;
+        out += "### Training\n\n";
+        add(
+            &mut out,
+            file,
+            "Training curves: mean over neurons per epoch".into(),
+        );
+    }
+    Ok(out)
+}
+
+/// A train stage's model label, if an evaluation knows it.
+fn curve_label(inputs: &ReportInputs, stage: &str) -> String {
+    let models = inputs.evaluations.iter().flat_map(|(_, e)| &e.models);
+    models
+        .map(|m| &m.model)
+        .find(|m| m.stage == stage)
+        .map_or(stage.to_string(), |m| format!("{} ({stage})", m.label))
+}
+
+/// Scalars of a JSON document as (dotted path, value) rows; long arrays are summarised.
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    let join = |key: &str| {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    match value {
+        Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
+        Value::Array(items) if items.iter().all(Value::is_number) => {
+            let numbers: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
+            let shown = if numbers.len() <= 9 {
+                let cells: Vec<String> = numbers.iter().map(|v| format!("{v:.4}")).collect();
+                format!("[{}]", cells.join(", "))
+            } else {
+                let mean = numbers.iter().sum::<f64>() / numbers.len() as f64;
+                format!("{} values, mean {mean:.4}", numbers.len())
+            };
+            out.push((prefix.to_string(), shown));
+        }
+        Value::Array(items) => {
+            out.push((prefix.to_string(), format!("list of {} items", items.len())))
+        }
+        Value::Number(n) => out.push((
+            prefix.to_string(),
+            n.as_f64().map_or(n.to_string(), |v| format!("{v:.4}")),
+        )),
+        Value::Null => out.push((prefix.to_string(), "—".into())),
+        other => out.push((
+            prefix.to_string(),
+            other.to_string().trim_matches('"').to_string(),
+        )),
+    }
+}
+
+const MAX_DECOMPOSITION_ROWS: usize = 200;
+
+fn decomposition_section(inputs: &ReportInputs) -> String {
+    let mut out = String::from("## FCL decomposition\n\n");
+    for (stage, summary) in &inputs.decompositions {
+        let mut rows = Vec::new();
+        flatten("", summary, &mut rows);
+        let _ = write!(out, "### {stage}\n\n| Field | Value |\n|---|---|\n");
+        for (k, v) in rows.iter().take(MAX_DECOMPOSITION_ROWS) {
+            let _ = writeln!(out, "| {k} | {v} |");
+        }
+        if rows.len() > MAX_DECOMPOSITION_ROWS {
+            let _ = writeln!(
+                out,
+                "\n_{} more fields in {stage}'s summary.json._",
+                rows.len() - MAX_DECOMPOSITION_ROWS
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes `report.md` and its figures into `dir`.
+pub fn write_report(inputs: &ReportInputs, dir: &Path) -> Result<Written, ReportError> {
+    let font = ensure_font();
+    let text = matches!(font, FontStatus::Registered(_));
+    let models = inputs.evaluations.iter().map(|(_, e)| e.models.len()).sum();
+    let mut written = Written {
+        figures: Vec::new(),
+        models,
+        claims_measured: 0,
+        claims_holding: 0,
+    };
+    let mut md = format!("# {}\n\n", inputs.title);
+    md += &models_section(inputs);
+    md += "\n## Tables\n\n";
+    for table in build_tables(&inputs.evaluations, &inputs.tables) {
+        md += &table.to_markdown();
+        md.push('\n');
+    }
+    md += &claims_section(inputs, &mut written);
+    md += &figures_section(inputs, dir, text, &mut written)?;
+    if !inputs.decompositions.is_empty() {
+        md += &decomposition_section(inputs);
+    }
+    if let FontStatus::Missing(why) = font {
+        let _ = writeln!(md, "## Notes\n\nFigures were drawn without text: {why}.");
+    }
+    let path = dir.join("report.md");
+    std::fs::write(&path, md).map_err(|source| ReportError::Write { path, source })?;
+    Ok(written)
+}

@@ -1,0 +1,102 @@
+//! Test fixtures: evaluations with chosen summary numbers, and a real one computed from
+//! synthetic responses (for figures).
+
+use crate::neuro::array::ArrayF32;
+use crate::neuro::evaluation::{
+    Evaluation, ModelEvaluation, ModelInfo, ModelSummary, SCHEMA, Split, SplitData, evaluate,
+};
+use crate::neuro::metrics::Summary;
+
+fn summary(mean: Option<f64>) -> Summary {
+    Summary {
+        mean,
+        median: mean,
+        defined: 1,
+        undefined: 0,
+    }
+}
+
+/// A model whose site means are (corr, ptj %, pts %); no per-neuron data.
+pub fn model(
+    stage: &str,
+    id: &str,
+    incremental: bool,
+    fraction: f64,
+    values: [f64; 3],
+) -> ModelEvaluation {
+    let [corr, ptj, pts] = values;
+    ModelEvaluation {
+        model: ModelInfo {
+            stage: stage.into(),
+            model: id.into(),
+            label: format!("{id}{}", if incremental { " (Incr.)" } else { "" }),
+            trainable_params: Some(1000),
+            fraction,
+            incremental,
+            info: serde_json::Value::Null,
+        },
+        summary: ModelSummary {
+            corr: summary(Some(corr)),
+            ptj_percent: summary(Some(ptj)),
+            pts_percent: summary(Some(pts)),
+            feve: summary(None),
+            corr_noise_free: summary(None),
+            corr_ratio_to_baseline: None,
+        },
+        neurons: Vec::new(),
+        population_tuning: None,
+        examples: Vec::new(),
+    }
+}
+
+pub fn evaluation(models: Vec<ModelEvaluation>) -> Evaluation {
+    Evaluation {
+        schema: SCHEMA,
+        split: Split::Test,
+        images: 500,
+        neurons: 8,
+        k: 5,
+        baseline: None,
+        noise: None,
+        noise_ceiling: None,
+        example_neurons: Vec::new(),
+        models,
+    }
+}
+
+/// Heavy-tailed responses of 300 images x 5 neurons, and three models predicting them with
+/// decreasing fidelity, evaluated for real.
+pub fn computed() -> Evaluation {
+    let (images, neurons) = (300usize, 5usize);
+    let value = |i: usize, j: usize| {
+        let x = ((i * 7919 + j * 104729) % 1000) as f32 / 1000.0;
+        x.powi(6) * (1.0 + j as f32)
+    };
+    let data = (0..images).flat_map(|i| (0..neurons).map(move |j| value(i, j)));
+    let recorded = ArrayF32::new(vec![images, neurons], data.collect());
+    let blur = |amount: f32| {
+        let mut p = recorded.clone();
+        let wobble = |k: usize| ((k * 37) % 17) as f32 / 17.0;
+        p.data
+            .iter_mut()
+            .enumerate()
+            .for_each(|(k, v)| *v = *v * (1.0 - amount) + amount * wobble(k));
+        p
+    };
+    let info = |stage: &str, model: &str, label: &str| {
+        let value = serde_json::json!({"model": model, "label": label, "trainable_params": 46017});
+        ModelInfo::from_info(stage, value, 1.0).expect("valid info")
+    };
+    let models = vec![
+        (info("ff_cnn", "ff-cnn", "ff-CNN"), blur(0.3)),
+        (info("ff_sa_cnn", "ff-sa-cnn", "ff+sa-CNN"), blur(0.15)),
+        (info("rf_cnn", "rf-cnn", "rf-CNN"), blur(0.5)),
+    ];
+    let data = SplitData {
+        split: Split::Test,
+        responses: &recorded,
+        repeats: None,
+        noise_free: None,
+    };
+    evaluate(&data, models, "ff_cnn").expect("consistent fixture")
+}

@@ -1,0 +1,389 @@
+//! The `evaluate` stage kind: reads a prepared dataset and the predictions of every bound
+//! train stage, computes the metrics of models.md §6 with [`crate::neuro::evaluation`], and
+//! writes them as JSON (`metrics`) and as a per-neuron CSV (`table`).
+//!
+//! Each `predictions` input is a directory holding `test.npy` and `val.npy` (f32
+//! [images, neurons]) and `info.json` (`model`, `label`, `trainable_params`, optionally
+//! `fraction`, `incremental`, `freeze`, `init`; see [`ModelInfo::from_info`]).
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::kind::{KindError, Metrics, StageContext, StageKind};
+use crate::neuro::array::ArrayF32;
+use crate::neuro::dataset::PreparedDataset;
+use crate::neuro::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
+
+pub struct Evaluate;
+
+impl StageKind for Evaluate {
+    fn name(&self) -> &'static str {
+        "evaluate"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
+        let prepared_dir = ctx.input("prepared")?;
+        let prepared = PreparedDataset::read(prepared_dir).map_err(|e| {
+            KindError::Invalid(format!("stage '{}': input 'prepared': {e}", ctx.stage))
+        })?;
+        let split = match ctx.param_bool("reference_protocol")? {
+            true => Split::Validation,
+            false => Split::Test,
+        };
+        let models = read_predictions(ctx, split, prepared.meta.fraction)?;
+        let data = split_data(&prepared, split);
+        let evaluation = evaluate(&data, models, ctx.param_str("baseline")?).map_err(|e| {
+            KindError::Invalid(format!("stage '{}': {e} (parameter 'baseline')", ctx.stage))
+        })?;
+        write_outputs(ctx, &evaluation)?;
+        log(
+            ctx,
+            &format!("evaluated {} models", evaluation.models.len()),
+        )?;
+        Ok(returned_metrics(&evaluation))
+    }
+}
+
+fn split_data(prepared: &PreparedDataset, split: Split) -> SplitData<'_> {
+    match split {
+        Split::Validation => SplitData {
+            split,
+            responses: &prepared.val_responses,
+            repeats: None,
+            noise_free: None,
+        },
+        Split::Test => SplitData {
+            split,
+            responses: &prepared.test_responses,
+            repeats: prepared.test_repeats.as_ref(),
+            noise_free: prepared.truth.as_ref().map(|t| &t.noise_free),
+        },
+    }
+}
+
+/// Reads every bound `predictions` directory: its `info.json` and the split's array.
+fn read_predictions(
+    ctx: &StageContext,
+    split: Split,
+    dataset_fraction: f64,
+) -> Result<Vec<(ModelInfo, ArrayF32)>, KindError> {
+    let bound = ctx.inputs_many("predictions");
+    if bound.is_empty() {
+        return Err(KindError::Invalid(format!(
+            "stage '{}': input 'predictions' is bound to no stage: list train stages in `needs`",
+            ctx.stage
+        )));
+    }
+    let file = match split {
+        Split::Test => "test.npy",
+        Split::Validation => "val.npy",
+    };
+    let mut models = Vec::with_capacity(bound.len());
+    for (i, (upstream, dir)) in bound.iter().enumerate() {
+        (ctx.progress)(i as u64, bound.len() as u64, &format!("reading {upstream}"));
+        let info = read_info(
+            ctx.stage,
+            upstream,
+            &dir.join("info.json"),
+            dataset_fraction,
+        )?;
+        let predicted = ArrayF32::read_npy(&dir.join(file)).map_err(|e| {
+            KindError::Invalid(format!(
+                "stage '{}': predictions of '{upstream}': {e}",
+                ctx.stage
+            ))
+        })?;
+        models.push((info, predicted));
+    }
+    Ok(models)
+}
+
+fn read_info(
+    stage: &str,
+    upstream: &str,
+    path: &Path,
+    dataset_fraction: f64,
+) -> Result<ModelInfo, KindError> {
+    let invalid = |message: String| {
+        KindError::Invalid(format!("stage '{stage}': {}: {message}", path.display()))
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    ModelInfo::from_info(upstream, value, dataset_fraction).map_err(invalid)
+}
+
+fn write_outputs(ctx: &StageContext, evaluation: &Evaluation) -> Result<(), KindError> {
+    let metrics_path = ctx.output("metrics")?;
+    let text = serde_json::to_string_pretty(evaluation)
+        .map_err(|e| KindError::Failed(format!("stage '{}': metrics JSON: {e}", ctx.stage)))?;
+    std::fs::write(metrics_path, text)
+        .map_err(KindError::io(format!("writing {}", metrics_path.display())))?;
+    let table_path = ctx.output("table")?;
+    std::fs::write(table_path, per_neuron_csv(evaluation))
+        .map_err(KindError::io(format!("writing {}", table_path.display())))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn csv_number(value: Option<f64>) -> String {
+    value.map(|v| format!("{v}")).unwrap_or_default()
+}
+
+/// One row per (model, neuron); an undefined metric is an empty field, explained in the
+/// `undefined` column.
+pub fn per_neuron_csv(evaluation: &Evaluation) -> String {
+    let mut out = String::from(
+        "stage,model,label,neuron,corr,ptj,pts,feve,corr_noise_free,noise_ceiling,undefined\n",
+    );
+    for m in &evaluation.models {
+        for n in &m.neurons {
+            let ceiling = evaluation
+                .noise
+                .as_ref()
+                .and_then(|v| v[n.neuron].noise_ceiling);
+            let undefined: Vec<String> = n
+                .undefined
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            let fields = [
+                csv_field(&m.model.stage),
+                csv_field(&m.model.model),
+                csv_field(&m.model.label),
+                n.neuron.to_string(),
+                csv_number(n.corr),
+                csv_number(n.ptj),
+                csv_number(n.pts),
+                csv_number(n.feve),
+                csv_number(n.corr_noise_free),
+                csv_number(ceiling),
+                csv_field(&undefined.join("; ")),
+            ];
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Per model (keyed by its stage): mean CORR, PTJ %, PTS %, FEVE, and the CORR ratio to the
+/// baseline when one is named.
+fn returned_metrics(evaluation: &Evaluation) -> Metrics {
+    let mut metrics = Metrics::new();
+    for m in &evaluation.models {
+        let s = &m.summary;
+        let stage = &m.model.stage;
+        metrics.insert(format!("{stage}.corr"), json!(s.corr.mean));
+        metrics.insert(format!("{stage}.ptj_percent"), json!(s.ptj_percent.mean));
+        metrics.insert(format!("{stage}.pts_percent"), json!(s.pts_percent.mean));
+        metrics.insert(format!("{stage}.feve"), json!(s.feve.mean));
+        if evaluation.baseline.is_some() {
+            metrics.insert(
+                format!("{stage}.corr_ratio"),
+                json!(s.corr_ratio_to_baseline),
+            );
+        }
+    }
+    if let Some(ceiling) = &evaluation.noise_ceiling {
+        metrics.insert("noise_ceiling".into(), json!(ceiling.mean));
+    }
+    metrics
+}
+
+fn log(ctx: &StageContext, line: &str) -> Result<(), KindError> {
+    tracing::info!(stage = ctx.stage, "{line}");
+    let context = format!("writing log {}", ctx.log_path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&ctx.log_path)
+        .map_err(KindError::io(context.clone()))?;
+    writeln!(file, "{line}").map_err(KindError::io(context))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::kind::{DeviceClass, Params};
+    use crate::neuro::dataset::PreparedMeta;
+
+    const IMAGES: usize = 150;
+    const NEURONS: usize = 3;
+
+    fn responses(offset: usize) -> ArrayF32 {
+        let data = (0..IMAGES * NEURONS).map(|i| ((i * 31 + offset) % 101) as f32 / 10.0);
+        ArrayF32::new(vec![IMAGES, NEURONS], data.collect())
+    }
+
+    fn write_prepared(dir: &Path) -> ArrayF32 {
+        std::fs::create_dir_all(dir).unwrap();
+        let test = responses(0);
+        let mut repeat = test.data.clone();
+        repeat
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v += (i % 5) as f32 * 0.1 - 0.2);
+        let mut trials = test.data.clone();
+        trials.extend(repeat);
+        PreparedDataset {
+            train_images: ArrayF32::zeros(vec![4, 2, 2]),
+            train_responses: ArrayF32::zeros(vec![4, NEURONS]),
+            val_images: ArrayF32::zeros(vec![IMAGES, 2, 2]),
+            val_responses: responses(7),
+            test_images: ArrayF32::zeros(vec![IMAGES, 2, 2]),
+            test_responses: test.clone(),
+            test_repeats: Some(ArrayF32::new(vec![2, IMAGES, NEURONS], trials)),
+            truth: None,
+            meta: PreparedMeta {
+                neurons: NEURONS,
+                size: 2,
+                source: "synthetic-v1".into(),
+                norm_mean: 0.0,
+                norm_std: 1.0,
+                fraction: 1.0,
+            },
+        }
+        .write(dir)
+        .unwrap();
+        test
+    }
+
+    fn write_predictions(dir: &Path, info: Value, test: &ArrayF32, val: &ArrayF32) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("info.json"), info.to_string()).unwrap();
+        test.write_npy(&dir.join("test.npy")).unwrap();
+        val.write_npy(&dir.join("val.npy")).unwrap();
+    }
+
+    fn run(
+        params: Params,
+        inputs: BTreeMap<String, PathBuf>,
+        out: &Path,
+    ) -> Result<Metrics, KindError> {
+        let outputs = BTreeMap::from([
+            ("metrics".to_string(), out.join("metrics.json")),
+            ("table".to_string(), out.join("table.csv")),
+        ]);
+        let ctx = StageContext {
+            stage: "eval",
+            params: &params,
+            inputs: &inputs,
+            outputs: &outputs,
+            workdir: out.to_owned(),
+            log_path: out.join("log"),
+            device: DeviceClass::Cpu,
+            deterministic: true,
+            progress: &|_, _, _| {},
+        };
+        Evaluate.run(&ctx)
+    }
+
+    fn params(baseline: &str, reference: bool) -> Params {
+        Params::from([
+            ("baseline".to_string(), json!(baseline)),
+            ("reference_protocol".to_string(), json!(reference)),
+        ])
+    }
+
+    #[test]
+    fn evaluates_bound_predictions_into_json_csv_and_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let test = write_prepared(&dir.path().join("prep"));
+        let val = responses(7);
+        let mut worse = test.clone();
+        worse.data.iter_mut().step_by(4).for_each(|v| *v = 0.0);
+        let ff = json!({"model": "ff-cnn", "label": "ff-CNN", "trainable_params": 46017});
+        let rf = json!({"model": "rf-cnn", "label": "rf, \"CNN\"", "trainable_params": 28865});
+        write_predictions(&dir.path().join("ff"), ff, &worse, &val);
+        write_predictions(&dir.path().join("rf"), rf, &test, &val);
+        let inputs = BTreeMap::from([
+            ("prepared".to_string(), dir.path().join("prep")),
+            ("predictions/ff_cnn".to_string(), dir.path().join("ff")),
+            ("predictions/rf_cnn".to_string(), dir.path().join("rf")),
+        ]);
+        let metrics = run(params("ff_cnn", false), inputs.clone(), dir.path()).unwrap();
+        assert!((metrics["rf_cnn.corr"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(metrics["rf_cnn.ptj_percent"], json!(100.0));
+        assert!(metrics["rf_cnn.corr_ratio"].as_f64().unwrap() > 1.0);
+        assert!(metrics["noise_ceiling"].as_f64().unwrap() > 0.9);
+        let text = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
+        let eval: Evaluation = serde_json::from_str(&text).unwrap();
+        assert_eq!((eval.split, eval.models.len()), (Split::Test, 2));
+        assert_eq!(eval.models[1].model.trainable_params, Some(28865));
+        let csv = std::fs::read_to_string(dir.path().join("table.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 2 * NEURONS);
+        assert!(
+            csv.contains("\nrf_cnn,rf-cnn,\"rf, \"\"CNN\"\"\",0,"),
+            "{csv}"
+        );
+        // The reference protocol reads val.npy against the validation responses.
+        let metrics = run(params("", true), inputs, dir.path()).unwrap();
+        assert!((metrics["ff_cnn.corr"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+        assert!(
+            !metrics.contains_key("ff_cnn.corr_ratio") && !metrics.contains_key("noise_ceiling")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_input_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let test = write_prepared(&dir.path().join("prep"));
+        write_predictions(&dir.path().join("p"), json!({"label": "x"}), &test, &test);
+        let mut inputs = BTreeMap::from([("prepared".to_string(), dir.path().join("prep"))]);
+        let err = run(params("", false), inputs.clone(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'predictions' is bound to no stage"), "{err}");
+        inputs.insert("predictions/m".into(), dir.path().join("p"));
+        let err = run(params("", false), inputs.clone(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("info.json") && err.contains("'model'"),
+            "{err}"
+        );
+        let info = json!({"model": "rf-cnn"});
+        write_predictions(
+            &dir.path().join("p"),
+            info,
+            &ArrayF32::zeros(vec![3, NEURONS]),
+            &test,
+        );
+        let err = run(params("", false), inputs.clone(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stage 'm'") && err.contains("[3, 3]"), "{err}");
+        let err = run(params("nope", false), inputs, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("baseline 'nope'") && err.contains("valid: m (rf-cnn, rf-cnn)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stage_definition_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut kinds = crate::kind::KindRegistry::default();
+        kinds.register(Box::new(Evaluate));
+        let file = root.join("stages/evaluate.yaml");
+        let def = crate::spec::definition::Definition::load(&file, root, &kinds).unwrap();
+        assert!(def.inputs["predictions"].many && !def.inputs["prepared"].many);
+    }
+}

@@ -1,0 +1,286 @@
+//! The `report` stage kind: gathers `evaluate` stages' metrics, train stages' curves and FCL
+//! decomposition summaries into a report directory (`report.md` and the PNG figures it shows),
+//! rendered by [`crate::report`].
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::kind::{KindError, Metrics, StageContext, StageKind};
+use crate::report::training::{TrainingCurve, parse_curves};
+use crate::report::{ReportInputs, TableKind, load_evaluation, write_report};
+
+pub struct Report;
+
+impl StageKind for Report {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
+        let invalid =
+            |message: String| KindError::Invalid(format!("stage '{}': {message}", ctx.stage));
+        let bound = ctx.inputs_many("metrics");
+        if bound.is_empty() {
+            return Err(invalid(
+                "input 'metrics' is bound to no stage: list evaluate stages in `needs`".into(),
+            ));
+        }
+        let evaluations = bound
+            .iter()
+            .map(|(stage, path)| {
+                Ok((
+                    stage.to_string(),
+                    load_evaluation(path).map_err(|e| invalid(e.to_string()))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, KindError>>()?;
+        let inputs = ReportInputs {
+            title: ctx.param_str("title")?.to_string(),
+            evaluations,
+            curves: read_curves(ctx)?,
+            decompositions: read_decompositions(ctx)?,
+            tables: tables_param(ctx)?,
+        };
+        let dir = ctx.output("report")?;
+        let written = write_report(&inputs, dir)
+            .map_err(|e| KindError::Failed(format!("stage '{}': {e}", ctx.stage)))?;
+        tracing::info!(
+            stage = ctx.stage,
+            "report with {} figures in {}",
+            written.figures.len(),
+            dir.display()
+        );
+        let mut metrics = Metrics::new();
+        metrics.insert("models".into(), json!(written.models));
+        metrics.insert("figures".into(), json!(written.figures.len()));
+        metrics.insert("claims_measured".into(), json!(written.claims_measured));
+        metrics.insert("claims_holding".into(), json!(written.claims_holding));
+        Ok(metrics)
+    }
+}
+
+/// The `tables` parameter: a list of table names.
+fn tables_param(ctx: &StageContext) -> Result<Vec<TableKind>, KindError> {
+    let valid = TableKind::ALL.map(TableKind::name).join(", ");
+    let bad = |found: String| {
+        KindError::Invalid(format!(
+            "stage '{}': parameter 'tables' must be a list of table names ({valid}), found {found}",
+            ctx.stage
+        ))
+    };
+    let list = ctx
+        .param("tables")?
+        .as_array()
+        .ok_or_else(|| bad(ctx.params["tables"].to_string()))?;
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(TableKind::parse)
+                .ok_or_else(|| bad(v.to_string()))
+        })
+        .collect()
+}
+
+/// A bound artifact's file: the path itself, or `file` inside it when it is a directory.
+fn file_in(path: &Path, file: &str) -> PathBuf {
+    if path.is_dir() {
+        path.join(file)
+    } else {
+        path.to_owned()
+    }
+}
+
+fn read_text(ctx: &StageContext, input: &str, path: &Path) -> Result<String, KindError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        KindError::Invalid(format!(
+            "stage '{}': input '{input}': {}: {e}",
+            ctx.stage,
+            path.display()
+        ))
+    })
+}
+
+/// Train stages' `curves` CSV files (or directories holding `curves.csv`).
+fn read_curves(ctx: &StageContext) -> Result<Vec<(String, TrainingCurve)>, KindError> {
+    let mut curves = Vec::new();
+    for (stage, path) in ctx.inputs_many("curves") {
+        let path = file_in(path, "curves.csv");
+        let curve = parse_curves(&read_text(ctx, "curves", &path)?).map_err(|e| {
+            KindError::Invalid(format!(
+                "stage '{}': input 'curves': {}: {e}",
+                ctx.stage,
+                path.display()
+            ))
+        })?;
+        curves.push((stage.to_string(), curve));
+    }
+    Ok(curves)
+}
+
+/// Decomposition directories' `summary.json`, included as they are.
+fn read_decompositions(ctx: &StageContext) -> Result<Vec<(String, Value)>, KindError> {
+    let mut summaries = Vec::new();
+    for (stage, path) in ctx.inputs_many("decomposition") {
+        let path = file_in(path, "summary.json");
+        let value =
+            serde_json::from_str(&read_text(ctx, "decomposition", &path)?).map_err(|e| {
+                KindError::Invalid(format!(
+                    "stage '{}': input 'decomposition': {}: {e}",
+                    ctx.stage,
+                    path.display()
+                ))
+            })?;
+        summaries.push((stage.to_string(), value));
+    }
+    Ok(summaries)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::kind::{DeviceClass, Params};
+    use crate::report::fixtures::{computed, evaluation, model};
+
+    fn run(
+        params: &Params,
+        inputs: &BTreeMap<String, PathBuf>,
+        out: &Path,
+    ) -> Result<Metrics, KindError> {
+        let outputs = BTreeMap::from([("report".to_string(), out.to_owned())]);
+        let ctx = StageContext {
+            stage: "report",
+            params,
+            inputs,
+            outputs: &outputs,
+            workdir: out.to_owned(),
+            log_path: out.join("log"),
+            device: DeviceClass::Cpu,
+            deterministic: true,
+            progress: &|_, _, _| {},
+        };
+        Report.run(&ctx)
+    }
+
+    fn params(tables: Value) -> Params {
+        Params::from([
+            ("title".to_string(), json!("Run 7")),
+            ("tables".to_string(), tables),
+        ])
+    }
+
+    /// Two evaluate stages' metrics, one train stage's curves, one decomposition.
+    fn inputs(dir: &Path) -> BTreeMap<String, PathBuf> {
+        let chain = evaluation(vec![
+            model("rf_cnn", "rf-cnn", false, 1.0, [0.5, 6.0, 12.0]),
+            model("rf_sa_inc", "rf-sa-cnn-star", true, 1.0, [0.49, 7.0, 14.0]),
+            model("rf_sa_sim", "rf-sa-cnn-star", false, 1.0, [0.40, 5.0, 9.0]),
+        ]);
+        let files = [("main.json", computed()), ("chain.json", chain)];
+        for (name, e) in &files {
+            std::fs::write(dir.join(name), serde_json::to_string(e).unwrap()).unwrap();
+        }
+        let csv = "epoch,neuron,train_loss,val_loss,val_corr\n1,0,2,3,0.1\n2,0,1,2,0.3\n";
+        std::fs::write(dir.join("curves.csv"), csv).unwrap();
+        std::fs::create_dir_all(dir.join("dec")).unwrap();
+        let summary = json!({"model": "ff_sa", "centre_share": 0.8, "map": [1.0, 2.0]});
+        std::fs::write(dir.join("dec/summary.json"), summary.to_string()).unwrap();
+        BTreeMap::from([
+            ("metrics/eval_main".to_string(), dir.join("main.json")),
+            ("metrics/eval_chain".to_string(), dir.join("chain.json")),
+            ("curves/rf_cnn".to_string(), dir.join("curves.csv")),
+            ("decomposition/decomp".to_string(), dir.join("dec")),
+        ])
+    }
+
+    #[test]
+    fn report_holds_every_model_table_and_figure() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let all = json!(["summary", "table1", "table2", "table3"]);
+        let metrics = run(&params(all), &inputs(dir.path()), &out).unwrap();
+        assert_eq!(metrics["models"], json!(6));
+        assert_eq!(metrics["figures"], json!(7), "3 per evaluation + training");
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(md.starts_with("# Run 7\n"));
+        for label in [
+            "ff-CNN",
+            "ff+sa-CNN",
+            "rf-CNN",
+            "rf-cnn",
+            "rf-sa-cnn-star (Incr.)",
+            "rf-sa-cnn-star",
+        ] {
+            assert!(
+                md.contains(&format!("| {label} |")),
+                "model {label} missing:\n{md}"
+            );
+        }
+        for title in [
+            "### All models — eval_main",
+            "### Table 1: main models — eval_main",
+            "### Table 2: incremental learning — eval_chain",
+            "### Table 3: data efficiency",
+        ] {
+            assert!(md.contains(title), "{title} missing");
+        }
+        for entry in std::fs::read_dir(&out).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                name == "report.md" || md.contains(&format!("]({name})")),
+                "{name} not referenced"
+            );
+        }
+        let referenced = md.matches("](").count();
+        assert_eq!(referenced, 7);
+        assert!(
+            md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500 (yes)"),
+            "{md}"
+        );
+        assert!(md.contains("| centre_share | 0.8000 |"));
+        // eval_chain measures claim 4 (holds); eval_main lacks rf+sa-CNN, but its equal PTJ and
+        // PTS of ff+sa-CNN and ff-CNN already refute claims 2 and 3.
+        assert_eq!(metrics["claims_measured"], json!(3));
+        assert_eq!(metrics["claims_holding"], json!(1));
+    }
+
+    #[test]
+    fn tables_param_and_missing_inputs_are_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = inputs(dir.path());
+        let err = run(&params(json!(["table4"])), &inputs, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'tables'")
+                && err.contains("summary, table1, table2, table3")
+                && err.contains("table4"),
+            "{err}"
+        );
+        let only_curves: BTreeMap<_, _> = inputs
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("curves"))
+            .collect();
+        let err = run(&params(json!([])), &only_curves, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'metrics' is bound to no stage"), "{err}");
+    }
+
+    #[test]
+    fn stage_definition_parses() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut kinds = crate::kind::KindRegistry::default();
+        kinds.register(Box::new(Report));
+        let file = root.join("stages/report.yaml");
+        let def = crate::spec::definition::Definition::load(&file, root, &kinds).unwrap();
+        assert!(def.inputs["curves"].many && def.inputs["curves"].optional);
+    }
+}
