@@ -97,6 +97,13 @@ fn slurm_runs_give_the_local_digests_and_a_rerun_submits_no_job() {
     let mut stages: Vec<String> = queued(&r).into_iter().map(|(s, _)| s).collect();
     stages.sort();
     assert_eq!(stages, all, "one job per stage: {}", r.stderr);
+    let join = job_of(&r, "join");
+    assert!(
+        r.stderr
+            .contains(&format!("slurm    join: job {join} COMPLETED")),
+        "job state changes are shown: {}",
+        r.stderr
+    );
     assert_eq!(
         p.read("pipelines/demo.lock"),
         local_lock,
