@@ -15,7 +15,10 @@ fn main() {
         .map(PathBuf::from)
         .and_then(|dir| std::fs::read_to_string(dir.join("version.py")).ok())
         .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("__version__"))?.to_string();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("__version__"))?
+                .to_string();
             Some(line.split(['\'', '"']).nth(1)?.to_string())
         });
     if let Some(version) = version {
@@ -26,7 +29,9 @@ fn main() {
     }
     let libtorch = match std::env::var_os("LIBTORCH") {
         Some(path) => PathBuf::from(path),
-        None => panic!("LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"),
+        None => panic!(
+            "LIBTORCH is not set: run scripts/setup-torch (or build with --no-default-features)"
+        ),
     };
     let libtorch = libtorch.canonicalize().unwrap_or_else(|_| {
         panic!(

@@ -43,22 +43,31 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::RunStage => sapipe::worker::serve::run_stage(&sapipe::stages::torch_registry()),
-        Command::BenchTrain { model, neurons, device, steps, batch_size, deterministic, json } => {
-            match bench_train(&model, neurons, &device, steps, batch_size, deterministic) {
-                Ok(report) if json => {
-                    println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
-                    0
-                }
-                Ok(report) => {
-                    print!("{}", sapipe::report::terminal::bench_train(&report));
-                    0
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    2
-                }
+        Command::BenchTrain {
+            model,
+            neurons,
+            device,
+            steps,
+            batch_size,
+            deterministic,
+            json,
+        } => match bench_train(&model, neurons, &device, steps, batch_size, deterministic) {
+            Ok(report) if json => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("reports serialise")
+                );
+                0
             }
-        }
+            Ok(report) => {
+                print!("{}", sapipe::report::terminal::bench_train(&report));
+                0
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
         Command::Doctor { json } => {
             let report = sapipe::neuro::runtime::report(true);
             if json {

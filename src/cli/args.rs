@@ -43,6 +43,14 @@ pub enum Command {
         /// Fail if the results differ from the committed lock file (and leave it unchanged).
         #[arg(long)]
         locked: bool,
+        /// Where stages run (default: the pipeline's `executor`, else local). With slurm, each
+        /// stage is a batch job, and --jobs limits how many are submitted at once (default: all).
+        #[arg(long, value_enum)]
+        executor: Option<crate::spec::Executor>,
+        /// Slurm: submit every remaining stage at once, chained by dependencies, print the job
+        /// ids and exit (`sapipe status` then follows them).
+        #[arg(long)]
+        detach: bool,
     },
     /// What a run would do, and why.
     Status {
@@ -116,6 +124,17 @@ pub enum Command {
     /// Benchmarks (each prints ratios against a baseline measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Inside a Slurm job: execute one stage into the cache (run by the Slurm executor).
+    #[command(hide = true)]
+    ExecStage {
+        pipeline: PathBuf,
+        stage: String,
+        /// The key the stage must have (the job fails if the pipeline changed since).
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        force: bool,
+    },
     /// libtorch version, CUDA / cuDNN availability, devices and determinism settings.
     Doctor {
         #[arg(long)]
@@ -175,12 +194,18 @@ impl BenchTrainArgs {
             DeviceArg::Cuda => "cuda",
         };
         let mut v = vec![
-            "--model".into(), self.model.clone(),
-            "--neurons".into(), self.neurons.to_string(),
-            "--device".into(), device.into(),
-            "--steps".into(), self.steps.to_string(),
-            "--batch-size".into(), self.batch_size.to_string(),
-            "--deterministic".into(), self.deterministic.to_string(),
+            "--model".into(),
+            self.model.clone(),
+            "--neurons".into(),
+            self.neurons.to_string(),
+            "--device".into(),
+            device.into(),
+            "--steps".into(),
+            self.steps.to_string(),
+            "--batch-size".into(),
+            self.batch_size.to_string(),
+            "--deterministic".into(),
+            self.deterministic.to_string(),
         ];
         if self.json {
             v.push("--json".into());

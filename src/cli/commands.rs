@@ -6,9 +6,11 @@ use anyhow::Context;
 
 use super::args::{BenchCommand, Cli, Command, DeviceArg};
 use crate::exec::{Environment, host_name};
+use crate::key::StageKey;
 use crate::kind::DeviceClass;
 use crate::ops::{self, Session};
-use crate::report::{progress::Progress, terminal};
+use crate::report::{self, progress::Progress, terminal};
+use crate::spec::Executor;
 
 /// Runs the command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -21,13 +23,23 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             jobs,
             keep_going,
             locked,
+            executor,
+            detach,
         } => {
-            let session = open(&pipeline, cache)?;
-            let progress = Progress::new();
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
+            let mut env = environment();
+            if executor == Some(Executor::Slurm) {
+                env.cuda_available = true; // Slurm jobs check CUDA on their own nodes
+            }
+            let mut session = Session::open(&pipeline, cache, crate::stages::registry(), env)?;
+            if let Some(e) = executor {
+                session.pipeline.executor = e;
+            }
+            let slurm = session.pipeline.executor == Executor::Slurm;
+            let jobs = jobs.unwrap_or_else(|| match slurm {
+                true => usize::MAX,
+                false => std::thread::available_parallelism()
                     .map(|n| n.get())
-                    .unwrap_or(1)
+                    .unwrap_or(1),
             });
             let req = ops::run::RunRequest {
                 targets: stages,
@@ -36,6 +48,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 keep_going,
                 locked,
             };
+            if detach {
+                let submitted = ops::slurm::detach(&session, &req)?;
+                print!("{}", report::slurm::detached(&submitted));
+                return Ok(0);
+            }
+            let progress = Progress::new();
             let summary = ops::run::run(&session, &req, &|e| progress.handle(e))?;
             print!("{}", terminal::run_summary(&summary));
             Ok(if summary.failed.is_empty() { 0 } else { 1 })
@@ -51,6 +69,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&statuses)?);
             } else {
                 print!("{}", terminal::status(&statuses));
+                if let Some(queue) = ops::slurm::queue(&session)? {
+                    print!("{}", report::slurm::queue(&queue));
+                }
             }
             Ok(0)
         }
@@ -180,22 +201,31 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             words.extend(args.to_args());
             run_worker(&words)
         }
-        Command::Doctor { json } => {
-            let Some(worker) = crate::worker::worker_path() else {
-                println!(
-                    "libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)"
-                );
-                return Ok(1);
+        Command::ExecStage {
+            pipeline,
+            stage,
+            key,
+            force,
+        } => {
+            let key = match key {
+                Some(k) => Some(StageKey::parse(&k).with_context(|| {
+                    format!("--key {k}: not a stage key (64 hexadecimal digits)")
+                })?),
+                None => None,
             };
-            let mut cmd = std::process::Command::new(&worker);
-            cmd.arg("doctor");
+            let session = open(&pipeline, cache)?;
+            let progress = Progress::new();
+            let req = ops::slurm::ExecStageRequest { stage, key, force };
+            let out = ops::slurm::exec_stage(session, &req, &|e| progress.handle(e))?;
+            println!("{}", report::slurm::exec_stage(&req.stage, &out));
+            Ok(0)
+        }
+        Command::Doctor { json } => {
+            let mut words = vec!["doctor".to_string()];
             if json {
-                cmd.arg("--json");
+                words.push("--json".into());
             }
-            let status = cmd
-                .status()
-                .with_context(|| format!("cannot run {}", worker.display()))?;
-            Ok(status.code().unwrap_or(1))
+            run_worker(&words)
         }
     }
 }

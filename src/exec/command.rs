@@ -29,7 +29,7 @@ pub fn placeholders(command: &str) -> Vec<(String, String)> {
 }
 
 /// Quotes a value for `sh` when it contains anything but safe characters.
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
     if !s.is_empty() && s.chars().all(safe) {
         s.to_string()

@@ -66,7 +66,7 @@ pub fn key_record(
             ImplementationKey::Builtin { version: *version },
             uses_device.then(|| ComputeContext {
                 libtorch: engine.env.libtorch.clone().unwrap_or_else(|| "none".into()),
-                device: engine.device,
+                device: engine.stage_device(stage),
                 deterministic: engine.pipeline.deterministic,
             }),
         ),

@@ -6,12 +6,13 @@ pub mod command;
 pub mod keys;
 pub mod plan;
 pub mod scheduler;
+pub mod slurm;
 pub mod stage;
 
 use std::time::Duration;
 
 use crate::kind::{DeviceClass, KindRegistry};
-use crate::spec::{DeviceSetting, Pipeline};
+use crate::spec::{DeviceSetting, Executor, Pipeline, Stage};
 use crate::store::{Store, StoreError};
 
 /// What the engine needs to know about this process's compute environment.
@@ -49,6 +50,17 @@ pub struct Engine<'a> {
     pub events: &'a (dyn Fn(Event) + Sync),
 }
 
+impl Engine<'_> {
+    /// The device class `stage` runs on: the run's, except under the Slurm executor with
+    /// `device: auto`, where it is what the stage's job asks for (see `slurm::job_device`).
+    pub fn stage_device(&self, stage: &Stage) -> DeviceClass {
+        match (self.pipeline.executor, self.pipeline.device) {
+            (Executor::Slurm, DeviceSetting::Auto) => slurm::job_device(&stage.resources),
+            _ => self.device,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error(transparent)]
@@ -61,6 +73,8 @@ pub enum ExecError {
     Stage { stage: String, message: String },
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Slurm(#[from] slurm::SlurmError),
 }
 
 /// What the engine reports while it works; the host decides how to show it.
@@ -95,6 +109,17 @@ pub enum Event {
     Failed {
         stage: String,
         message: String,
+    },
+    /// The stage was submitted to Slurm as batch job `job`.
+    Submitted {
+        stage: String,
+        job: String,
+    },
+    /// The stage's Slurm job changed state (`PENDING (Priority)`, `RUNNING`, ...).
+    JobState {
+        stage: String,
+        job: String,
+        state: String,
     },
     /// Not run because an upstream stage failed.
     Skipped {

@@ -2,7 +2,8 @@
 //! and at most `device_slots` device-using stages at a time. A stage whose key has a record is
 //! done without running (keys are computed from upstream output content as upstream stages
 //! finish: early cutoff). A failure stops the run, or with `keep_going` only the failed stage's
-//! dependants.
+//! dependants. Where a ready stage executes is the [`Launcher`]'s business: in this process
+//! ([`InProcess`]), or as a Slurm job (`exec::slurm`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
@@ -12,8 +13,43 @@ use super::keys::{Known, key_record};
 use super::plan::digests;
 use super::stage::{Done, execute};
 use super::{Engine, Event, ExecError};
-use crate::spec::Implementation;
+use crate::key::KeyRecord;
+use crate::spec::{Implementation, Stage};
 use crate::store::StageRecord;
+
+/// Executes one ready stage (its key record computed, its key without a record, or forced)
+/// and returns when it is done. Called on a thread of its own per running stage.
+pub trait Launcher: Sync {
+    fn launch(
+        &self,
+        engine: &Engine,
+        stage: &Stage,
+        record: KeyRecord,
+        known: &Known,
+        force: bool,
+    ) -> Result<Done, ExecError>;
+
+    /// Whether stages run on this machine's devices (then `device_slots` limits them).
+    fn shares_devices(&self) -> bool {
+        true
+    }
+}
+
+/// The local executor: stages run in this process.
+pub struct InProcess;
+
+impl Launcher for InProcess {
+    fn launch(
+        &self,
+        engine: &Engine,
+        stage: &Stage,
+        record: KeyRecord,
+        known: &Known,
+        force: bool,
+    ) -> Result<Done, ExecError> {
+        execute(engine, stage, record, known, force)
+    }
+}
 
 pub struct RunOptions {
     /// Stages to run, in dependency order (the targets and their dependencies).
@@ -41,6 +77,14 @@ enum Slot {
 }
 
 pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> {
+    run_with(engine, opts, &InProcess)
+}
+
+pub fn run_with(
+    engine: &Engine,
+    opts: &RunOptions,
+    launcher: &dyn Launcher,
+) -> Result<RunSummary, ExecError> {
     (engine.events)(Event::Planned {
         stages: opts.stages.clone(),
     });
@@ -103,13 +147,14 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
                         slots.insert(name, Slot::Finished);
                         continue;
                     }
-                    let uses_device = matches!(
-                        stage.definition.implementation,
-                        Implementation::Builtin {
-                            uses_device: true,
-                            ..
-                        }
-                    );
+                    let uses_device = launcher.shares_devices()
+                        && matches!(
+                            stage.definition.implementation,
+                            Implementation::Builtin {
+                                uses_device: true,
+                                ..
+                            }
+                        );
                     if uses_device && device_running >= engine.pipeline.device_slots {
                         continue;
                     }
@@ -120,7 +165,7 @@ pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> 
                     let force = opts.force.contains(name);
                     scope.spawn(move || {
                         let t0 = Instant::now();
-                        let r = execute(engine, stage, record, &known, force);
+                        let r = launcher.launch(engine, stage, record, &known, force);
                         let _ = tx.send((stage.name.clone(), uses_device, t0, r));
                     });
                 }

@@ -102,7 +102,7 @@ fn run_in(
         outputs: &outputs,
         workdir: workdir.to_owned(),
         log_path: log_path.clone(),
-        device: engine.device,
+        device: engine.stage_device(stage),
         deterministic: engine.pipeline.deterministic,
         progress: &progress,
     };
@@ -148,7 +148,7 @@ fn run_in(
         finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         duration_s: duration.as_secs_f64(),
         host: engine.env.host.clone(),
-        device: engine.device.to_string(),
+        device: engine.stage_device(stage).to_string(),
         sapipe_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let _ = append_log(

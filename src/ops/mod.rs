@@ -6,6 +6,7 @@ pub mod bench_noop;
 pub mod gc;
 pub mod run;
 pub mod show;
+pub mod slurm;
 pub mod status;
 pub mod verify;
 
@@ -47,7 +48,11 @@ impl Session {
         let dir = cache_dir(cache, &pipeline.root);
         let store = Store::open(&dir)
             .with_context(|| format!("cannot open the cache at {}", dir.display()))?;
-        let device = env.device(&pipeline)?;
+        let device = match env.device(&pipeline) {
+            // `device: cuda` without CUDA here: Slurm jobs check CUDA on their own nodes.
+            Err(_) if pipeline.executor == crate::spec::Executor::Slurm => DeviceClass::Cuda,
+            other => other?,
+        };
         Ok(Self {
             pipeline,
             store,

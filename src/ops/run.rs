@@ -8,7 +8,9 @@ use anyhow::Context;
 use super::Session;
 use crate::exec::Event;
 use crate::exec::scheduler::{RunOptions, RunSummary, run as schedule};
+use crate::exec::slurm::{self, submit::Submitter};
 use crate::lockfile::{LockFile, LockedStage};
+use crate::spec::Executor;
 
 pub struct RunRequest {
     pub targets: Vec<String>,
@@ -36,7 +38,16 @@ pub fn run(
         jobs: req.jobs,
         keep_going: req.keep_going,
     };
-    let summary = schedule(&engine, &opts)?;
+    let summary = match session.pipeline.executor {
+        Executor::Local => {
+            session.env.device(&session.pipeline)?;
+            schedule(&engine, &opts)?
+        }
+        Executor::Slurm => {
+            let submitter = Submitter::new(&session.pipeline, &session.store)?;
+            slurm::run(&engine, &opts, submitter)?
+        }
+    };
     finish(session, &summary, req.locked)?;
     Ok(summary)
 }

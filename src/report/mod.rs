@@ -6,6 +6,7 @@
 //! ([`crate::neuro::evaluation::Evaluation`]) and train stages' curves.
 
 pub mod progress;
+pub mod slurm;
 pub mod terminal;
 
 pub mod claims;

@@ -86,6 +86,12 @@ impl Progress {
                 }
                 self.line(format!("  FAILED   {stage}: {message}"));
             }
+            Event::Submitted { stage, job } => {
+                self.line(format!("  queued   {stage} (Slurm job {job})"))
+            }
+            Event::JobState { stage, job, state } => {
+                self.line(format!("  slurm    {stage}: job {job} {state}"))
+            }
             Event::Skipped { stage, because } => {
                 self.line(format!("  skipped  {stage} (upstream '{because}' failed)"))
             }

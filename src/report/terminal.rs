@@ -291,15 +291,34 @@ pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
     out
 }
 
-pub fn models(archs: &[crate::neuro::model::ArchInfo], chain: &[crate::neuro::model::ChainStep]) -> String {
-    let mut out = format!("{:<16} {:<20} {:>3}  {:<40} {:>12}\n", "model", "id", "C", "body -> readout", "params/neuron");
+pub fn models(
+    archs: &[crate::neuro::model::ArchInfo],
+    chain: &[crate::neuro::model::ChainStep],
+) -> String {
+    let mut out = format!(
+        "{:<16} {:<20} {:>3}  {:<40} {:>12}\n",
+        "model", "id", "C", "body -> readout", "params/neuron"
+    );
     for a in archs {
         let body = format!("{} -> {}", a.body, a.readout);
-        let _ = writeln!(out, "{:<16} {:<20} {:>3}  {:<40} {:>12}", a.name, a.id, a.channels, body, a.trainable_params);
+        let _ = writeln!(
+            out,
+            "{:<16} {:<20} {:>3}  {:<40} {:>12}",
+            a.name, a.id, a.channels, body, a.trainable_params
+        );
     }
-    out.push_str("\nincremental chain (models.md §5): trainable parameters with upstream blocks frozen\n");
+    out.push_str(
+        "\nincremental chain (models.md §5): trainable parameters with upstream blocks frozen\n",
+    );
     for c in chain {
-        let _ = writeln!(out, "{:<24} {:<20} frozen [{}]  {:>6}", c.label, c.model, c.frozen.join(", "), c.trainable_params);
+        let _ = writeln!(
+            out,
+            "{:<24} {:<20} frozen [{}]  {:>6}",
+            c.label,
+            c.model,
+            c.frozen.join(", "),
+            c.trainable_params
+        );
     }
     out
 }

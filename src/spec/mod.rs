@@ -7,7 +7,9 @@ pub mod error;
 pub mod params;
 pub mod pipeline;
 pub mod raw;
+pub mod resources;
 
 pub use definition::{Definition, Implementation, OutputType};
 pub use error::SpecError;
 pub use pipeline::{Binding, DeviceSetting, Pipeline, Stage, load};
+pub use resources::{Executor, Resources};

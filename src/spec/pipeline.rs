@@ -12,6 +12,7 @@ use super::definition::{Definition, OutputType};
 use super::error::{SpecError, locate, suggest};
 use super::params::{ParamType, yaml_to_json};
 use super::raw::{RawPipeline, RawStage};
+use super::resources::{Executor, Resources};
 use crate::kind::{KindRegistry, Params};
 
 /// The pipeline's `device` setting.
@@ -48,6 +49,8 @@ pub struct Stage {
     pub inputs: BTreeMap<String, Vec<Binding>>,
     /// Output name -> project path it is copied to after completion.
     pub publish: BTreeMap<String, PathBuf>,
+    /// What its Slurm job asks for (the pipeline's defaults with the stage's overrides).
+    pub resources: Resources,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +63,7 @@ pub struct Pipeline {
     pub device: DeviceSetting,
     pub deterministic: bool,
     pub device_slots: usize,
+    pub executor: Executor,
     /// In file order.
     pub stages: Vec<Stage>,
 }
@@ -144,6 +148,10 @@ impl Resolver<'_> {
             }
         };
         let seed = raw.seed.unwrap_or(0);
+        let executor = Executor::parse(raw.executor.as_deref())
+            .map_err(|m| self.err(&["executor"], "field 'executor'".into(), m))?;
+        Resources::resolve(raw.resources.as_ref(), None)
+            .map_err(|m| self.err(&["resources"], "field 'resources'".into(), m))?;
         let mut stages = Vec::new();
         let mut raws = Vec::new();
         for (key, value) in &raw.stages {
@@ -175,7 +183,12 @@ impl Resolver<'_> {
         }
         for (name, rs) in &raws {
             let def = self.definition(name, &rs.uses)?;
-            stages.push(self.stage(name, rs, def, seed)?);
+            let mut stage = self.stage(name, rs, def, seed)?;
+            stage.resources = Resources::resolve(raw.resources.as_ref(), rs.resources.as_ref())
+                .map_err(|m| {
+                    self.err(&["stages", name, "resources"], format!("stage '{name}'"), m)
+                })?;
+            stages.push(stage);
         }
         let names: Vec<String> = stages.iter().map(|s| s.name.clone()).collect();
         let defs: BTreeMap<String, Arc<Definition>> = stages
@@ -194,6 +207,7 @@ impl Resolver<'_> {
             device,
             deterministic: raw.deterministic.unwrap_or(true),
             device_slots: raw.device_slots.unwrap_or(1).max(1),
+            executor,
             stages,
         };
         crate::graph::Dag::new(&pipeline)?;
@@ -304,6 +318,7 @@ impl Resolver<'_> {
             paths,
             inputs: BTreeMap::new(),
             publish,
+            resources: Resources::default(),
         })
     }
 

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::resources::RawResources;
+
 /// A stage definition: `stages/<name>.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +94,12 @@ pub struct RawPipeline {
     /// How many device-using stages may run at once on one device (default 1).
     #[serde(default)]
     pub device_slots: Option<usize>,
+    /// local | slurm (see `spec::resources`).
+    #[serde(default)]
+    pub executor: Option<String>,
+    /// Default Slurm resources of every stage's job.
+    #[serde(default)]
+    pub resources: Option<RawResources>,
     /// Keeps the order of the file (for `dag` and display).
     pub stages: serde_yaml::Mapping,
 }
@@ -112,4 +120,7 @@ pub struct RawStage {
     /// Copies outputs into the project after the stage completes: output name -> path.
     #[serde(default)]
     pub publish: BTreeMap<String, String>,
+    /// Slurm resources of this stage's job, over the pipeline's defaults.
+    #[serde(default)]
+    pub resources: Option<RawResources>,
 }

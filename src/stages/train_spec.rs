@@ -59,4 +59,3 @@ pub fn init_param(params: &Params) -> Result<Option<InitParam>, String> {
     };
     Ok(Some(InitParam { from, blocks }))
 }
-

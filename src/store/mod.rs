@@ -4,6 +4,7 @@
 
 pub mod fsutil;
 pub mod gc;
+pub mod jobs;
 pub mod locks;
 pub mod objects;
 pub mod records;
