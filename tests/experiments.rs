@@ -12,12 +12,16 @@ const P: &str = "pipelines/mini.yaml";
 
 /// `pipelines/incremental.yaml` at toy sizes (same stages, same wiring).
 fn miniature() -> String {
-    let full = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/incremental.yaml")).unwrap();
+    let full = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/pipelines/incremental.yaml"
+    ))
+    .unwrap();
     full.replace(
-        "with: { neurons: 8, train_images: 2000, validation_images: 300, test_images: 300 }",
+        "with: { neurons: 8, train_images: 1500, validation_images: 200, test_images: 300 }",
         "with: { neurons: 2, train_images: 60, validation_images: 20, test_images: 30, repeats: 3, image_size: 50 }",
     )
-    .replace("epochs: 6", "epochs: 1")
+    .replace("epochs: 3", "epochs: 1")
     .replace("name: incremental", "name: mini")
     .replace("results/incremental", "results/mini")
 }
@@ -27,10 +31,16 @@ fn project() -> Project {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/stages")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        p.write(&format!("stages/{name}"), &std::fs::read_to_string(&path).unwrap());
+        p.write(
+            &format!("stages/{name}"),
+            &std::fs::read_to_string(&path).unwrap(),
+        );
     }
     let text = miniature();
-    assert!(text.contains("epochs: 1") && text.contains("neurons: 2"), "the miniature must shrink the real pipeline");
+    assert!(
+        text.contains("epochs: 1") && text.contains("neurons: 2"),
+        "the miniature must shrink the real pipeline"
+    );
     p.write(P, &text);
     p
 }
@@ -39,15 +49,36 @@ fn project() -> Project {
 fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_reruns_nothing() {
     let p = project();
     let first = p.ok(&["run", P]);
-    let stages = ["data", "prep", "rf_cnn", "rf_sa_incr", "fc2_incr", "fc1_incr", "rf_sa_simul", "ff_sa_simul", "eval", "report"];
+    let stages = [
+        "data",
+        "prep",
+        "rf_cnn",
+        "rf_sa_incr",
+        "fc2_incr",
+        "fc1_incr",
+        "rf_sa_simul",
+        "ff_sa_simul",
+        "eval",
+        "report",
+    ];
     let mut expected: Vec<String> = strs(&stages);
     expected.sort();
     let mut ran = first.ran();
     ran.retain(|s| s != "decompose");
     assert_eq!(ran, expected, "{}", first.stderr);
     let report = p.read("results/mini/report.md");
-    for label in ["rf-CNN", "rf+sa-CNN* (Incr.)", "ff+sa-CNN* (Incr. FC2)", "ff+sa-CNN* (Incr. FC1)", "rf+sa-CNN* (Simul.)", "ff+sa-CNN* (Simul.)"] {
-        assert!(report.contains(label), "model {label} missing from the report:\n{report}");
+    for label in [
+        "rf-CNN",
+        "rf+sa-CNN* (Incr.)",
+        "ff+sa-CNN* (Incr. FC2)",
+        "ff+sa-CNN* (Incr. FC1)",
+        "rf+sa-CNN* (Simul.)",
+        "ff+sa-CNN* (Simul.)",
+    ] {
+        assert!(
+            report.contains(label),
+            "model {label} missing from the report:\n{report}"
+        );
     }
     assert!(report.contains("Table 2"), "{report}");
     let figures: Vec<String> = std::fs::read_dir(p.path("results/mini"))
@@ -57,10 +88,17 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
         .collect();
     assert!(!figures.is_empty());
     for f in &figures {
-        assert!(report.contains(f.as_str()), "figure {f} not referenced in report.md");
+        assert!(
+            report.contains(f.as_str()),
+            "figure {f} not referenced in report.md"
+        );
     }
     let second = p.ok(&["run", P]);
-    assert!(second.ran().is_empty(), "a rerun executes nothing: {}", second.stderr);
+    assert!(
+        second.ran().is_empty(),
+        "a rerun executes nothing: {}",
+        second.stderr
+    );
 
     // Changing only FC2's epochs reruns FC2 and what reads its outputs, nothing upstream.
     let text = p.read(P).replacen(
@@ -80,5 +118,9 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
 }
 
 fn stages_of(p: &Project) -> Vec<String> {
-    p.ok(&["dag", P]).stdout.lines().filter_map(|l| l.split_whitespace().next().map(String::from)).collect()
+    p.ok(&["dag", P])
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
 }

@@ -116,6 +116,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
             } else {
                 print!("{}", terminal::show(&entries));
+                print!("{}", evaluation_tables(&entries));
             }
             Ok(0)
         }
@@ -272,4 +273,31 @@ fn run_worker(args: &[String]) -> anyhow::Result<i32> {
         .status()
         .with_context(|| format!("cannot run {}", worker.display()))?;
     Ok(status.code().unwrap_or(1))
+}
+
+/// The paper-shaped tables of every up-to-date `evaluate` stage among `entries`.
+fn evaluation_tables(entries: &[ops::show::ShowEntry]) -> String {
+    let mut evaluations = Vec::new();
+    for e in entries
+        .iter()
+        .filter(|e| e.definition == "evaluate" && !e.stale)
+    {
+        let Some(path) = e.files.get("metrics") else {
+            continue;
+        };
+        match crate::report::document::load_evaluation(path) {
+            Ok(ev) => evaluations.push((e.stage.clone(), ev)),
+            Err(err) => tracing::warn!(stage = %e.stage, "cannot read its metrics: {err}"),
+        }
+    }
+    if evaluations.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n{}",
+        crate::report::render_tables_for_terminal(
+            &evaluations,
+            &crate::report::tables::TableKind::ALL
+        )
+    )
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::kind::Params;
 
 /// Implementation version of `train`: bump when its outputs change for the same inputs.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {

@@ -51,12 +51,16 @@ impl Strategy {
             .find(|m| m.id() == s)
     }
 
-    /// Neurons per group for `neurons` neurons on a device of class `class`.
+    /// Neurons per group for `neurons` neurons on a device of class `class`. `auto` is the
+    /// population trainer on every device: `sapipe bench train` measured it 2.2x (rf-cnn, 4
+    /// neurons) to 4.8x (ff-sa-cnn-star, 8 neurons) faster than one neuron at a time on 2 CPU
+    /// cores, and toolchain.md measured grouped training 8x faster on an H200.
     pub fn group_size_for(self, class: DeviceClass, neurons: usize) -> usize {
         let all = neurons.max(1);
-        match (self, class) {
-            (Strategy::Population, _) | (Strategy::Auto, DeviceClass::Cuda) => all,
-            (Strategy::PerNeuron, _) | (Strategy::Auto, DeviceClass::Cpu) => 1,
+        let _ = class;
+        match self {
+            Strategy::Population | Strategy::Auto => all,
+            Strategy::PerNeuron => 1,
         }
     }
 
@@ -108,7 +112,8 @@ mod tests {
 
     #[test]
     fn auto_strategy_follows_the_measured_device_rule() {
-        assert_eq!(Strategy::Auto.group_size_for(DeviceClass::Cpu, 30), 1);
+        assert_eq!(Strategy::Auto.group_size_for(DeviceClass::Cpu, 30), 30);
+        assert_eq!(Strategy::PerNeuron.group_size_for(DeviceClass::Cpu, 30), 1);
         assert_eq!(Strategy::Auto.group_size_for(DeviceClass::Cuda, 30), 30);
         assert_eq!(
             Strategy::Population.group_size_for(DeviceClass::Cpu, 30),
