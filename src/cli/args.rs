@@ -147,6 +147,17 @@ pub enum BenchCommand {
     /// Training throughput (image x neuron / s) of the population trainer vs. a
     /// one-neuron-at-a-time loop, measured in the same run (runs in the libtorch worker).
     Train(BenchTrainArgs),
+    /// Generation time of the simulated V1 data set (stimuli and responses).
+    Data {
+        #[arg(long, default_value_t = 50_000)]
+        images: usize,
+        #[arg(long, default_value_t = 300)]
+        neurons: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Wall time of a no-op `sapipe run` on a cached pipeline vs. starting sapipe.
     Noop {
         #[arg(long, default_value_t = 6)]

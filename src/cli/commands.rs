@@ -197,6 +197,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Bench(BenchCommand::Data {
+            images,
+            neurons,
+            seed,
+            json,
+        }) => {
+            let report = crate::neuro::sim::bench::bench_generate(images, neurons, seed);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", terminal::bench_data(&report));
+            }
+            Ok(0)
+        }
         Command::Bench(BenchCommand::Train(args)) => {
             let mut words = vec!["bench-train".to_string()];
             words.extend(args.to_args());

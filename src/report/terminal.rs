@@ -342,3 +342,23 @@ pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
         b.faster
     )
 }
+
+pub fn bench_data(b: &crate::neuro::sim::bench::BenchReport) -> String {
+    format!(
+        "synthetic-v1: {} images x {} neurons ({} px, {} threads)\n\
+         calibration ({} images): {:.1} s; generation: {:.1} s; total {:.1} s\n\
+         {:.0} image x neuron / s; ratio to the 60 s budget of issue 4: {:.2}\n\
+         responses digest {}\n",
+        b.images,
+        b.neurons,
+        b.image_size,
+        b.threads,
+        b.calibration_images,
+        b.calibration_seconds,
+        b.generation_seconds,
+        b.total_seconds,
+        b.image_neurons_per_second,
+        b.total_seconds / 60.0,
+        b.responses_digest
+    )
+}
