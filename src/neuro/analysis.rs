@@ -128,7 +128,8 @@ mod with_torch {
             )));
         }
         let (fg, ag, c) = (arch.feature_grid(), arch.grid(), arch.channels);
-        let is_fcl = arch.readout == ReadoutKind::Fcl;
+        // A split FCL is one linear unit over the grid too (see `Network::fcl_weights`).
+        let is_fcl = matches!(arch.readout, ReadoutKind::Fcl | ReadoutKind::SplitFcl);
         let has_attention = arch.attention.is_some();
         let x = images_tensor(images, device);
         let mut centre = ArrayF32::zeros(vec![n, neurons]);
@@ -290,9 +291,28 @@ mod torch_tests {
         )
     }
 
+    /// The readout's bias per neuron; for a split FCL, its equivalent single-unit bias.
+    fn readout_bias(ckpt: &Checkpoint) -> Vec<f32> {
+        let t = |name: &str| &ckpt.tensors[name].data;
+        if !ckpt.tensors.contains_key("readout.combine.weight") {
+            return t("readout.bias").clone();
+        }
+        let (w, b) = (t("readout.combine.weight"), t("readout.combine.bias"));
+        let (bc, bs) = (t("readout.centre.bias"), t("readout.surround.bias"));
+        (0..b.len())
+            .map(|j| w[2 * j] * bc[j] + w[2 * j + 1] * bs[j] + b[j])
+            .collect()
+    }
+
     #[test]
     fn centre_plus_surround_plus_bias_is_the_prediction() {
-        let (ckpt, ds) = trained(ModelId::FfSaCnnStar);
+        for model in [ModelId::FfSaCnnStar, ModelId::FfSaCnnStarFc1] {
+            centre_plus_surround_plus_bias(model);
+        }
+    }
+
+    fn centre_plus_surround_plus_bias(model: ModelId) {
+        let (ckpt, ds) = trained(model);
         let path = Path::new("c.safetensors");
         let a = analyse_checkpoint(
             &ckpt,
@@ -307,12 +327,15 @@ mod torch_tests {
         let pred = predict_checkpoint(&ckpt, path, &ds.test_images, Device::Cpu, 2, 50).unwrap();
         let (centre, surround, maps) = a.fcl.unwrap();
         assert_eq!(maps.shape, vec![2, 3, 3]);
-        let bias = &ckpt.tensors["readout.bias"].data;
+        let bias = readout_bias(&ckpt);
         for i in 0..7 {
             for (j, b) in bias.iter().enumerate() {
                 let sum = centre.data[i * 2 + j] + surround.data[i * 2 + j] + b;
                 let p = pred.data[i * 2 + j];
-                assert!((sum - p).abs() < 1e-5, "image {i} neuron {j}: {sum} vs {p}");
+                assert!(
+                    (sum - p).abs() < 1e-5,
+                    "{model:?} image {i} neuron {j}: {sum} vs {p}"
+                );
             }
         }
         let (rows, highlights) = a.attention.unwrap();

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod array;
 pub mod checkpoint;
 pub mod dataset;
+pub mod decomposition;
 #[cfg(feature = "torch")]
 #[cfg(feature = "torch")]
 pub mod determinism;

@@ -56,7 +56,17 @@ pub struct ReportInputs {
     pub curves: Vec<(String, TrainingCurve)>,
     /// (stage, its `summary.json`).
     pub decompositions: Vec<(String, Value)>,
+    /// PNG figures of the decomposition stages, copied into the report beside their summary.
+    pub decomposition_figures: Vec<StageFigure>,
     pub tables: Vec<TableKind>,
+}
+
+/// A figure another stage drew: which stage, the PNG file, and what it shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageFigure {
+    pub stage: String,
+    pub path: PathBuf,
+    pub caption: String,
 }
 
 /// What was written.
@@ -236,8 +246,13 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
 
 const MAX_DECOMPOSITION_ROWS: usize = 200;
 
-fn decomposition_section(inputs: &ReportInputs) -> String {
+fn decomposition_section(
+    inputs: &ReportInputs,
+    dir: &Path,
+    written: &mut Written,
+) -> Result<String, ReportError> {
     let mut out = String::from("## FCL decomposition\n\n");
+    let mut used = BTreeSet::new();
     for (stage, summary) in &inputs.decompositions {
         let mut rows = Vec::new();
         flatten("", summary, &mut rows);
@@ -253,8 +268,26 @@ fn decomposition_section(inputs: &ReportInputs) -> String {
             );
         }
         out.push('\n');
+        let s = stem(stage, &mut used);
+        for figure in inputs
+            .decomposition_figures
+            .iter()
+            .filter(|f| &f.stage == stage)
+        {
+            let name = figure
+                .path
+                .file_name()
+                .map_or_else(|| "figure.png".into(), |n| n.to_string_lossy().into_owned());
+            let file = format!("decomposition_{s}_{name}");
+            let path = dir.join(&file);
+            std::fs::copy(&figure.path, &path)
+                .map_err(|source| ReportError::Write { path, source })?;
+            let caption = &figure.caption;
+            let _ = write!(out, "![{caption}]({file})\n\n_{caption}_\n\n");
+            written.figures.push(file);
+        }
     }
-    out
+    Ok(out)
 }
 
 /// Writes `report.md` and its figures into `dir`.
@@ -278,7 +311,7 @@ pub fn write_report(inputs: &ReportInputs, dir: &Path) -> Result<Written, Report
     md += &claims_section(inputs, &mut written);
     md += &figures_section(inputs, dir, text, &mut written)?;
     if !inputs.decompositions.is_empty() {
-        md += &decomposition_section(inputs);
+        md += &decomposition_section(inputs, dir, &mut written)?;
     }
     if let FontStatus::Missing(why) = font {
         let _ = writeln!(md, "## Notes\n\nFigures were drawn without text: {why}.");

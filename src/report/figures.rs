@@ -23,8 +23,8 @@ pub struct FigureError {
     pub message: String,
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
-type Drawn = Result<(), String>;
+pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+pub(super) type Drawn = Result<(), String>;
 
 /// One line of a line chart.
 struct Line {
@@ -152,7 +152,7 @@ fn tuning_lines(curves: &[(String, &TuningCurve)], take: usize) -> Vec<Line> {
 }
 
 /// Renders `draw` into a PNG of `size` at `path`.
-fn render(
+pub(super) fn render(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&Area) -> Drawn,
@@ -168,7 +168,7 @@ fn render(
 }
 
 /// Text is drawn only if asked for and a font is registered.
-fn with_text(asked: bool) -> bool {
+pub(super) fn with_text(asked: bool) -> bool {
     asked && matches!(ensure_font(), FontStatus::Registered(_))
 }
 

@@ -13,6 +13,7 @@ pub mod claims;
 pub mod document;
 pub mod figures;
 pub mod font;
+pub mod maps;
 pub mod roles;
 pub mod tables;
 pub mod training;
@@ -22,7 +23,7 @@ pub(crate) mod fixtures;
 
 use crate::neuro::evaluation::Evaluation;
 
-pub use document::{ReportError, ReportInputs, load_evaluation, write_report};
+pub use document::{ReportError, ReportInputs, StageFigure, load_evaluation, write_report};
 pub use tables::TableKind;
 
 /// The requested tables as aligned plain text, for `sapipe show`. `evaluations` are

@@ -5,6 +5,9 @@
 //! `WorkerKind` proxies, so `sapipe` never links libtorch. `torch_registry()` holds the real
 //! libtorch kinds, run by the `sapipe-torch` worker.
 
+#[cfg(feature = "torch")]
+pub mod decompose;
+pub mod decompose_spec;
 pub mod evaluate;
 pub mod import;
 pub mod preprocess;
@@ -31,6 +34,12 @@ pub fn registry() -> KindRegistry {
         uses_device: true,
         derive: Some(train_spec::derived_inputs),
     }));
+    r.register(Box::new(WorkerKind {
+        name: "decompose",
+        version: decompose_spec::VERSION,
+        uses_device: true,
+        derive: None,
+    }));
     r
 }
 
@@ -39,5 +48,6 @@ pub fn registry() -> KindRegistry {
 pub fn torch_registry() -> KindRegistry {
     let mut r = KindRegistry::default();
     r.register(Box::new(train::TrainKind));
+    r.register(Box::new(decompose::DecomposeKind));
     r
 }

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::report::training::{TrainingCurve, parse_curves};
-use crate::report::{ReportInputs, TableKind, load_evaluation, write_report};
+use crate::report::{ReportInputs, StageFigure, TableKind, load_evaluation, write_report};
+use crate::stages::decompose_spec::figure_caption;
 
 pub struct Report;
 
@@ -44,6 +45,7 @@ impl StageKind for Report {
             evaluations,
             curves: read_curves(ctx)?,
             decompositions: read_decompositions(ctx)?,
+            decomposition_figures: decomposition_figures(ctx)?,
             tables: tables_param(ctx)?,
         };
         let dir = ctx.output("report")?;
@@ -140,6 +142,38 @@ fn read_decompositions(ctx: &StageContext) -> Result<Vec<(String, Value)>, KindE
     Ok(summaries)
 }
 
+/// The figures in decomposition directories (`fcl_map_*.png`, ...), by file name per stage.
+fn decomposition_figures(ctx: &StageContext) -> Result<Vec<StageFigure>, KindError> {
+    let mut figures = Vec::new();
+    for (stage, path) in ctx.inputs_many("decomposition") {
+        if !path.is_dir() {
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            KindError::Invalid(format!(
+                "stage '{}': input 'decomposition': {}: {e}",
+                ctx.stage,
+                path.display()
+            ))
+        })?;
+        let mut found: Vec<(String, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect();
+        found.sort();
+        for (name, file) in found {
+            if let Some((caption, model)) = figure_caption(&name) {
+                figures.push(StageFigure {
+                    stage: stage.to_string(),
+                    path: file,
+                    caption: format!("{model}: {caption}"),
+                });
+            }
+        }
+    }
+    Ok(figures)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -191,6 +225,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("dec")).unwrap();
         let summary = json!({"model": "ff_sa", "centre_share": 0.8, "map": [1.0, 2.0]});
         std::fs::write(dir.join("dec/summary.json"), summary.to_string()).unwrap();
+        let png = dir.join("dec/fcl_map_ff_sa.png");
+        crate::report::maps::heatmap(&[0.0, 1.0, 2.0, 3.0], 2, "map", &png, false).unwrap();
         BTreeMap::from([
             ("metrics/eval_main".to_string(), dir.join("main.json")),
             ("metrics/eval_chain".to_string(), dir.join("chain.json")),
@@ -207,7 +243,11 @@ mod tests {
         let all = json!(["summary", "table1", "table2", "table3"]);
         let metrics = run(&params(all), &inputs(dir.path()), &out).unwrap();
         assert_eq!(metrics["models"], json!(6));
-        assert_eq!(metrics["figures"], json!(7), "3 per evaluation + training");
+        assert_eq!(
+            metrics["figures"],
+            json!(8),
+            "3 per evaluation + training + the decomposition's map"
+        );
         let md = std::fs::read_to_string(out.join("report.md")).unwrap();
         assert!(md.starts_with("# Run 7\n"));
         for label in [
@@ -239,7 +279,12 @@ mod tests {
             );
         }
         let referenced = md.matches("](").count();
-        assert_eq!(referenced, 7);
+        assert_eq!(referenced, 8);
+        assert!(
+            md.contains("](decomposition_decomp_fcl_map_ff_sa.png)"),
+            "{md}"
+        );
+        assert!(md.contains("_ff_sa: mean FCL contribution"), "{md}");
         assert!(
             md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500 (yes)"),
             "{md}"

@@ -257,7 +257,7 @@ impl Network {
         Tensor::cat(&parts, 0)
     }
 
-    /// The FCL readout's weights `[P, C*H*W]` (models with a plain FCL).
+    /// The readout's weights as one FCL, `[P, C*H*W]` (plain or split FCL; see `Readout`).
     pub fn fcl_weights(&self) -> Option<Tensor> {
         self.readout.fcl_weights()
     }

@@ -95,11 +95,34 @@ impl Readout {
         }
     }
 
-    /// The FCL weights as `[P, F]` when the readout is a plain FCL.
+    /// The readout as one linear unit over all `[C, N]` features, `[P, C*N]`: a plain FCL's
+    /// weights, or the split FCL's equivalent weights (the combine weight of each term times
+    /// that term's unit weights, the centre unit's at the centre position). `None` for a CTL.
     pub fn fcl_weights(&self) -> Option<Tensor> {
         match self {
             Readout::Fcl(unit) => Some(unit.weights()),
-            _ => None,
+            Readout::Ctl { .. } => None,
+            Readout::Split {
+                centre_unit,
+                surround,
+                combine,
+                centre,
+            } => {
+                let combine = combine.weights();
+                let wc = centre_unit.weights() * combine.narrow(1, 0, 1);
+                let (p, c) = (wc.size()[0], wc.size()[1]);
+                let ws = surround.weights().view([p, c, -1]) * combine.narrow(1, 1, 1).unsqueeze(2);
+                let others = ws.size()[2];
+                let full = Tensor::cat(
+                    &[
+                        ws.narrow(2, 0, *centre),
+                        wc.unsqueeze(2),
+                        ws.narrow(2, *centre, others - *centre),
+                    ],
+                    2,
+                );
+                Some(full.contiguous().view([p, -1]))
+            }
         }
     }
 }
