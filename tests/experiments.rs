@@ -81,6 +81,16 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
         );
     }
     assert!(report.contains("Table 2"), "{report}");
+    for figure in [
+        "fcl_map_fc2_incr",
+        "centre_vs_surround_fc1_incr",
+        "attention_rf_sa_incr",
+    ] {
+        assert!(
+            report.contains(figure),
+            "decomposition figure {figure} missing from the report"
+        );
+    }
     let figures: Vec<String> = std::fs::read_dir(p.path("results/mini"))
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str().map(String::from))
