@@ -30,7 +30,31 @@ pub struct LockedStage {
     pub metrics: BTreeMap<String, serde_json::Value>,
 }
 
+/// Relative difference below which two metric values count as equal. Metrics are summaries
+/// (often reduced in parallel, so their last bits may vary); the outputs themselves are
+/// compared bit for bit.
+pub const METRIC_RTOL: f64 = 1e-9;
+
+/// Whether two metric values are equal, numbers up to [`METRIC_RTOL`].
+pub fn metric_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y || (x - y).abs() <= METRIC_RTOL * x.abs().max(y.abs()),
+        _ => a == b,
+    }
+}
+
 impl LockedStage {
+    /// Whether `other` records the same results (key, outputs, metrics up to [`METRIC_RTOL`]).
+    pub fn same_results(&self, other: &LockedStage) -> bool {
+        self.key == other.key
+            && self.outputs == other.outputs
+            && self.metrics.len() == other.metrics.len()
+            && self
+                .metrics
+                .iter()
+                .all(|(k, v)| other.metrics.get(k).is_some_and(|w| metric_close(v, w)))
+    }
+
     /// The lock entry of a stage record.
     pub fn of(record: &crate::store::StageRecord) -> Self {
         let metrics = record

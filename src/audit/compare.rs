@@ -29,6 +29,11 @@ impl Difference {
         }
     }
 
+    /// Whether the difference is numeric with a relative size of at most `rtol`.
+    pub fn within_relative(&self, rtol: f64) -> bool {
+        self.note.is_none() && self.max_rel.is_some_and(|r| r <= rtol)
+    }
+
     /// Whether the difference is numeric and within the tolerance (absolute or relative).
     pub fn within(&self, tolerance: f64) -> bool {
         match (self.max_abs, self.max_rel) {

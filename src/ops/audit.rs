@@ -226,10 +226,14 @@ fn audit_stage(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
-    differences.extend(compare_metrics(
-        &strip(&record.metrics),
-        &strip(&fresh.metrics),
-    ));
+    // Metrics are summaries whose last bits may vary (parallel reductions): compared up to
+    // a relative 1e-9; the outputs above are compared bit for bit.
+    let metric_differences = compare_metrics(&strip(&record.metrics), &strip(&fresh.metrics));
+    differences.extend(
+        metric_differences
+            .into_iter()
+            .filter(|d| !d.within_relative(crate::lockfile::METRIC_RTOL)),
+    );
     let note = cross_device.then(|| {
         format!(
             "recorded on {}, audited on {}: bit-identity is not expected across device classes{}",

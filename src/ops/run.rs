@@ -77,7 +77,11 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
     lock.pipeline = p.name.clone();
     lock.stages.retain(|s, _| p.stage(s).is_some());
     for (name, record) in &summary.records {
-        lock.stages.insert(name.clone(), LockedStage::of(record));
+        let entry = LockedStage::of(record);
+        // Keep the committed entry when only metrics' last bits differ: no diff noise.
+        if !old.stages.get(name).is_some_and(|o| o.same_results(&entry)) {
+            lock.stages.insert(name.clone(), entry);
+        }
     }
     if locked {
         let differences = lock.differences(&old);
