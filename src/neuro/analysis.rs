@@ -239,56 +239,26 @@ mod tests {
 
 #[cfg(all(test, feature = "torch"))]
 mod torch_tests {
-    use std::collections::{BTreeMap, BTreeSet};
+
     use std::path::Path;
 
     use tch::Device;
 
     use super::*;
-    use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
-    use crate::neuro::model::{FreezeMode, ModelId};
-    use crate::neuro::train::fixtures::synthetic;
-    use crate::neuro::train::trainer::{TrainData, TrainSettings, predict_checkpoint, train};
-    use crate::neuro::train::{Selection, Strategy};
+    use crate::neuro::checkpoint::Checkpoint;
+    use crate::neuro::model::ModelId;
+    use crate::neuro::train::Strategy;
+    use crate::neuro::train::fixtures::{checkpoint, run, settings, synthetic};
+    use crate::neuro::train::trainer::{TrainSettings, predict_checkpoint};
 
     fn trained(model: ModelId) -> (Checkpoint, crate::neuro::dataset::PreparedDataset) {
         let ds = synthetic(20, 6, 7, 2, 26, 4);
         let settings = TrainSettings {
-            model,
-            channels: None,
-            epochs: 1,
-            batch_size: 10,
-            lr: 1e-3,
             seed: 3,
-            selection: Selection::PerNeuron,
-            freeze: BTreeSet::new(),
-            freeze_mode: FreezeMode::Strict,
-            strategy: Strategy::Population,
-            device: Device::Cpu,
-            eval_batch: 50,
+            ..settings(model, 1, Strategy::Population)
         };
-        let data = TrainData {
-            train_images: &ds.train_images,
-            train_responses: &ds.train_responses,
-            val_images: &ds.val_images,
-            val_responses: &ds.val_responses,
-        };
-        let t = train(&settings, &data, None, &mut |_| {}).unwrap();
-        let meta = CheckpointMeta {
-            model: model.id().into(),
-            neurons: 2,
-            input_size: 26,
-            channels: 30,
-            sapipe_version: "test".into(),
-            extra: BTreeMap::new(),
-        };
-        (
-            Checkpoint {
-                meta,
-                tensors: t.tensors,
-            },
-            ds,
-        )
+        let t = run(&settings, &ds, None);
+        (checkpoint(model, &ds, &t), ds)
     }
 
     /// The readout's bias per neuron; for a split FCL, its equivalent single-unit bias.

@@ -315,18 +315,15 @@ fn write_json(path: &Path, value: &Value, stage: &str) -> Result<(), KindError> 
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeMap;
     use std::path::PathBuf;
-
-    use tch::Device;
 
     use super::*;
     use crate::kind::{DeviceClass, Params};
-    use crate::neuro::checkpoint::CheckpointMeta;
-    use crate::neuro::model::{FreezeMode, ModelId};
-    use crate::neuro::train::fixtures::synthetic;
-    use crate::neuro::train::trainer::{TrainData, TrainSettings, train};
-    use crate::neuro::train::{Selection, Strategy};
+    use crate::neuro::model::ModelId;
+    use crate::neuro::train::Strategy;
+    use crate::neuro::train::fixtures::{self, synthetic};
+    use crate::neuro::train::trainer::TrainSettings;
 
     /// A 2-neuron dataset with a made-up ground truth on the test split.
     fn dataset() -> PreparedDataset {
@@ -355,40 +352,15 @@ mod tests {
 
     fn checkpoint(model: ModelId, ds: &PreparedDataset, path: &Path) {
         let settings = TrainSettings {
-            model,
-            channels: None,
-            epochs: 1,
-            batch_size: 10,
-            lr: 1e-3,
             seed: 3,
-            selection: Selection::PerNeuron,
-            freeze: BTreeSet::new(),
-            freeze_mode: FreezeMode::Strict,
-            strategy: Strategy::Population,
-            device: Device::Cpu,
-            eval_batch: 50,
+            ..fixtures::settings(model, 1, Strategy::Population)
         };
-        let data = TrainData {
-            train_images: &ds.train_images,
-            train_responses: &ds.train_responses,
-            val_images: &ds.val_images,
-            val_responses: &ds.val_responses,
-        };
-        let t = train(&settings, &data, None, &mut |_| {}).unwrap();
-        let meta = CheckpointMeta {
-            model: model.id().into(),
-            neurons: 2,
-            input_size: 26,
-            channels: 30,
-            sapipe_version: "test".into(),
-            extra: BTreeMap::from([("label".to_owned(), format!("{} (test)", model.id()))]),
-        };
-        Checkpoint {
-            meta,
-            tensors: t.tensors,
-        }
-        .write(path)
-        .unwrap();
+        let trained = fixtures::run(&settings, ds, None);
+        let mut ckpt = fixtures::checkpoint(model, ds, &trained);
+        ckpt.meta
+            .extra
+            .insert("label".to_owned(), format!("{} (test)", model.id()));
+        ckpt.write(path).unwrap();
     }
 
     fn run(inputs: &BTreeMap<String, PathBuf>, out: &Path) -> Result<Metrics, KindError> {

@@ -137,6 +137,7 @@ impl StageKind for TrainKind {
             strategy: choice(ctx, "strategy", Strategy::parse)?,
             device,
             eval_batch: 50,
+            precision: crate::neuro::train::Precision::Single,
         };
         let init_spec = init_param(ctx.params).map_err(invalid)?;
         let upstream = match &init_spec {

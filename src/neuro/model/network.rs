@@ -129,6 +129,31 @@ impl Network {
         Ok(Self::assemble(arch, indices.to_vec(), specs, vars))
     }
 
+    /// The same networks computing in `kind` (e.g. `Kind::Double` for reference checks). Call
+    /// it before `freeze` and before handing the trainable variables to an optimiser.
+    pub fn into_kind(self, kind: Kind) -> Self {
+        if self.vars.values().all(|t| t.kind() == kind) {
+            return self;
+        }
+        let vars = self
+            .vars
+            .iter()
+            .map(|(name, t)| {
+                let converted = t.detach().to_kind(kind);
+                let converted = if t.requires_grad() {
+                    converted.set_requires_grad(true)
+                } else {
+                    converted
+                };
+                (name.clone(), converted)
+            })
+            .collect();
+        let mut net = Self::assemble(self.arch, self.neuron_ids, self.specs, vars);
+        net.frozen = self.frozen;
+        net.freeze_mode = self.freeze_mode;
+        net
+    }
+
     fn assemble(
         arch: Architecture,
         neuron_ids: Vec<usize>,
@@ -252,7 +277,7 @@ impl Network {
             start += len;
         }
         if parts.is_empty() {
-            return Tensor::zeros([0, self.neurons() as i64], (Kind::Float, images.device()));
+            return Tensor::zeros([0, self.neurons() as i64], (images.kind(), images.device()));
         }
         Tensor::cat(&parts, 0)
     }

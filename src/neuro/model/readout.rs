@@ -5,7 +5,7 @@
 //! `[1, C*H*W]`. The split FCL's surround term reads `[C, N-1]` (every position but the centre,
 //! in raster order, for each channel) flattened channel-major: `[1, C*(N-1)]`.
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::arch::{Architecture, ReadoutKind};
 use super::blocks::{Vars, var};
@@ -29,7 +29,7 @@ impl Linear {
     /// `x`: `[P, B, F]` -> `[P, B]`. Neuron-outer, so every reduction (the dot products here,
     /// and over the batch in the backward pass) runs along one neuron's contiguous rows.
     fn forward(&self, x: &Tensor) -> Tensor {
-        (x * &self.weight).sum_dim_intlist(-1, false, Kind::Float) + &self.bias
+        (x * &self.weight).sum_dim_intlist(-1, false, x.kind()) + &self.bias
     }
 
     /// The weights as `[P, F]`.

@@ -1,8 +1,17 @@
-//! Small synthetic datasets for the training tests: random images and responses that are a
-//! rectified random linear filter of the image centre plus noise, different per neuron.
+//! Fixtures of the training tests: small synthetic datasets (random images and responses that
+//! are a rectified random linear filter of the image centre plus noise, different per neuron),
+//! test-sized training settings, and checkpoints of trained test networks.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use tch::Device;
+
+use super::trainer::{InitFrom, TrainData, TrainSettings, Trained, train};
+use super::{Precision, Selection, Strategy};
 use crate::neuro::array::ArrayF32;
+use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::dataset::{PreparedDataset, PreparedMeta};
+use crate::neuro::model::{FreezeMode, ModelId};
 use crate::neuro::seeding::{Purpose, Stream};
 
 fn split(stream: Stream, n: usize, size: usize, filters: &[Vec<f32>]) -> (ArrayF32, ArrayF32) {
@@ -70,5 +79,54 @@ pub fn synthetic(
             norm_std: 1.0,
             fraction: 1.0,
         },
+    }
+}
+
+/// Test-sized settings on CPU: batch 10, seed 42, per-neuron selection, single precision.
+pub fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSettings {
+    TrainSettings {
+        model,
+        channels: None,
+        epochs,
+        batch_size: 10,
+        lr: 1e-3,
+        seed: 42,
+        selection: Selection::PerNeuron,
+        freeze: BTreeSet::new(),
+        freeze_mode: FreezeMode::Strict,
+        strategy,
+        device: Device::Cpu,
+        eval_batch: 50,
+        precision: Precision::Single,
+    }
+}
+
+/// The training and validation splits of a dataset.
+pub fn data(ds: &PreparedDataset) -> TrainData<'_> {
+    TrainData {
+        train_images: &ds.train_images,
+        train_responses: &ds.train_responses,
+        val_images: &ds.val_images,
+        val_responses: &ds.val_responses,
+    }
+}
+
+/// Trains `ds` with `s` (panics on failure: a test bug).
+pub fn run(s: &TrainSettings, ds: &PreparedDataset, init: Option<&InitFrom>) -> Trained {
+    train(s, &data(ds), init, &mut |_| {}).unwrap()
+}
+
+/// The checkpoint a train stage would write for `trained`.
+pub fn checkpoint(model: ModelId, ds: &PreparedDataset, trained: &Trained) -> Checkpoint {
+    Checkpoint {
+        meta: CheckpointMeta {
+            model: model.id().into(),
+            neurons: ds.meta.neurons,
+            input_size: ds.meta.size,
+            channels: trained.tensors["alpha1.conv.bias"].shape[1],
+            sapipe_version: "test".into(),
+            extra: BTreeMap::new(),
+        },
+        tensors: trained.tensors.clone(),
     }
 }

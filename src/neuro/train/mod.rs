@@ -27,7 +27,7 @@ use crate::kind::DeviceClass;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// The faster of the two for the device class, as measured for this project (toolchain.md,
-    /// `sapipe bench train`): one neuron at a time on CPU, the whole population on CUDA.
+    /// `sapipe bench train`): the whole population, on CPU and on CUDA alike.
     #[default]
     Auto,
     /// All neurons in one computation (grouped convolutions, batched attention and readouts).
@@ -72,6 +72,26 @@ impl Strategy {
             DeviceClass::Cpu
         };
         self.group_size_for(class, neurons)
+    }
+}
+
+/// The floating-point type training computes in. Stages train in single precision (the
+/// paper's); double precision serves reference checks, such as showing that a population and
+/// its neurons trained alone follow the same trajectory up to rounding (acceptance tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    Single,
+    Double,
+}
+
+#[cfg(feature = "torch")]
+impl Precision {
+    pub fn kind(self) -> tch::Kind {
+        match self {
+            Precision::Single => tch::Kind::Float,
+            Precision::Double => tch::Kind::Double,
+        }
     }
 }
 

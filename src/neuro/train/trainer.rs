@@ -18,7 +18,7 @@ use super::batching::{batches, epoch_order};
 use super::dropout::StepDropout;
 use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
-use super::{Strategy, TrainError};
+use super::{Precision, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
@@ -41,6 +41,8 @@ pub struct TrainSettings {
     pub device: Device,
     /// Images per inference batch (validation each epoch).
     pub eval_batch: usize,
+    /// What the networks compute in (checkpoints are single precision either way).
+    pub precision: Precision,
 }
 
 /// `init: {from, blocks}` resolved: the upstream checkpoint and the units to copy.
@@ -133,15 +135,16 @@ pub fn train(
             "freeze: every block is frozen, nothing would train".into(),
         ));
     }
-    let device = settings.device;
+    let (device, kind) = (settings.device, settings.precision.kind());
     let dev = DeviceData {
-        train_images: images_tensor(data.train_images, device),
+        train_images: images_tensor(data.train_images, device).to_kind(kind),
         train_responses: tensor_from(
             &data.train_responses.shape,
             &data.train_responses.data,
             device,
-        ),
-        val_images: images_tensor(data.val_images, device),
+        )
+        .to_kind(kind),
+        val_images: images_tensor(data.val_images, device).to_kind(kind),
         val_responses: data.val_responses.clone(),
     };
     let group_size = settings.strategy.group_size(device, neurons);
@@ -245,7 +248,8 @@ pub fn prepare_network(
     ids: &[usize],
     init: Option<&InitFrom>,
 ) -> Result<Network, TrainError> {
-    let mut net = Network::new(arch, ids, settings.seed, settings.device);
+    let mut net = Network::new(arch, ids, settings.seed, settings.device)
+        .into_kind(settings.precision.kind());
     if let Some(init) = init {
         net.copy_units(init.checkpoint, &init.units, init.path)?;
     }
@@ -266,12 +270,11 @@ pub fn train_step(
 ) -> Tensor {
     let out = net.forward(images, Pass::Train(masks));
     let prediction = out.prediction.transpose(0, 1);
+    let kind = prediction.kind();
     let targets = responses.transpose(0, 1).contiguous();
-    let per_neuron = (prediction - targets)
-        .square()
-        .mean_dim(1, false, Kind::Float);
+    let per_neuron = (prediction - targets).square().mean_dim(1, false, kind);
     adam.zero_grad();
-    per_neuron.sum(Kind::Float).backward();
+    per_neuron.sum(kind).backward();
     adam.step();
     per_neuron.detach()
 }
@@ -304,7 +307,7 @@ fn train_group(
     let mut train_seconds = 0.0;
     for epoch in 1..=settings.epochs {
         let order = epoch_order(settings.seed, epoch, n);
-        let mut loss_sum = Tensor::zeros([p as i64], (Kind::Float, device));
+        let mut loss_sum = Tensor::zeros([p as i64], (settings.precision.kind(), device));
         let started = Instant::now();
         for (step, batch) in batches(&order, settings.batch_size).enumerate() {
             let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
