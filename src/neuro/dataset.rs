@@ -19,11 +19,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::array::{ArrayError, ArrayF32};
+use super::truth::{Truth, TruthError};
+
+/// Prefix of the ground-truth files of a prepared dataset (the test split's truth).
+const TRUTH_PREFIX: &str = "test_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     #[error(transparent)]
     Array(#[from] ArrayError),
+    #[error(transparent)]
+    Truth(#[from] TruthError),
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -43,14 +49,6 @@ pub struct PreparedMeta {
     pub fraction: f64,
 }
 
-/// Ground truth of the simulated population on the test split.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TestTruth {
-    pub noise_free: ArrayF32,
-    pub centre: ArrayF32,
-    pub surround_factor: ArrayF32,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedDataset {
     pub train_images: ArrayF32,
@@ -60,15 +58,9 @@ pub struct PreparedDataset {
     pub test_images: ArrayF32,
     pub test_responses: ArrayF32,
     pub test_repeats: Option<ArrayF32>,
-    pub truth: Option<TestTruth>,
+    pub truth: Option<Truth>,
     pub meta: PreparedMeta,
 }
-
-const TRUTH_FILES: [&str; 3] = [
-    "test_truth_noise_free.npy",
-    "test_truth_centre.npy",
-    "test_truth_surround_factor.npy",
-];
 
 impl PreparedDataset {
     pub fn write(&self, dir: &Path) -> Result<(), DatasetError> {
@@ -87,12 +79,7 @@ impl PreparedDataset {
             r.write_npy(&dir.join("test_repeats.npy"))?;
         }
         if let Some(t) = &self.truth {
-            for (name, a) in TRUTH_FILES
-                .iter()
-                .zip([&t.noise_free, &t.centre, &t.surround_factor])
-            {
-                a.write_npy(&dir.join(name))?;
-            }
+            t.write(dir, TRUTH_PREFIX)?;
         }
         let meta = serde_json::to_string_pretty(&self.meta).expect("meta serialises");
         std::fs::write(dir.join("meta.json"), meta).map_err(|e| ArrayError::Io {
@@ -122,18 +109,7 @@ impl PreparedDataset {
                 path: meta_path.clone(),
                 message: e.to_string(),
             })?;
-        let truth = match (
-            optional(TRUTH_FILES[0])?,
-            optional(TRUTH_FILES[1])?,
-            optional(TRUTH_FILES[2])?,
-        ) {
-            (Some(noise_free), Some(centre), Some(surround_factor)) => Some(TestTruth {
-                noise_free,
-                centre,
-                surround_factor,
-            }),
-            _ => None,
-        };
+        let truth = Truth::read(dir, TRUTH_PREFIX)?;
         let ds = PreparedDataset {
             train_images: read("train_images.npy")?,
             train_responses: read("train_responses.npy")?,

@@ -17,8 +17,8 @@
 use serde::Serialize;
 
 use crate::neuro::array::ArrayF32;
-use crate::neuro::dataset::TestTruth;
 use crate::neuro::metrics::pearson;
+use crate::neuro::truth::Truth;
 
 /// One neuron's decomposition summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,7 +99,7 @@ fn wide(v: &[f32]) -> Vec<f64> {
 pub fn summarise_neurons(
     centre: &ArrayF32,
     surround: &ArrayF32,
-    truth: Option<&TestTruth>,
+    truth: Option<&Truth>,
 ) -> Vec<NeuronSummary> {
     let neurons = centre.shape.get(1).copied().unwrap_or(0);
     (0..neurons)
@@ -198,7 +198,7 @@ mod tests {
         // Neuron 0: centre varies by 2, surround by 1 -> share 2/3; neuron 1: surround only.
         let centre = arr(&[[1.0, 5.0], [3.0, 5.0], [1.0, 5.0], [3.0, 5.0]]);
         let surround = arr(&[[0.0, 0.0], [0.0, 2.0], [1.0, 0.0], [1.0, 2.0]]);
-        let truth = TestTruth {
+        let truth = Truth {
             centre: arr(&[[0.0, 1.0], [2.0, 1.0], [0.0, 1.0], [2.0, 1.0]]),
             // Modulation: neuron 0 = [0, 0, 1, 1] (matches), neuron 1 = [1, -1, 1, -1].
             noise_free: arr(&[[0.0, 2.0], [2.0, 0.0], [1.0, 2.0], [3.0, 0.0]]),

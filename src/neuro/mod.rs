@@ -8,7 +8,6 @@ pub mod checkpoint;
 pub mod dataset;
 pub mod decomposition;
 #[cfg(feature = "torch")]
-#[cfg(feature = "torch")]
 pub mod determinism;
 pub mod evaluation;
 pub mod import;
@@ -25,3 +24,4 @@ pub mod seeding;
 pub mod sim;
 pub mod summary;
 pub mod train;
+pub mod truth;

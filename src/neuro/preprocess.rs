@@ -18,10 +18,11 @@
 use rayon::prelude::*;
 
 use super::array::ArrayF32;
-use super::dataset::{PreparedDataset, PreparedMeta, TestTruth};
+use super::dataset::{PreparedDataset, PreparedMeta};
 use super::raw::RawDataset;
 use super::resample::{centre_crop, resize};
 use super::seeded::Stream;
+use super::truth::Truth;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
@@ -188,7 +189,7 @@ pub fn preprocess(
     for images in [&mut train_images, &mut val_images, &mut test_images] {
         normalise(images, mean, std);
     }
-    let truth = raw.truth.as_ref().map(|t| TestTruth {
+    let truth = raw.truth.as_ref().map(|t| Truth {
         noise_free: t.noise_free.select_rows(test),
         centre: t.centre.select_rows(test),
         surround_factor: t.surround_factor.select_rows(test),

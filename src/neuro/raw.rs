@@ -24,11 +24,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::array::{ArrayError, ArrayF32};
+use super::truth::{Truth, TruthError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RawError {
     #[error(transparent)]
     Array(#[from] ArrayError),
+    #[error(transparent)]
+    Truth(#[from] TruthError),
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -75,14 +78,6 @@ impl Split {
     }
 }
 
-/// Ground truth of a simulated population, for every image.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawTruth {
-    pub noise_free: ArrayF32,
-    pub centre: ArrayF32,
-    pub surround_factor: ArrayF32,
-}
-
 /// Facts about a raw dataset that are not arrays.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawMeta {
@@ -108,17 +103,11 @@ pub struct RawDataset {
     pub responses: ArrayF32,
     pub split: Split,
     pub test_repeats: Option<ArrayF32>,
-    pub truth: Option<RawTruth>,
+    pub truth: Option<Truth>,
     /// Contents of neurons.json (simulated data).
     pub neurons: Option<serde_json::Value>,
     pub meta: RawMeta,
 }
-
-const TRUTH_FILES: [&str; 3] = [
-    "truth_noise_free.npy",
-    "truth_centre.npy",
-    "truth_surround_factor.npy",
-];
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), RawError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| RawError::Invalid {
@@ -154,12 +143,7 @@ impl RawDataset {
             r.write_npy(&dir.join("test_repeats.npy"))?;
         }
         if let Some(t) = &self.truth {
-            for (name, a) in TRUTH_FILES
-                .iter()
-                .zip([&t.noise_free, &t.centre, &t.surround_factor])
-            {
-                a.write_npy(&dir.join(name))?;
-            }
+            t.write(dir, "")?;
         }
         if let Some(n) = &self.neurons {
             write_json(&dir.join("neurons.json"), n)?;
@@ -176,26 +160,7 @@ impl RawDataset {
                 None
             })
         };
-        let truth = match (
-            optional(TRUTH_FILES[0])?,
-            optional(TRUTH_FILES[1])?,
-            optional(TRUTH_FILES[2])?,
-        ) {
-            (Some(noise_free), Some(centre), Some(surround_factor)) => Some(RawTruth {
-                noise_free,
-                centre,
-                surround_factor,
-            }),
-            (None, None, None) => None,
-            _ => {
-                return Err(RawError::Invalid {
-                    path: dir.to_owned(),
-                    message: format!(
-                        "the truth files {TRUTH_FILES:?} must be all present or all absent"
-                    ),
-                });
-            }
-        };
+        let truth = Truth::read(dir, "")?;
         let neurons_path = dir.join("neurons.json");
         let ds = RawDataset {
             images: ArrayF32::read_npy(&dir.join("images.npy"))?,
@@ -257,10 +222,7 @@ impl RawDataset {
             ));
         }
         if let Some(t) = &self.truth {
-            for (name, a) in TRUTH_FILES
-                .iter()
-                .zip([&t.noise_free, &t.centre, &t.surround_factor])
-            {
+            for (name, a) in t.named("") {
                 if a.shape != [n, k] {
                     return Err(bad(format!(
                         "{name}: expected shape [{n}, {k}], found {:?}",

@@ -26,10 +26,11 @@ use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::analysis::{PopulationAnalysis, analyse_checkpoint};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::Checkpoint;
-use crate::neuro::dataset::{PreparedDataset, TestTruth};
+use crate::neuro::dataset::PreparedDataset;
 use crate::neuro::decomposition::{mean_over_neurons, summarise_neurons, summarise_population};
 use crate::neuro::determinism;
 use crate::neuro::train::torch_device;
+use crate::neuro::truth::Truth;
 use crate::report::maps::{centre_surround_scatter, heatmap};
 
 /// The `decompose` kind.
@@ -70,7 +71,7 @@ struct Split<'a> {
     name: &'a str,
     images: &'a ArrayF32,
     responses: &'a ArrayF32,
-    truth: Option<&'a TestTruth>,
+    truth: Option<&'a Truth>,
 }
 
 impl StageKind for DecomposeKind {
@@ -342,7 +343,7 @@ mod tests {
                 .map(|(c, f)| c * f)
                 .collect(),
         );
-        ds.truth = Some(TestTruth {
+        ds.truth = Some(Truth {
             noise_free,
             centre,
             surround_factor: ArrayF32::new(r.shape.clone(), factor),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::write_atomic;
+use super::fsutil::{read_json, write_json_atomic};
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,26 +56,12 @@ impl Store {
     }
 
     pub fn write_jobs(&self, pipeline: &str, jobs: &JobsFile) -> Result<(), StoreError> {
-        let path = self.jobs_path(pipeline);
-        let bytes = serde_json::to_vec_pretty(jobs).expect("jobs files serialise");
-        write_atomic(&path, &bytes).map_err(StoreError::io(&path))
+        write_json_atomic(&self.jobs_path(pipeline), jobs)
     }
 
     /// The jobs last submitted for `pipeline`, if any are recorded.
     pub fn jobs(&self, pipeline: &str) -> Result<Option<JobsFile>, StoreError> {
-        let path = self.jobs_path(pipeline);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt {
-                        path,
-                        message: e.to_string(),
-                    })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io { path, source: e }),
-        }
+        read_json(&self.jobs_path(pipeline))
     }
 
     pub fn remove_jobs(&self, pipeline: &str) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::write_atomic;
+use super::fsutil::{read_json, write_atomic, write_json_atomic};
 use super::{Store, StoreError};
 use crate::key::{ContentDigest, KeyRecord, StageKey};
 use crate::kind::Metrics;
@@ -61,19 +61,7 @@ impl Store {
     /// The record of a completed key, if any. A record is only ever written after all its
     /// outputs are in the store, so its presence means "complete".
     pub fn record(&self, key: &StageKey) -> Result<Option<StageRecord>, StoreError> {
-        let path = self.record_path(key);
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt {
-                        path,
-                        message: e.to_string(),
-                    })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io { path, source: e }),
-        }
+        read_json(&self.record_path(key))
     }
 
     pub fn has_record(&self, key: &StageKey) -> bool {
@@ -81,9 +69,7 @@ impl Store {
     }
 
     pub fn write_record(&self, record: &StageRecord) -> Result<(), StoreError> {
-        let path = self.record_path(&record.key);
-        let bytes = serde_json::to_vec_pretty(record).expect("records serialise");
-        write_atomic(&path, &bytes).map_err(StoreError::io(&path))
+        write_json_atomic(&self.record_path(&record.key), record)
     }
 
     /// Every record in the cache.
@@ -97,12 +83,7 @@ impl Store {
         {
             if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "json")
             {
-                let bytes = std::fs::read(entry.path()).map_err(StoreError::io(entry.path()))?;
-                let r = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                    path: entry.path().to_owned(),
-                    message: e.to_string(),
-                })?;
-                out.push(r);
+                out.extend(read_json::<StageRecord>(entry.path())?);
             }
         }
         Ok(out)

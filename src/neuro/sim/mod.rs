@@ -29,8 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::array::ArrayF32;
-use super::raw::{FORMAT, RawDataset, RawMeta, RawTruth, Split};
+use super::raw::{FORMAT, RawDataset, RawMeta, Split};
 use super::seeded::Stream;
+use super::truth::Truth;
 use neurons::Response;
 pub use population::{Population, PopulationConfig};
 use source::StimulusSource;
@@ -241,7 +242,7 @@ pub fn simulate(
             vec![cfg.repeats, cfg.test_images, k],
             test_repeats,
         )),
-        truth: Some(RawTruth {
+        truth: Some(Truth {
             noise_free: ArrayF32::new(vec![n, k], nf),
             centre: ArrayF32::new(vec![n, k], centre),
             surround_factor: ArrayF32::new(vec![n, k], factor),
