@@ -16,11 +16,11 @@ pub mod model;
 pub mod noise;
 pub mod pictures;
 pub mod preprocess;
+pub mod random;
 pub mod raw;
 pub mod resample;
 pub mod runtime;
-pub mod seeded;
-pub mod seeding;
+
 pub mod sim;
 pub mod summary;
 pub mod train;

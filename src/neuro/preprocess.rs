@@ -19,9 +19,9 @@ use rayon::prelude::*;
 
 use super::array::ArrayF32;
 use super::dataset::{PreparedDataset, PreparedMeta};
+use super::random::sequential::Stream;
 use super::raw::RawDataset;
 use super::resample::{centre_crop, resize};
-use super::seeded::Stream;
 use super::truth::Truth;
 
 #[derive(Debug, thiserror::Error)]

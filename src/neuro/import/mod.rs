@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use arrays::{Container, Kind, Loaded, Values};
 
 use super::array::ArrayF32;
+use super::random::sequential::Stream;
 use super::raw::{FORMAT, RawDataset, RawMeta, Split};
-use super::seeded::Stream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

@@ -1,10 +1,10 @@
 //! Initial values of a network's variables, drawn per neuron and per variable from the stage
-//! seed (see `crate::neuro::seeding`): a neuron starts from the same weights whether it is
+//! seed (see `crate::neuro::random::counter`): a neuron starts from the same weights whether it is
 //! trained alone or inside a population, and whatever order the variables are created in.
 //! Distributions follow PyTorch's defaults for `Conv2d`, `Linear` and `BatchNorm2d`.
 
 use super::arch::{Role, VarSpec};
-use crate::neuro::seeding::{Purpose, Stream};
+use crate::neuro::random::counter::{Purpose, Stream};
 
 /// The initial values of `spec` for the neuron with dataset index `neuron`.
 pub fn initial_values(spec: &VarSpec, seed: u64, neuron: usize) -> Vec<f32> {

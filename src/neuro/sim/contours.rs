@@ -3,7 +3,7 @@
 //! the association-field (collinear facilitation) part of the simulated surrounds.
 
 use super::stimuli::{iceil, ifloor};
-use crate::neuro::seeded::Stream;
+use crate::neuro::random::sequential::Stream;
 
 /// A smooth elongated curve drawn over the leaves with anti-aliased edges.
 pub(super) struct Contour {

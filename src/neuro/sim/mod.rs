@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::array::ArrayF32;
+use super::random::sequential::Stream;
 use super::raw::{FORMAT, RawDataset, RawMeta, Split};
-use super::seeded::Stream;
 use super::truth::Truth;
 use neurons::Response;
 pub use population::{Population, PopulationConfig};

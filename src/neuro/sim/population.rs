@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use super::features::{EnergyGrid, LEVELS};
 use super::neurons::{CellType, Drive, NeuronModel, NeuronParams, Response};
 use super::source::StimulusSource;
-use crate::neuro::seeded::Stream;
+use crate::neuro::random::sequential::Stream;
 use crate::neuro::summary::{mean_var, quantile};
 
 /// How a population is drawn.

@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn white_noise_is_flat_and_a_grating_peaks_at_its_frequency() {
         let n = 32;
-        let mut rng = crate::neuro::seeded::Stream::new(0, "white", 0);
+        let mut rng = crate::neuro::random::sequential::Stream::new(0, "white", 0);
         let noise: Vec<f32> = (0..n * n).map(|_| rng.normal() as f32).collect();
         let slope = spectrum_slope([noise.as_slice()], n).unwrap();
         assert!(slope.abs() < 0.5, "white noise slope {slope}");

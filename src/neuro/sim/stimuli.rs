@@ -10,7 +10,7 @@
 //! Every image is a pure function of (seed, split, index) through its own random stream.
 
 use super::contours::Contour;
-use crate::neuro::seeded::Stream;
+use crate::neuro::random::sequential::Stream;
 
 /// Luminance of pixels left uncovered when the leaf budget runs out (rare).
 const BACKGROUND: f32 = 0.5;

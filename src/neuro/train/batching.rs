@@ -2,7 +2,7 @@
 //! same order for every neuron (so a neuron sees the same batches alone or in a population),
 //! and cut into consecutive batches (the last one may be smaller).
 
-use crate::neuro::seeding::{Purpose, Stream};
+use crate::neuro::random::counter::{Purpose, Stream};
 
 /// The permutation of `0..n` used in `epoch` (1-based).
 pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> Vec<usize> {

@@ -13,7 +13,7 @@ use super::trainer::train_step;
 use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
 use crate::neuro::model::network::tensor_from;
 use crate::neuro::model::{Architecture, ModelId, Network};
-use crate::neuro::seeding::{Purpose, Stream};
+use crate::neuro::random::counter::{Purpose, Stream};
 
 /// What to measure.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::neuro::model::arch::DROPOUT_P;
-use crate::neuro::seeding::{Purpose, Stream};
+use crate::neuro::random::counter::{Purpose, Stream};
 
 /// The mask values of one dropout layer for one step, laid out `[batch, neurons, channels]`
 /// (i.e. `[B, P*C]`): 0 for a dropped channel, 1/(1-p) for a kept one.

@@ -12,7 +12,7 @@ use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::dataset::{PreparedDataset, PreparedMeta};
 use crate::neuro::model::{FreezeMode, ModelId};
-use crate::neuro::seeding::{Purpose, Stream};
+use crate::neuro::random::counter::{Purpose, Stream};
 
 fn split(stream: Stream, n: usize, size: usize, filters: &[Vec<f32>]) -> (ArrayF32, ArrayF32) {
     let neurons = filters.len();

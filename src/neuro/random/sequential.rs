@@ -8,7 +8,8 @@
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
-/// Domain separation for the key derivation; bump when the derivation changes.
+/// Domain separation for the key derivation; bump when the derivation changes (the name is
+/// this module's old one, kept so that every seed still gives the same numbers).
 const DOMAIN: &[u8] = b"sapipe/seeded/v1";
 
 /// One independent random stream.
