@@ -125,6 +125,10 @@ fn status_and_explain_name_the_changed_component_with_old_and_new_values() {
     assert_eq!(b["reasons"][0]["reason"], "param");
     assert_eq!(b["reasons"][0]["old"], 2.0);
     assert_eq!(b["reasons"][0]["new"], 2.5);
+    assert!(
+        b.get("slurm").is_none(),
+        "a local run has no Slurm jobs: {b}"
+    );
     let explain = p.ok(&["explain", P, "count_b"]);
     assert!(
         explain.stdout.contains("param   scale = 2.5"),

@@ -291,6 +291,21 @@ stages:
         "COMPLETED"
     );
     let st = p.ok(&["status", P]);
+    let json: serde_json::Value =
+        serde_json::from_str(&p.ok(&["status", P, "--json"]).stdout).unwrap();
+    let join = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "join")
+        .unwrap();
+    assert_eq!(join["slurm"]["job"], id("join").as_str(), "{join}");
+    assert_eq!(join["slurm"]["state"], "COMPLETED", "{join}");
+    assert_eq!(
+        join["slurm"]["after"].as_array().unwrap().len(),
+        2,
+        "{join}"
+    );
     assert!(
         st.stdout.contains("0 of 5 stages will run"),
         "{}",

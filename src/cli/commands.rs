@@ -65,11 +65,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let session = open(&pipeline, cache)?;
             let statuses = ops::status::status(&session, &stages)?;
+            let queue = ops::slurm::queue(&session)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&statuses)?);
+                let reports = ops::status::with_jobs(statuses, queue.as_ref());
+                println!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
                 print!("{}", terminal::status(&statuses));
-                if let Some(queue) = ops::slurm::queue(&session)? {
+                if let Some(queue) = queue {
                     print!("{}", report::slurm::queue(&queue));
                 }
             }

@@ -15,11 +15,12 @@ use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::dataset::PreparedDataset;
 use crate::neuro::determinism;
-use crate::neuro::model::{Architecture, FreezeMode, ModelId};
+use crate::neuro::model::arch::ReadoutKind;
+use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
 use crate::neuro::train::trainer::{
     CurveRow, EpochReport, InitFrom, TrainData, TrainSettings, predict_checkpoint, train,
 };
-use crate::neuro::train::{Selection, Strategy, TrainError, torch_device};
+use crate::neuro::train::{CombineInit, Selection, Strategy, TrainError, torch_device};
 
 /// The `train` kind.
 pub struct TrainKind;
@@ -52,6 +53,29 @@ fn choice<T>(ctx: &StageContext, name: &str, parse: fn(&str) -> Option<T>) -> Re
             ctx.stage
         ))
     })
+}
+
+/// Resolves `combine_init` for `arch`; `copies_centre` says whether `init` copies the centre
+/// term from an upstream checkpoint.
+fn combine_init(
+    value: &str,
+    arch: &Architecture,
+    copies_centre: bool,
+) -> Result<CombineInit, String> {
+    let split = arch.readout == ReadoutKind::SplitFcl;
+    match value {
+        "auto" if split && copies_centre => Ok(CombineInit::Centre),
+        "auto" => Ok(CombineInit::Random),
+        _ if !split => Err(format!(
+            "combine_init: '{value}' applies to ff-sa-cnn-star-fc1 only (model {} has no combiner); leave it at auto",
+            arch.model
+        )),
+        "centre" => Ok(CombineInit::Centre),
+        "random" => Ok(CombineInit::Random),
+        other => Err(format!(
+            "combine_init: unknown value '{other}' (valid: auto, centre, random)"
+        )),
+    }
 }
 
 fn train_error(stage: &str, e: TrainError) -> KindError {
@@ -138,6 +162,7 @@ impl StageKind for TrainKind {
             device,
             eval_batch: 50,
             precision: crate::neuro::train::Precision::Single,
+            combine_init: CombineInit::Random,
         };
         let init_spec = init_param(ctx.params).map_err(invalid)?;
         let upstream = match &init_spec {
@@ -151,6 +176,14 @@ impl StageKind for TrainKind {
                 Some((ckpt, path.clone(), units))
             }
             None => None,
+        };
+        let copies_centre = upstream
+            .as_ref()
+            .is_some_and(|(_, _, units)| units.contains(&Unit::Centre));
+        let settings = TrainSettings {
+            combine_init: combine_init(ctx.param_str("combine_init")?, &arch, copies_centre)
+                .map_err(invalid)?,
+            ..settings
         };
         let init = upstream.as_ref().map(|(checkpoint, path, units)| InitFrom {
             checkpoint,
@@ -393,6 +426,22 @@ mod tests {
             .write(dir.path())
             .unwrap();
         dir
+    }
+
+    #[test]
+    fn combine_init_auto_follows_the_centre_copy_and_explicit_values_need_a_combiner() {
+        let fc1 = Architecture::new(ModelId::FfSaCnnStarFc1, 50).unwrap();
+        let fcl = Architecture::new(ModelId::FfSaCnnStar, 50).unwrap();
+        assert_eq!(combine_init("auto", &fc1, true), Ok(CombineInit::Centre));
+        assert_eq!(combine_init("auto", &fc1, false), Ok(CombineInit::Random));
+        assert_eq!(combine_init("random", &fc1, true), Ok(CombineInit::Random));
+        assert_eq!(combine_init("centre", &fc1, false), Ok(CombineInit::Centre));
+        assert_eq!(combine_init("auto", &fcl, true), Ok(CombineInit::Random));
+        let err = combine_init("centre", &fcl, false).unwrap_err();
+        assert!(
+            err.contains("ff-sa-cnn-star-fc1 only") && err.contains("leave it at auto"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde_json::Value;
 use crate::kind::Params;
 
 /// Implementation version of `train`: bump when its outputs change for the same inputs.
-pub const VERSION: u32 = 2;
+/// 3: `combine_init` (an FC1 step that copies the centre term starts from its predictions).
+pub const VERSION: u32 = 3;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {

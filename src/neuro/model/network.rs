@@ -369,6 +369,23 @@ impl Network {
         Ok(copied)
     }
 
+    /// Sets a split-FCL readout's combiner to weights (1, 0) and bias 0, so that the
+    /// prediction is the centre term alone. An error for other readouts.
+    pub fn start_from_centre_term(&mut self) -> Result<(), String> {
+        if self.arch.readout != ReadoutKind::SplitFcl {
+            return Err(format!(
+                "combine_init: model {} has no split readout; only ff-sa-cnn-star-fc1 has a combiner",
+                self.arch.model
+            ));
+        }
+        let _guard = tch::no_grad_guard();
+        let mut weight = self.vars["readout.combine.weight"].shallow_clone();
+        let _ = weight.fill_(0.0);
+        let _ = weight.narrow(2, 0, 1).fill_(1.0);
+        let _ = self.vars["readout.combine.bias"].shallow_clone().fill_(0.0);
+        Ok(())
+    }
+
     /// Detached copies of every variable (on the network's device).
     pub fn snapshot(&self) -> Vars {
         self.vars

@@ -370,6 +370,63 @@ fn init_copies_exactly_the_named_blocks() {
     );
 }
 
+/// The incremental chain's FC1 step with `combine_init: centre`: before any update, the model
+/// that copied alpha, SA, beta and the centre term from an upstream rf+sa-CNN* predicts
+/// exactly what the upstream model predicts (the surround term has weight 0); with the
+/// reference's random combiner it does not. Other readouts have no combiner to set.
+#[test]
+fn fc1_with_a_centre_combiner_starts_from_the_upstream_predictions() {
+    use crate::neuro::model::network::images_tensor;
+    let size = 26;
+    let ds = synthetic(20, 8, 4, 2, size, 7);
+    let upstream_model = ModelId::RfSaCnnStar;
+    let trained = run(
+        &settings(upstream_model, 1, Strategy::Population),
+        &ds,
+        None,
+    );
+    let upstream = checkpoint(upstream_model, &ds, &trained);
+    let path = Path::new("up.safetensors");
+    let expected = predict_checkpoint(&upstream, path, &ds.val_images, Device::Cpu, 2, 50).unwrap();
+    let model = ModelId::FfSaCnnStarFc1;
+    let blocks = units(&["alpha", "sa", "beta", "centre"], model, size);
+    let init = InitFrom {
+        checkpoint: &upstream,
+        path,
+        units: blocks.clone(),
+    };
+    let start = |combine_init| {
+        let s = TrainSettings {
+            freeze: blocks.clone(),
+            combine_init,
+            ..settings(model, 1, Strategy::Population)
+        };
+        let arch = Architecture::new(model, size).unwrap();
+        let net = super::trainer::prepare_network(&s, arch, &[0, 1], Some(&init)).unwrap();
+        crate::neuro::model::network::to_array(
+            &net.predict(&images_tensor(&ds.val_images, Device::Cpu), 50),
+        )
+    };
+    assert_eq!(start(super::CombineInit::Centre), expected);
+    let random = start(super::CombineInit::Random);
+    assert!(
+        random
+            .data
+            .iter()
+            .zip(&expected.data)
+            .any(|(a, b)| (a - b).abs() > 1e-3),
+        "a random combiner should not reproduce the upstream predictions"
+    );
+    let mut other = Network::new(
+        Architecture::new(ModelId::FfSaCnnStar, size).unwrap(),
+        &[0],
+        1,
+        Device::Cpu,
+    );
+    let err = other.start_from_centre_term().unwrap_err();
+    assert!(err.contains("only ff-sa-cnn-star-fc1"), "{err}");
+}
+
 #[test]
 fn frozen_blocks_end_bit_identical_and_strict_mode_keeps_their_statistics() {
     let size = 26;

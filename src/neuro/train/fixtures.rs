@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tch::Device;
 
 use super::trainer::{InitFrom, TrainData, TrainSettings, Trained, train};
-use super::{Precision, Selection, Strategy};
+use super::{CombineInit, Precision, Selection, Strategy};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::dataset::{PreparedDataset, PreparedMeta};
@@ -98,6 +98,7 @@ pub fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSetti
         device: Device::Cpu,
         eval_batch: 50,
         precision: Precision::Single,
+        combine_init: CombineInit::Random,
     }
 }
 

@@ -95,6 +95,28 @@ impl Precision {
     }
 }
 
+/// How a split-FCL (FC1) model's 2 -> 1 combiner starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CombineInit {
+    /// PyTorch's default initialisation of a `Linear(2, 1)`, as the reference code.
+    #[default]
+    Random,
+    /// Weights (1, 0) and bias 0: the model starts as its centre term alone. With the centre
+    /// copied from an upstream CTL (the incremental chain's FC1 step) it starts from the
+    /// upstream model's predictions, as every other step of the chain does, and the surround
+    /// term grows from zero, like the attention layer's residual scale.
+    Centre,
+}
+
+impl CombineInit {
+    pub fn id(self) -> &'static str {
+        match self {
+            CombineInit::Random => "random",
+            CombineInit::Centre => "centre",
+        }
+    }
+}
+
 /// Why training failed; messages name the epoch, neuron, parameter or file.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

@@ -18,7 +18,7 @@ use super::batching::{batches, epoch_order};
 use super::dropout::StepDropout;
 use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
-use super::{Precision, Strategy, TrainError};
+use super::{CombineInit, Precision, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
@@ -43,6 +43,8 @@ pub struct TrainSettings {
     pub eval_batch: usize,
     /// What the networks compute in (checkpoints are single precision either way).
     pub precision: Precision,
+    /// How a split-FCL readout's combiner starts (other readouts have none).
+    pub combine_init: CombineInit,
 }
 
 /// `init: {from, blocks}` resolved: the upstream checkpoint and the units to copy.
@@ -252,6 +254,9 @@ pub fn prepare_network(
         .into_kind(settings.precision.kind());
     if let Some(init) = init {
         net.copy_units(init.checkpoint, &init.units, init.path)?;
+    }
+    if settings.combine_init == CombineInit::Centre {
+        net.start_from_centre_term().map_err(TrainError::Invalid)?;
     }
     net.freeze(&settings.freeze, settings.freeze_mode);
     Ok(net)
