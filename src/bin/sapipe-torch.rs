@@ -15,22 +15,7 @@ enum Command {
     /// Run one stage: a JSON StageRequest on stdin, JSON-lines messages on stdout.
     RunStage,
     /// Training throughput of both strategies (see `sapipe bench train`).
-    BenchTrain {
-        #[arg(long)]
-        model: String,
-        #[arg(long)]
-        neurons: usize,
-        #[arg(long)]
-        device: String,
-        #[arg(long)]
-        steps: usize,
-        #[arg(long)]
-        batch_size: usize,
-        #[arg(long, action = clap::ArgAction::Set)]
-        deterministic: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    BenchTrain(sapipe::cli::args::BenchTrainArgs),
     /// Report libtorch, CUDA, cuDNN, devices and determinism settings.
     Doctor {
         #[arg(long)]
@@ -43,16 +28,8 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::RunStage => sapipe::worker::serve::run_stage(&sapipe::stages::torch_registry()),
-        Command::BenchTrain {
-            model,
-            neurons,
-            device,
-            steps,
-            batch_size,
-            deterministic,
-            json,
-        } => match bench_train(&model, neurons, &device, steps, batch_size, deterministic) {
-            Ok(report) if json => {
+        Command::BenchTrain(args) => match bench_train(&args) {
+            Ok(report) if args.json => {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&report).expect("reports serialise")
@@ -85,24 +62,21 @@ fn main() {
 }
 
 fn bench_train(
-    model: &str,
-    neurons: usize,
-    device: &str,
-    steps: usize,
-    batch_size: usize,
-    deterministic: bool,
+    args: &sapipe::cli::args::BenchTrainArgs,
 ) -> Result<sapipe::neuro::train::bench::BenchReport, String> {
+    use sapipe::cli::args::DeviceArg;
     use sapipe::kind::DeviceClass;
     use sapipe::neuro::train::bench::{BenchSettings, bench_train};
-    let model = sapipe::neuro::model::ModelId::parse(model).map_err(|e| e.to_string())?;
-    let class = match device {
-        "cuda" => DeviceClass::Cuda,
-        _ => DeviceClass::Cpu,
+    let model = sapipe::neuro::model::ModelId::parse(&args.model).map_err(|e| e.to_string())?;
+    let class = match args.device {
+        DeviceArg::Cuda => DeviceClass::Cuda,
+        DeviceArg::Cpu => DeviceClass::Cpu,
     };
     let device = sapipe::neuro::train::torch_device(class).map_err(|e| e.to_string())?;
-    sapipe::neuro::determinism::set_deterministic(deterministic);
-    let mut settings = BenchSettings::new(model, neurons, device);
-    settings.steps = steps;
-    settings.batch_size = batch_size;
+    sapipe::neuro::determinism::set_deterministic(args.deterministic);
+    let mut settings = BenchSettings::new(model, args.neurons, device);
+    settings.steps = args.steps;
+    settings.rounds = args.rounds;
+    settings.batch_size = args.batch_size;
     bench_train(&settings).map_err(|e| e.to_string())
 }

@@ -188,6 +188,10 @@ pub struct BenchTrainArgs {
     /// Timed training steps per network (after one warm-up step).
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
+    /// Alternating rounds of both strategies; each strategy's median round is reported, so a
+    /// slow spell of the machine does not decide the comparison.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     #[arg(long, default_value_t = 50)]
     pub batch_size: usize,
     /// Deterministic algorithms (as pipelines default to).
@@ -213,6 +217,8 @@ impl BenchTrainArgs {
             device.into(),
             "--steps".into(),
             self.steps.to_string(),
+            "--rounds".into(),
+            self.rounds.to_string(),
             "--batch-size".into(),
             self.batch_size.to_string(),
             "--deterministic".into(),

@@ -284,7 +284,7 @@ fn run_worker(args: &[String]) -> anyhow::Result<i32> {
         );
         return Ok(1);
     };
-    let status = std::process::Command::new(&worker)
+    let status = crate::worker::worker_command(&worker)
         .args(args)
         .status()
         .with_context(|| format!("cannot run {}", worker.display()))?;

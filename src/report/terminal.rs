@@ -326,7 +326,7 @@ pub fn models(
 #[cfg(feature = "torch")]
 pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
     format!(
-        "train throughput, {} x {} neurons on {}, batch {}, {} timed steps per network\n\
+        "train throughput, {} x {} neurons on {}, batch {}, {} timed steps per network, median of {} alternating rounds\n\
          population trainer ({} neurons per computation): {:.0} image x neuron / s\n\
          one neuron at a time (baseline):            {:.0} image x neuron / s\n\
          ratio population / one-at-a-time: {:.2} ({} is faster)\n",
@@ -335,6 +335,7 @@ pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
         b.device,
         b.batch_size,
         b.steps,
+        b.rounds,
         b.population.group_size,
         b.population.images_neuron_per_s,
         b.per_neuron.images_neuron_per_s,

@@ -3,7 +3,7 @@
 //! the `sapipe-torch` worker with the serialised context.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use super::protocol::{StageRequest, WorkerMessage};
 use crate::kind::{KindError, Metrics, Params, StageContext, StageKind};
@@ -62,7 +62,7 @@ impl StageKind for WorkerKind {
                 "stage log {}",
                 ctx.log_path.display()
             )))?;
-        let mut child = Command::new(&worker)
+        let mut child = super::worker_command(&worker)
             .arg("run-stage")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -23,6 +23,8 @@ pub struct BenchSettings {
     pub device: Device,
     /// Timed steps per network (after one untimed warm-up step).
     pub steps: usize,
+    /// Alternating rounds of both strategies; each reports its median round.
+    pub rounds: usize,
     pub batch_size: usize,
     /// Model input side (50 in the paper).
     pub input_size: usize,
@@ -36,6 +38,7 @@ impl BenchSettings {
             neurons,
             device,
             steps: 5,
+            rounds: 3,
             batch_size: 50,
             input_size: REFERENCE_INPUT_SIZE,
             seed: 1,
@@ -61,6 +64,7 @@ pub struct BenchReport {
     pub device: String,
     pub batch_size: usize,
     pub steps: usize,
+    pub rounds: usize,
     pub population: StrategyTiming,
     pub per_neuron: StrategyTiming,
     /// population / per-neuron throughput: above 1 means the population trainer is faster.
@@ -89,12 +93,20 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
     let responses = tensor_from(&[b, p], &targets, settings.device);
     let ids: Vec<usize> = (0..p).collect();
 
-    let population = time_group(settings, arch, &ids, &images, &responses)?;
-    let mut per_neuron_seconds = 0.0;
-    for &id in &ids {
-        let column = responses.narrow(1, id as i64, 1).contiguous();
-        per_neuron_seconds += time_group(settings, arch, &[id], &images, &column)?;
+    let columns: Vec<Tensor> = ids
+        .iter()
+        .map(|&id| responses.narrow(1, id as i64, 1).contiguous())
+        .collect();
+    let (mut population_rounds, mut per_neuron_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..settings.rounds.max(1) {
+        population_rounds.push(time_group(settings, arch, &ids, &images, &responses)?);
+        let mut seconds = 0.0;
+        for (&id, column) in ids.iter().zip(&columns) {
+            seconds += time_group(settings, arch, &[id], &images, column)?;
+        }
+        per_neuron_rounds.push(seconds);
     }
+    let (population, per_neuron_seconds) = (median(population_rounds), median(per_neuron_rounds));
     let work = (b * settings.steps * p) as f64;
     let timing = |strategy, group_size, seconds: f64| StrategyTiming {
         strategy,
@@ -111,6 +123,7 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
         device: format!("{:?}", settings.device),
         batch_size: b,
         steps: settings.steps,
+        rounds: settings.rounds.max(1),
         faster: if ratio >= 1.0 {
             "population"
         } else {
@@ -160,6 +173,12 @@ fn time_group(
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// The middle value (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);
@@ -171,13 +190,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn median_takes_the_middle_round() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![5.0]), 5.0);
+        assert_eq!(median(vec![4.0, 1.0]), 4.0);
+    }
+
+    #[test]
     fn reports_both_strategies_and_their_ratio() {
         let mut settings = BenchSettings::new(ModelId::RfCnn, 2, Device::Cpu);
         settings.steps = 1;
+        settings.rounds = 2;
         settings.batch_size = 4;
         settings.input_size = 26;
         let r = bench_train(&settings).unwrap();
         assert_eq!((r.population.group_size, r.per_neuron.group_size), (2, 1));
+        assert_eq!(r.rounds, 2);
         assert!(r.population.images_neuron_per_s > 0.0 && r.per_neuron.images_neuron_per_s > 0.0);
         let expected = r.population.images_neuron_per_s / r.per_neuron.images_neuron_per_s;
         assert!((r.ratio - expected).abs() < 1e-12);

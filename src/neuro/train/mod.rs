@@ -52,9 +52,11 @@ impl Strategy {
     }
 
     /// Neurons per group for `neurons` neurons on a device of class `class`. `auto` is the
-    /// population trainer on every device: `sapipe bench train` measured it 2.2x (rf-cnn, 4
-    /// neurons) to 4.8x (ff-sa-cnn-star, 8 neurons) faster than one neuron at a time on 2 CPU
-    /// cores, and toolchain.md measured grouped training 8x faster on an H200.
+    /// population trainer on every device. On 2 CPU cores `sapipe bench train` (median of 3
+    /// alternating rounds, 8 or 16 neurons) measured it 1.02x (rf-sa-cnn-star) to 1.05x
+    /// (ff-sa-cnn-star) the one-neuron loop, once convolutions run per neuron's channel chunk
+    /// on CPU and the worker keeps its large allocations off `mmap` (before: 0.6-0.7x);
+    /// toolchain.md measured grouped training 8x faster on an H200.
     pub fn group_size_for(self, class: DeviceClass, neurons: usize) -> usize {
         let all = neurons.max(1);
         let _ = class;
