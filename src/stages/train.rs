@@ -240,6 +240,12 @@ impl StageKind for TrainKind {
             "freeze_mode".to_owned(),
             settings.freeze_mode.id().to_owned(),
         );
+        if arch.readout == ReadoutKind::SplitFcl {
+            extra.insert(
+                "combine_init".to_owned(),
+                settings.combine_init.id().to_owned(),
+            );
+        }
         if let Some(spec) = &init_spec {
             extra.insert(
                 "init".to_owned(),
@@ -370,6 +376,7 @@ mod tests {
             ("freeze_mode", json!("strict")),
             ("selection", json!("per-neuron")),
             ("strategy", json!("auto")),
+            ("combine_init", json!("auto")),
             ("label", json!("")),
         ]
         .into_iter()
