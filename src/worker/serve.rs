@@ -14,6 +14,18 @@ fn send(out: &Mutex<std::io::Stdout>, msg: &WorkerMessage) {
     let _ = out.flush();
 }
 
+/// Reports an error that stops the worker before the stage runs; returns the exit code.
+fn refuse(out: &Mutex<std::io::Stdout>, message: String) -> i32 {
+    send(
+        out,
+        &WorkerMessage::Error {
+            invalid: false,
+            message,
+        },
+    );
+    1
+}
+
 /// Runs one stage request from stdin with the given (libtorch) kinds; returns the exit code.
 pub fn run_stage(kinds: &KindRegistry) -> i32 {
     let out = Mutex::new(std::io::stdout());
@@ -25,38 +37,16 @@ pub fn run_stage(kinds: &KindRegistry) -> i32 {
             serde_json::from_slice(&body).map_err(|e| format!("malformed stage request: {e}"))
         }) {
         Ok(r) => r,
-        Err(message) => {
-            send(
-                &out,
-                &WorkerMessage::Error {
-                    invalid: false,
-                    message,
-                },
-            );
-            return 1;
-        }
+        Err(message) => return refuse(&out, message),
     };
     let Some(kind) = kinds.get(&request.kind) else {
-        let message = format!("the libtorch worker has no kind '{}'", request.kind);
-        send(
+        return refuse(
             &out,
-            &WorkerMessage::Error {
-                invalid: false,
-                message,
-            },
+            format!("the libtorch worker has no kind '{}'", request.kind),
         );
-        return 1;
     };
     if request.device == crate::kind::DeviceClass::Cuda && !tch::Cuda::is_available() {
-        let message = "the stage is to run on CUDA, but libtorch reports CUDA unavailable on this machine (see `sapipe doctor`); use device: cpu".to_string();
-        send(
-            &out,
-            &WorkerMessage::Error {
-                invalid: false,
-                message,
-            },
-        );
-        return 1;
+        return refuse(&out, "the stage is to run on CUDA, but libtorch reports CUDA unavailable on this machine (see `sapipe doctor`); use device: cpu".to_string());
     }
     crate::neuro::determinism::set_deterministic(request.deterministic);
     let progress = |done: u64, total: u64, message: &str| {
