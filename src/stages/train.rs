@@ -20,7 +20,7 @@ use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
 use crate::neuro::train::trainer::{
     CurveRow, EpochReport, InitFrom, TrainData, TrainSettings, predict_checkpoint, train,
 };
-use crate::neuro::train::{CombineInit, Selection, Strategy, TrainError, torch_device};
+use crate::neuro::train::{CombineInit, Precision, Selection, Strategy, TrainError, torch_device};
 
 /// The `train` kind.
 pub struct TrainKind;
@@ -148,22 +148,6 @@ impl StageKind for TrainKind {
             .map_err(|e| invalid(e.to_string()))?;
         let device = torch_device(ctx.device).map_err(|e| train_error(stage, e))?;
         determinism::set_deterministic(ctx.deterministic);
-        let settings = TrainSettings {
-            model,
-            channels,
-            epochs: ctx.param_u64("epochs")? as usize,
-            batch_size: ctx.param_u64("batch_size")? as usize,
-            lr: ctx.param_f64("lr")?,
-            seed: ctx.param_u64("seed")?,
-            selection: choice(ctx, "selection", Selection::parse)?,
-            freeze,
-            freeze_mode: choice(ctx, "freeze_mode", FreezeMode::parse)?,
-            strategy: choice(ctx, "strategy", Strategy::parse)?,
-            device,
-            eval_batch: 50,
-            precision: crate::neuro::train::Precision::Single,
-            combine_init: CombineInit::Random,
-        };
         let init_spec = init_param(ctx.params).map_err(invalid)?;
         let upstream = match &init_spec {
             Some(spec) => {
@@ -181,9 +165,21 @@ impl StageKind for TrainKind {
             .as_ref()
             .is_some_and(|(_, _, units)| units.contains(&Unit::Centre));
         let settings = TrainSettings {
+            model,
+            channels,
+            epochs: ctx.param_u64("epochs")? as usize,
+            batch_size: ctx.param_u64("batch_size")? as usize,
+            lr: ctx.param_f64("lr")?,
+            seed: ctx.param_u64("seed")?,
+            selection: choice(ctx, "selection", Selection::parse)?,
+            freeze,
+            freeze_mode: choice(ctx, "freeze_mode", FreezeMode::parse)?,
+            strategy: choice(ctx, "strategy", Strategy::parse)?,
+            device,
+            eval_batch: 50,
+            precision: Precision::Single,
             combine_init: combine_init(ctx.param_str("combine_init")?, &arch, copies_centre)
                 .map_err(invalid)?,
-            ..settings
         };
         let init = upstream.as_ref().map(|(checkpoint, path, units)| InitFrom {
             checkpoint,
