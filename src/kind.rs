@@ -59,6 +59,9 @@ pub struct StageContext<'a> {
     pub deterministic: bool,
     /// Reports progress to the display: (done, total, message).
     pub progress: &'a (dyn Fn(u64, u64, &str) + Sync),
+    /// Reports how the kind computed its numbers, for the stage's record (kinds whose results
+    /// do not depend on the machine report nothing).
+    pub numerics: &'a (dyn Fn(crate::reproducibility::Numerics) + Sync),
 }
 
 impl StageContext<'_> {

@@ -8,6 +8,8 @@
 //! - `key`: typed digests, the key record hashed into a stage key, typed dirty reasons.
 //! - `store`: the content-addressed cache (layout in `cache/README.md`), records, locks, gc.
 //! - `lockfile`: the human-readable per-pipeline lock file.
+//! - `reproducibility`: the compute environment recorded with every result (never keyed) and
+//!   the verdicts of a run against a lock file written on other hardware.
 //! - `exec`: key computation, planning, single-stage execution and the parallel scheduler;
 //!   emits events, never prints.
 //! - `kind`: what a stage kind is to the engine; `stages`: the built-in kinds' adapters.
@@ -17,7 +19,7 @@
 //! - `ops`: one module per user-visible operation; `report`: all terminal output;
 //!   `cli`: the command line.
 //!
-//! The engine (spec, graph, key, store, lockfile, exec) knows nothing about neurons and builds
+//! The engine (spec, graph, key, store, lockfile, reproducibility, exec) knows nothing about neurons and builds
 //! without libtorch (`--no-default-features`).
 
 pub mod audit;
@@ -30,6 +32,7 @@ pub mod lockfile;
 pub mod neuro;
 pub mod ops;
 pub mod report;
+pub mod reproducibility;
 pub mod spec;
 pub mod stages;
 pub mod store;

@@ -28,6 +28,21 @@ pub struct LockedStage {
     /// The stage's scalar metrics (timing metrics left out), so numeric drift reads in a diff.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Where the locked result was computed (recorded, not compared: see
+    /// `reproducibility::verdict`). Absent in lock files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_on: Option<ProducedOn>,
+}
+
+/// The compute environment of a locked result, as much of it as a verdict needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducedOn {
+    /// The CPU or GPU model, and the numerics in one line.
+    pub hardware: String,
+    /// The reproducibility class; absent: no bit identity expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
 }
 
 /// Relative difference below which two metric values count as equal. Metrics are summaries
@@ -70,10 +85,18 @@ impl LockedStage {
             .iter()
             .map(|(n, o)| (n.clone(), o.digest.clone()))
             .collect();
+        let produced_on = record.environment.as_ref().map(|e| ProducedOn {
+            hardware: match &e.numerics {
+                Some(n) => format!("{}; {}", e.hardware(), n.summary),
+                None => e.hardware(),
+            },
+            class: e.class(),
+        });
         Self {
             key: record.key.clone(),
             outputs,
             metrics,
+            produced_on,
         }
     }
 }
@@ -192,6 +215,7 @@ mod tests {
             key: StageKey::from_hash(blake3::hash(k)),
             outputs: BTreeMap::from([("out".to_string(), ContentDigest::of_bytes(o))]),
             metrics: BTreeMap::from([("corr".to_string(), serde_json::json!(0.5))]),
+            produced_on: None,
         }
     }
 

@@ -72,8 +72,13 @@ fn bench_train(
         DeviceArg::Cuda => DeviceClass::Cuda,
         DeviceArg::Cpu => DeviceClass::Cpu,
     };
+    use sapipe::neuro::determinism;
+    if determinism::portable(class, args.deterministic) {
+        // SAFETY: the benchmark has not called into libtorch yet and runs on this one thread.
+        unsafe { determinism::pin_portable_cpu() };
+    }
     let device = sapipe::neuro::train::torch_device(class).map_err(|e| e.to_string())?;
-    sapipe::neuro::determinism::set_deterministic(args.deterministic);
+    determinism::set_deterministic(args.deterministic);
     let mut settings = BenchSettings::new(model, args.neurons, device);
     settings.steps = args.steps;
     settings.rounds = args.rounds;

@@ -253,6 +253,7 @@ pub fn environment() -> Environment {
         libtorch: crate::neuro::runtime::LIBTORCH_VERSION.map(String::from),
         cuda_available: crate::worker::cuda_driver_present(),
         host: host_name(),
+        cpu_numerics: Some(crate::neuro::runtime::PORTABLE_CPU_NUMERICS.to_string()),
     }
 }
 

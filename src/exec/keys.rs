@@ -68,6 +68,10 @@ pub fn key_record(
                 libtorch: engine.env.libtorch.clone().unwrap_or_else(|| "none".into()),
                 device: engine.stage_device(stage),
                 deterministic: engine.pipeline.deterministic,
+                cpu_numerics: (engine.pipeline.deterministic
+                    && engine.stage_device(stage) == crate::kind::DeviceClass::Cpu)
+                    .then(|| engine.env.cpu_numerics.clone())
+                    .flatten(),
             }),
         ),
         Implementation::Command { command, code } => {

@@ -22,6 +22,9 @@ pub struct Environment {
     pub libtorch: Option<String>,
     pub cuda_available: bool,
     pub host: String,
+    /// The recipe of deterministic CPU numerics (kernels, threads, BLAS mode) that keys of
+    /// deterministic CPU device stages carry: results of another recipe are other results.
+    pub cpu_numerics: Option<String>,
 }
 
 impl Environment {

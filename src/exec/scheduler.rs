@@ -68,6 +68,9 @@ pub struct RunSummary {
     pub skipped: Vec<String>,
     /// Records of every stage that is done (executed or cached).
     pub records: BTreeMap<String, StageRecord>,
+    /// Lock-file verdicts worth telling (results reproduced within tolerance on other
+    /// hardware), one line each; filled in by `ops::run`.
+    pub lock_verdicts: Vec<String>,
 }
 
 enum Slot {

@@ -95,6 +95,10 @@ fn run_in(
             message: message.to_string(),
         })
     };
+    let numerics = std::sync::Mutex::new(None);
+    let report_numerics = |n: crate::reproducibility::Numerics| {
+        *numerics.lock().unwrap_or_else(|p| p.into_inner()) = Some(n);
+    };
     let ctx = StageContext {
         stage: &stage.name,
         params: &params,
@@ -105,6 +109,7 @@ fn run_in(
         device: engine.stage_device(stage),
         deterministic: engine.pipeline.deterministic,
         progress: &progress,
+        numerics: &report_numerics,
     };
     let started = SystemTime::now();
     let clock = Instant::now();
@@ -150,6 +155,9 @@ fn run_in(
         host: engine.env.host.clone(),
         device: engine.stage_device(stage).to_string(),
         sapipe_version: env!("CARGO_PKG_VERSION").to_string(),
+        environment: Some(crate::reproducibility::Environment::here(
+            numerics.lock().unwrap_or_else(|p| p.into_inner()).take(),
+        )),
     };
     let _ = append_log(
         &log_path,

@@ -58,6 +58,10 @@ pub struct ComputeContext {
     pub libtorch: String,
     pub device: DeviceClass,
     pub deterministic: bool,
+    /// The version of deterministic CPU numerics (kernels, threads, BLAS mode pinned so that
+    /// every x86-64 machine computes alike); absent on CUDA and without determinism.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_numerics: Option<String>,
 }
 
 impl KeyRecord {
@@ -131,6 +135,7 @@ pub(crate) mod tests {
                 libtorch: "2.11.0".into(),
                 device: DeviceClass::Cpu,
                 deterministic: true,
+                cpu_numerics: None,
             }),
         }
     }

@@ -1,11 +1,225 @@
-//! libtorch's determinism switches (through the C++ shim compiled by build.rs) and the
-//! environment settings that must precede the first CUDA call.
+//! libtorch's determinism switches (through the C++ shim compiled by build.rs), the portable
+//! CPU numerics that `deterministic: true` pins, and the report of how a process computes.
+//!
+//! # Portable CPU numerics
+//! libtorch picks its CPU kernels by machine: ATen's vectorised kernels by ISA (AVX-512,
+//! AVX2 or plain), oneDNN's JIT convolutions by ISA, MKL's GEMMs by ISA, cache sizes and thread
+//! count, and every parallel reduction splits its work by thread count. Each choice sums in
+//! another order, so the same training gives other last bits on another machine, and training
+//! amplifies them. With `deterministic: true` on CPU the worker pins all of them before
+//! libtorch computes anything ([`pin_portable_cpu`]), so every x86-64 machine with AVX2 and FMA
+//! runs the same kernels with the same work split. Measured on one machine by emulating others
+//! (tests/portable.rs, README "How training computes"): each pin alone was needed.
+//!
+//! One source cannot be pinned at an acceptable cost: MKL honours its AVX2 reproducibility
+//! branch on Intel CPUs only (on other vendors it falls back to its automatic dispatch; the
+//! only cross-vendor branch, SSE2, made training 2-3x slower). MKL computes the attention's
+//! batched products, so CPU vendor is part of the reproducibility class ([`numerics`]); lock
+//! and audit compare results of different classes numerically and say so.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::kind::DeviceClass;
+use crate::reproducibility::Numerics;
 
 unsafe extern "C" {
     fn sapipe_set_deterministic(on: i32);
     fn sapipe_determinism_flags() -> i32;
+    fn sapipe_cpu_capability(out: *mut std::ffi::c_char, cap: i32) -> i32;
+    fn sapipe_cuda_runtime_version() -> std::ffi::c_long;
+    fn sapipe_cudnn_version() -> std::ffi::c_long;
+}
+
+/// One environment setting of portable CPU numerics, and why it is needed.
+pub struct Pin {
+    pub variable: &'static str,
+    pub value: &'static str,
+    pub why: &'static str,
+}
+
+/// The environment of portable CPU numerics (read by libtorch at its first use of each library).
+pub const PORTABLE_CPU_PINS: [Pin; 4] = [
+    Pin {
+        variable: "ATEN_CPU_CAPABILITY",
+        value: "avx2",
+        why: "ATen compiles its vectorised kernels (reductions, pooling, batch norm, Adam's \
+              arithmetic) once per ISA and dispatches by CPU: AVX-512 and AVX2 sum in different \
+              lane orders",
+    },
+    Pin {
+        variable: "ONEDNN_MAX_CPU_ISA",
+        value: "AVX2",
+        why: "oneDNN JIT-compiles convolutions for the best ISA it finds; capped at AVX2 every \
+              machine generates the same kernels",
+    },
+    Pin {
+        variable: "MKL_CBWR",
+        value: "AVX2,STRICT",
+        why: "MKL's GEMMs (the attention's batched products) dispatch by ISA and cache sizes; \
+              its conditional-numerical-reproducibility AVX2 branch fixes both on Intel CPUs, \
+              STRICT makes GEMMs independent of the thread count",
+    },
+    Pin {
+        variable: "MKL_ENABLE_INSTRUCTIONS",
+        value: "AVX2",
+        why: "when set (cluster module environments do), it overrides MKL_CBWR's branch: \
+              measured, MKL_ENABLE_INSTRUCTIONS=AVX512 changed every checkpoint despite \
+              MKL_CBWR=AVX2,STRICT",
+    },
+];
+
+/// Intra-op threads of portable CPU numerics. ATen splits parallel reductions (a loss over a
+/// large tensor, gradients of broadcast parameters) into one part per thread, so the thread
+/// count changes the sums; fixed, it does not follow the core count. Two: what the project's
+/// 2-core machines have, and what CPU-scale runs need (full scale runs on GPUs).
+pub const PORTABLE_CPU_THREADS: i32 = 2;
+
+/// Whether `deterministic` work on `device` runs with portable CPU numerics.
+pub fn portable(device: DeviceClass, deterministic: bool) -> bool {
+    deterministic && device == DeviceClass::Cpu
+}
+
+/// Pins portable CPU numerics for this process: the [`PORTABLE_CPU_PINS`] environment
+/// (replacing the caller's values) and [`PORTABLE_CPU_THREADS`].
+///
+/// # Safety
+/// Must run before this process's first libtorch operation and while it has one thread (the
+/// worker calls it right after reading its request): it sets environment variables.
+pub unsafe fn pin_portable_cpu() {
+    let skip = unpinned();
+    for pin in PORTABLE_CPU_PINS
+        .iter()
+        .filter(|p| !skip.contains(&p.variable))
+    {
+        // SAFETY: the caller guarantees no other thread reads the environment concurrently.
+        unsafe { std::env::set_var(pin.variable, pin.value) };
+    }
+    if !skip.contains(&"threads") {
+        tch::set_num_threads(PORTABLE_CPU_THREADS);
+    }
+}
+
+/// Diagnostics only: `SAPIPE_UNPIN=ATEN_CPU_CAPABILITY,threads,...` leaves those pins out,
+/// to measure what each pin alone changes (scripts/portable-knobs). Results computed so carry
+/// their own reproducibility class, never the portable one.
+pub const UNPIN_VARIABLE: &str = "SAPIPE_UNPIN";
+
+fn unpinned() -> Vec<&'static str> {
+    let asked = std::env::var(UNPIN_VARIABLE).unwrap_or_default();
+    PORTABLE_CPU_PINS
+        .iter()
+        .map(|p| p.variable)
+        .chain(["threads"])
+        .filter(|name| asked.split(',').any(|a| a.trim() == *name))
+        .collect()
+}
+
+/// Sets `CUBLAS_WORKSPACE_CONFIG` (needed for deterministic cuBLAS). Must run before any CUDA
+/// call, i.e. at process start before other threads exist.
+pub fn prepare_environment() {
+    if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
+        // SAFETY: called from `main` before any thread is spawned.
+        unsafe { std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8") };
+    }
+}
+
+/// The kernel set ATen dispatches to in this process (`AVX2`, `AVX512`, `DEFAULT`).
+pub fn cpu_capability() -> String {
+    let mut buf = [0 as std::ffi::c_char; 64];
+    // SAFETY: the shim writes at most 64 bytes, NUL-terminated.
+    unsafe { sapipe_cpu_capability(buf.as_mut_ptr(), buf.len() as i32) };
+    // SAFETY: NUL-terminated by the shim.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// How this process computes on `device`, with its reproducibility class: results of one key
+/// are expected bit-identical exactly when their classes are equal.
+pub fn numerics(device: DeviceClass, deterministic: bool) -> Numerics {
+    let machine = crate::reproducibility::Machine::this();
+    let libtorch = crate::neuro::runtime::LIBTORCH_VERSION.unwrap_or("unknown");
+    let threads = tch::get_num_threads();
+    let isa = cpu_capability();
+    let mut settings = BTreeMap::from([
+        ("device".to_string(), device.to_string()),
+        ("libtorch".to_string(), libtorch.to_string()),
+        ("cpu_kernels".to_string(), isa.clone()),
+        ("intra_op_threads".to_string(), threads.to_string()),
+        ("determinism".to_string(), flags().to_string()),
+    ]);
+    for pin in &PORTABLE_CPU_PINS {
+        if let Ok(v) = std::env::var(pin.variable) {
+            settings.insert(pin.variable.to_string(), v);
+        }
+    }
+    let (summary, class) = match device {
+        DeviceClass::Cpu if portable(device, deterministic) => {
+            // MKL's AVX2 branch is honoured on Intel CPUs only (see the module doc).
+            let blas = if machine.cpu_vendor == "GenuineIntel" {
+                "mkl-cnr-avx2".to_string()
+            } else {
+                format!("mkl-auto {} {}", machine.cpu_vendor, machine.cpu_model)
+            };
+            let skip = unpinned();
+            let class = if skip.is_empty() {
+                format!("cpu-portable libtorch-{libtorch} {isa} threads-{threads} {blas}")
+            } else {
+                format!(
+                    "cpu-portable-unpinned({}) {} {}",
+                    skip.join(","),
+                    machine.cpu_model,
+                    machine.caches.join(",")
+                )
+            };
+            (
+                format!("libtorch {libtorch}, CPU portable: {isa} kernels, {threads} threads"),
+                Some(class),
+            )
+        }
+        DeviceClass::Cpu => (
+            format!("libtorch {libtorch}, CPU fastest kernels: {isa}, {threads} threads"),
+            // The same machine and thread count reproduce themselves (measured); nothing more.
+            Some(format!(
+                "cpu-fastest libtorch-{libtorch} {isa} threads-{threads} {} {}",
+                machine.cpu_model,
+                machine.caches.join(",")
+            )),
+        ),
+        DeviceClass::Cuda => {
+            // SAFETY: plain getters; 0 when CUDA or cuDNN cannot answer.
+            let (cuda, cudnn) = unsafe { (sapipe_cuda_runtime_version(), sapipe_cudnn_version()) };
+            let gpu = machine
+                .gpus
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "unknown GPU".into());
+            settings.insert("cuda_runtime".into(), cuda.to_string());
+            settings.insert("cudnn".into(), cudnn.to_string());
+            settings.insert("gpu".into(), gpu.clone());
+            let class = deterministic.then(|| {
+                format!(
+                    "cuda-deterministic libtorch-{libtorch} {gpu} cuda-{cuda} cudnn-{cudnn} driver-{}",
+                    machine.gpu_driver.as_deref().unwrap_or("unknown")
+                )
+            });
+            let mode = if deterministic {
+                "deterministic"
+            } else {
+                "non-deterministic"
+            };
+            (
+                format!("libtorch {libtorch}, CUDA {mode}: {gpu}, CUDA {cuda}, cuDNN {cudnn}"),
+                class,
+            )
+        }
+    };
+    Numerics {
+        summary,
+        settings,
+        class,
+    }
 }
 
 /// The determinism-relevant settings of libtorch's global context.
@@ -34,15 +248,6 @@ impl fmt::Display for DeterminismFlags {
 
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
-}
-
-/// Sets `CUBLAS_WORKSPACE_CONFIG` (needed for deterministic cuBLAS). Must run before any CUDA
-/// call, i.e. at process start before other threads exist.
-pub fn prepare_environment() {
-    if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
-        // SAFETY: called from `main` before any thread is spawned.
-        unsafe { std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8") };
-    }
 }
 
 /// Switches deterministic algorithms, deterministic cuDNN and TF32-off on (or the first two off).
@@ -76,5 +281,18 @@ mod tests {
         assert!(!f.tf32_cublas && !f.tf32_cudnn && !f.cudnn_benchmark);
         set_deterministic(false);
         assert!(!flags().deterministic_algorithms);
+    }
+
+    #[test]
+    fn numerics_name_the_kernels_and_class() {
+        let n = numerics(DeviceClass::Cpu, false);
+        assert!(!n.settings["cpu_kernels"].is_empty(), "{n:?}");
+        assert!(
+            n.class
+                .as_deref()
+                .is_some_and(|c| c.starts_with("cpu-fastest")),
+            "{n:?}"
+        );
+        assert!(n.summary.contains("threads"), "{}", n.summary);
     }
 }

@@ -39,6 +39,9 @@ pub struct AuditRequest {
 pub enum Verdict {
     Identical,
     WithinTolerance,
+    /// Recorded in another reproducibility class (other hardware or numerics), where bit
+    /// identity is not expected, and reproduced within the tolerance.
+    WithinToleranceOnOtherHardware,
     Differs,
     /// The pipeline changed since the reference was recorded.
     Stale,
@@ -46,6 +49,15 @@ pub enum Verdict {
     NoReference,
     /// The re-execution failed.
     Failed,
+}
+
+impl Verdict {
+    pub fn passed(self) -> bool {
+        matches!(
+            self,
+            Verdict::Identical | Verdict::WithinTolerance | Verdict::WithinToleranceOnOtherHardware
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -90,6 +102,24 @@ pub fn audit(
                 .and_then(|c| c.iter().find(|s| &s.stage == name))
                 .and_then(|s| s.key.clone()),
         };
+        // A lock entry reproduced only within tolerance on this hardware (see `run`) has no
+        // record here under its key: audit this machine's result of the stage instead, and say so.
+        let (reference_key, fallback) = match (req.reference, reference_key) {
+            (Reference::Lock, Some(key)) if !session.store.has_record(&key) => {
+                match session.store.head(&session.pipeline.name, name) {
+                    Some(here) if session.store.has_record(&here) => (
+                        Some(here.clone()),
+                        Some(format!(
+                            "the lock's key {} was not computed here (its result was reproduced within tolerance on other hardware by `run`); audited against this cache's result {}",
+                            key.short(),
+                            here.short()
+                        )),
+                    ),
+                    _ => (Some(key), None),
+                }
+            }
+            (_, key) => (key, None),
+        };
         let result = match reference_key.clone() {
             None => audit_none(name, req.reference),
             Some(key) => match session.store.record(&key)? {
@@ -114,11 +144,19 @@ pub fn audit(
                 }
             },
         };
+        let result = match fallback {
+            Some(f) => StageAudit {
+                note: Some(match result.note {
+                    Some(n) => format!("{f}; {n}"),
+                    None => f,
+                }),
+                ..result
+            },
+            None => result,
+        };
         out.push(result);
     }
-    let passed = out
-        .iter()
-        .all(|s| matches!(s.verdict, Verdict::Identical | Verdict::WithinTolerance));
+    let passed = out.iter().all(|s| s.verdict.passed());
     Ok(AuditReport {
         stages: out,
         passed,
@@ -234,6 +272,18 @@ fn audit_stage(
             .into_iter()
             .filter(|d| !d.within_relative(crate::lockfile::METRIC_RTOL)),
     );
+    let recorded_class = record.environment.as_ref().and_then(|e| e.class());
+    let fresh_class = fresh.environment.as_ref().and_then(|e| e.class());
+    let cross_class = !cross_device && (recorded_class.is_none() || recorded_class != fresh_class);
+    if cross_class && !differences.is_empty() {
+        return Ok(across_hardware(
+            verdict,
+            differences,
+            record,
+            &fresh,
+            tolerance.unwrap_or(crate::reproducibility::HARDWARE_TOLERANCE),
+        ));
+    }
     let note = cross_device.then(|| {
         format!(
             "recorded on {}, audited on {}: bit-identity is not expected across device classes{}",
@@ -252,6 +302,48 @@ fn audit_stage(
         Verdict::Differs
     };
     Ok(verdict(v, differences, note))
+}
+
+/// The verdict for a stage recorded in another reproducibility class than this machine's:
+/// numeric, within `tolerance`, and saying where each result was computed.
+fn across_hardware(
+    verdict: impl Fn(Verdict, Vec<Difference>, Option<String>) -> StageAudit,
+    differences: Vec<Difference>,
+    record: &StageRecord,
+    fresh: &StageRecord,
+    tolerance: f64,
+) -> StageAudit {
+    let hardware = |r: &StageRecord| {
+        r.environment
+            .as_ref()
+            .map(|e| e.hardware())
+            .unwrap_or_else(|| "hardware not recorded".into())
+    };
+    let (recorded, here) = (hardware(record), hardware(fresh));
+    if !differences.iter().all(|d| d.within(tolerance)) {
+        let note = format!(
+            "recorded on {recorded}, audited on {here} (another reproducibility class, so compared within {tolerance:.1e}): not reproduced"
+        );
+        return verdict(Verdict::Differs, differences, Some(note));
+    }
+    let largest = differences
+        .iter()
+        .max_by(|a, b| {
+            a.max_rel
+                .unwrap_or(0.0)
+                .total_cmp(&b.max_rel.unwrap_or(0.0))
+        })
+        .expect("called with differences");
+    let note = format!(
+        "reproduced within {:.1e} relative on different hardware ({here} vs {recorded}); largest difference: {}",
+        largest.max_rel.unwrap_or(0.0),
+        largest.what
+    );
+    verdict(
+        Verdict::WithinToleranceOnOtherHardware,
+        differences,
+        Some(note),
+    )
 }
 
 /// The upstream digests recorded for each input of `stage`, with the artifacts linked into

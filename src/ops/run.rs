@@ -1,5 +1,6 @@
 //! `sapipe run`: executes what is not up to date, then publishes outputs, moves heads and
-//! rewrites the lock file.
+//! rewrites the lock file where the results are not the locked ones (see
+//! `reproducibility::verdict` for results computed on other hardware).
 
 use std::collections::BTreeSet;
 
@@ -10,6 +11,7 @@ use crate::exec::Event;
 use crate::exec::scheduler::{RunOptions, RunSummary, run as schedule};
 use crate::exec::slurm::{self, submit::Submitter};
 use crate::lockfile::{LockFile, LockedStage};
+use crate::reproducibility::{LockVerdict, judge};
 use crate::spec::Executor;
 
 pub struct RunRequest {
@@ -48,12 +50,14 @@ pub fn run(
             slurm::run(&engine, &opts, submitter)?
         }
     };
-    finish(session, &summary, req.locked)?;
+    let mut summary = summary;
+    summary.lock_verdicts = finish(session, &summary, req.locked)?;
     Ok(summary)
 }
 
 /// Publishes outputs, sets heads and updates the lock file for every stage that is done.
-fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Result<()> {
+/// Returns the verdicts worth telling: results reproduced only within tolerance.
+fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Result<Vec<String>> {
     let p = &session.pipeline;
     for (name, record) in &summary.records {
         session.store.set_head(&p.name, name, &record.key)?;
@@ -73,16 +77,23 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
     }
     let path = p.lock_path();
     let old = LockFile::read(&path)?.unwrap_or_default();
+    let order = crate::graph::Dag::new(p)?.order().to_vec();
+    let verdicts = judge(&order, &old.stages, &summary.records);
     let mut lock = old.clone();
     lock.pipeline = p.name.clone();
     lock.stages.retain(|s, _| p.stage(s).is_some());
     for (name, record) in &summary.records {
-        let entry = LockedStage::of(record);
-        // Keep the committed entry when only metrics' last bits differ: no diff noise.
-        if !old.stages.get(name).is_some_and(|o| o.same_results(&entry)) {
-            lock.stages.insert(name.clone(), entry);
+        // A result that reproduces the committed entry (bit for bit, or within tolerance on
+        // other hardware) leaves it as it is: no diff noise, and a clone stays clean.
+        if !verdicts.get(name).is_some_and(LockVerdict::reproduces) {
+            lock.stages.insert(name.clone(), LockedStage::of(record));
         }
     }
+    let notes: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, LockVerdict::WithinTolerance { .. }))
+        .filter_map(|(s, v)| v.describe(s))
+        .collect();
     if locked {
         let differences = lock.differences(&old);
         if !differences.is_empty() {
@@ -93,8 +104,8 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
                 differences.join("\n  ")
             );
         }
-        return Ok(());
+        return Ok(notes);
     }
     lock.write(&path)?;
-    Ok(())
+    Ok(notes)
 }

@@ -16,6 +16,9 @@ pub fn run_summary(s: &RunSummary) -> String {
         s.failed.len(),
         s.skipped.len()
     );
+    for line in &s.lock_verdicts {
+        let _ = writeln!(out, "lock: {line}");
+    }
     for (_, message) in &s.failed {
         let _ = writeln!(out, "error: {message}");
     }
@@ -261,6 +264,7 @@ pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
         let verdict = match s.verdict {
             Verdict::Identical => "identical",
             Verdict::WithinTolerance => "within tolerance",
+            Verdict::WithinToleranceOnOtherHardware => "within tolerance on other hardware",
             Verdict::Differs => "DIFFERS",
             Verdict::Stale => "STALE",
             Verdict::NoReference => "NO REFERENCE",
@@ -274,11 +278,7 @@ pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
             let _ = writeln!(out, "{:width$}    {d}", "");
         }
     }
-    let bad = r
-        .stages
-        .iter()
-        .filter(|s| !matches!(s.verdict, Verdict::Identical | Verdict::WithinTolerance))
-        .count();
+    let bad = r.stages.iter().filter(|s| !s.verdict.passed()).count();
     let _ = writeln!(
         out,
         "{}",

@@ -381,6 +381,7 @@ mod tests {
             device: DeviceClass::Cpu,
             deterministic: true,
             progress: &progress,
+            numerics: &|_| {},
         };
         DecomposeKind.run(&ctx)
     }

@@ -289,6 +289,7 @@ mod tests {
             device: DeviceClass::Cpu,
             deterministic: true,
             progress: &|_, _, _| {},
+            numerics: &|_| {},
         };
         Evaluate.run(&ctx)
     }

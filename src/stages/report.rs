@@ -198,6 +198,7 @@ mod tests {
             device: DeviceClass::Cpu,
             deterministic: true,
             progress: &|_, _, _| {},
+            numerics: &|_| {},
         };
         Report.run(&ctx)
     }

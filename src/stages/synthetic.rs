@@ -161,6 +161,7 @@ pub(crate) mod tests {
             device: DeviceClass::Cpu,
             deterministic: true,
             progress: &|_, _, _| {},
+            numerics: &|_| {},
         };
         (kind.run(&ctx), out)
     }

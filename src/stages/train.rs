@@ -414,6 +414,7 @@ mod tests {
             device: DeviceClass::Cpu,
             deterministic: true,
             progress: &progress,
+            numerics: &|_| {},
         };
         let result = TrainKind.run(&ctx);
         Run {

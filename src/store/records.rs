@@ -35,6 +35,9 @@ pub struct StageRecord {
     pub host: String,
     pub device: String,
     pub sapipe_version: String,
+    /// The compute environment that produced it (absent in records written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<crate::reproducibility::Environment>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

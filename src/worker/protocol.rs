@@ -31,10 +31,10 @@ pub enum WorkerMessage {
     },
     Done {
         metrics: Metrics,
+        /// How the worker computed (kernels, threads, BLAS mode, GPU), for the record.
+        #[serde(default)]
+        numerics: Option<crate::reproducibility::Numerics>,
     },
     /// `invalid`: the user's parameters or data are wrong (else the computation failed).
-    Error {
-        invalid: bool,
-        message: String,
-    },
+    Error { invalid: bool, message: String },
 }

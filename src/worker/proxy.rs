@@ -94,7 +94,12 @@ impl StageKind for WorkerKind {
             .wait()
             .map_err(KindError::io("waiting for the worker"))?;
         match outcome {
-            Some(WorkerMessage::Done { metrics }) if status.success() => Ok(metrics),
+            Some(WorkerMessage::Done { metrics, numerics }) if status.success() => {
+                if let Some(n) = numerics {
+                    (ctx.numerics)(n);
+                }
+                Ok(metrics)
+            }
             Some(WorkerMessage::Error {
                 invalid: true,
                 message,

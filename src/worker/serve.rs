@@ -45,10 +45,15 @@ pub fn run_stage(kinds: &KindRegistry) -> i32 {
             format!("the libtorch worker has no kind '{}'", request.kind),
         );
     };
+    use crate::neuro::determinism;
+    if determinism::portable(request.device, request.deterministic) {
+        // SAFETY: nothing has called into libtorch yet and this process has one thread.
+        unsafe { determinism::pin_portable_cpu() };
+    }
     if request.device == crate::kind::DeviceClass::Cuda && !tch::Cuda::is_available() {
         return refuse(&out, "the stage is to run on CUDA, but libtorch reports CUDA unavailable on this machine (see `sapipe doctor`); use device: cpu".to_string());
     }
-    crate::neuro::determinism::set_deterministic(request.deterministic);
+    determinism::set_deterministic(request.deterministic);
     let progress = |done: u64, total: u64, message: &str| {
         send(
             &out,
@@ -69,9 +74,16 @@ pub fn run_stage(kinds: &KindRegistry) -> i32 {
         device: request.device,
         deterministic: request.deterministic,
         progress: &progress,
+        numerics: &|_| {},
     };
     let (msg, code) = match kind.run(&ctx) {
-        Ok(metrics) => (WorkerMessage::Done { metrics }, 0),
+        Ok(metrics) => (
+            WorkerMessage::Done {
+                metrics,
+                numerics: Some(determinism::numerics(request.device, request.deterministic)),
+            },
+            0,
+        ),
         Err(KindError::Invalid(message)) => (
             WorkerMessage::Error {
                 invalid: true,
