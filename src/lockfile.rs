@@ -38,8 +38,11 @@ pub struct LockedStage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProducedOn {
-    /// The CPU or GPU model, and the numerics in one line.
+    /// The CPU or GPU model.
     pub hardware: String,
+    /// How the kind computed (kernels, threads), for kinds whose results depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numerics: Option<String>,
     /// The reproducibility class; absent: no bit identity expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
@@ -86,10 +89,8 @@ impl LockedStage {
             .map(|(n, o)| (n.clone(), o.digest.clone()))
             .collect();
         let produced_on = record.environment.as_ref().map(|e| ProducedOn {
-            hardware: match &e.numerics {
-                Some(n) => format!("{}; {}", e.hardware(), n.summary),
-                None => e.hardware(),
-            },
+            hardware: e.hardware(),
+            numerics: e.numerics.as_ref().map(|n| n.summary.clone()),
             class: e.class(),
         });
         Self {

@@ -34,6 +34,8 @@ pub enum LockVerdict {
         outputs_differ: Vec<String>,
         locked_on: String,
         here: String,
+        /// The stage's inputs were themselves reproduced within tolerance (so its key changed).
+        through_inputs: bool,
     },
     /// Not the locked result: the lines say what differs.
     Differs { differences: Vec<String> },
@@ -60,8 +62,14 @@ impl LockVerdict {
                 outputs_differ,
                 locked_on,
                 here,
+                through_inputs,
             } => Some(format!(
-                "{stage}: reproduced within {max_relative:.1e} relative on different hardware ({here} vs {locked_on}, the lock's){}{}",
+                "{stage}: reproduced within {max_relative:.1e} relative {}{}{}",
+                if *through_inputs {
+                    "from inputs reproduced within tolerance on different hardware".to_string()
+                } else {
+                    format!("on different hardware ({here} vs {locked_on}, the lock's)")
+                },
                 largest
                     .as_ref()
                     .map(|l| format!("; largest difference: {l}"))
@@ -126,7 +134,10 @@ fn judge_one(
     let differences = || LockVerdict::Differs {
         differences: lines(stage, old, &new),
     };
-    if bitwise_expected {
+    // Bit identity is expected of the same computation in the same class. A stage whose inputs
+    // were themselves reproduced only within tolerance is judged numerically, whatever its class.
+    let through_inputs = new.key != old.key;
+    if bitwise_expected && !through_inputs {
         return differences();
     }
     if substituted_key(&record.key_record, substitute).key() != old.key {
@@ -174,6 +185,7 @@ fn judge_one(
             .collect(),
         locked_on: describe(old),
         here: describe(&new),
+        through_inputs,
     }
 }
 
@@ -202,4 +214,171 @@ fn lines(stage: &str, old: &LockedStage, new: &LockedStage) -> Vec<String> {
         stages: BTreeMap::from([(stage.to_string(), s.clone())]),
     };
     one(new).differences(&one(old))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::record::tests::fixture;
+    use crate::key::{ContentDigest, InputKey};
+    use crate::reproducibility::{Environment, Numerics};
+    use crate::spec::OutputType;
+    use crate::store::records::OutputRecord;
+    use serde_json::json;
+
+    fn env(class: &str, cpu: &str) -> Environment {
+        let mut e = Environment::here(Some(Numerics {
+            summary: "test numerics".into(),
+            settings: BTreeMap::new(),
+            class: Some(class.into()),
+        }));
+        e.machine.cpu_model = cpu.into();
+        e
+    }
+
+    /// A record of stage `name` reading `input`, producing `output`, with metric `corr`.
+    fn record(input: &[u8], output: &[u8], corr: f64, env: Environment) -> StageRecord {
+        let mut key_record = fixture();
+        key_record.inputs = BTreeMap::from([(
+            "prepared".to_string(),
+            InputKey::One(ContentDigest::of_bytes(input)),
+        )]);
+        StageRecord {
+            key: key_record.key(),
+            pipeline: "p".into(),
+            stage: "s".into(),
+            key_record,
+            outputs: BTreeMap::from([(
+                "checkpoint".to_string(),
+                OutputRecord {
+                    digest: ContentDigest::of_bytes(output),
+                    ty: OutputType::File,
+                    bytes: 1,
+                },
+            )]),
+            metrics: serde_json::Map::from_iter([("corr".to_string(), json!(corr))]),
+            started: String::new(),
+            finished: String::new(),
+            duration_s: 0.0,
+            host: "h".into(),
+            device: "cpu".into(),
+            sapipe_version: "t".into(),
+            environment: Some(env),
+        }
+    }
+
+    fn chain(
+        up_out: &[u8],
+        up_corr: f64,
+        down_out: &[u8],
+        down_corr: f64,
+        e: Environment,
+    ) -> BTreeMap<String, StageRecord> {
+        BTreeMap::from([
+            (
+                "up".to_string(),
+                record(b"data", up_out, up_corr, e.clone()),
+            ),
+            ("down".to_string(), record(up_out, down_out, down_corr, e)),
+        ])
+    }
+
+    fn locked(records: &BTreeMap<String, StageRecord>) -> BTreeMap<String, LockedStage> {
+        records
+            .iter()
+            .map(|(s, r)| (s.clone(), LockedStage::of(r)))
+            .collect()
+    }
+
+    const ORDER: [&str; 2] = ["up", "down"];
+
+    fn order() -> Vec<String> {
+        ORDER.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_same_results_are_identical() {
+        let intel = env("portable intel", "Xeon");
+        let lock = locked(&chain(b"u", 0.5, b"d", 0.25, intel.clone()));
+        let v = judge(&order(), &lock, &chain(b"u", 0.5, b"d", 0.25, intel));
+        assert!(v.values().all(|v| *v == LockVerdict::Identical), "{v:?}");
+    }
+
+    #[test]
+    fn other_bits_in_the_same_class_differ() {
+        let intel = env("portable intel", "Xeon");
+        let lock = locked(&chain(b"u", 0.5, b"d", 0.25, intel.clone()));
+        let v = judge(&order(), &lock, &chain(b"u2", 0.5, b"d2", 0.25, intel));
+        assert!(matches!(v["up"], LockVerdict::Differs { .. }), "{v:?}");
+        assert!(!v["down"].reproduces(), "{v:?}");
+    }
+
+    #[test]
+    fn another_class_is_judged_numerically_and_says_so() {
+        let lock = locked(&chain(b"u", 0.5, b"d", 0.25, env("portable intel", "Xeon")));
+        let amd = env("portable amd", "EPYC");
+        // Upstream bits differ, so the downstream key differs too: both reproduce numerically.
+        let v = judge(
+            &order(),
+            &lock,
+            &chain(b"u2", 0.5001, b"d2", 0.25, amd.clone()),
+        );
+        assert!(v["up"].reproduces() && v["down"].reproduces(), "{v:?}");
+        let line = v["up"].describe("up").unwrap();
+        assert!(
+            line.starts_with("up: reproduced within 2.0e-4 relative on different hardware (EPYC vs Xeon, the lock's); largest difference: metric corr 0.5 -> 0.5001"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("outputs not bit-identical: checkpoint"),
+            "{line}"
+        );
+        // Beyond the tolerance it differs, and so does a real change of the downstream stage.
+        let v = judge(
+            &order(),
+            &lock,
+            &chain(b"u2", 0.6, b"d2", 0.25, amd.clone()),
+        );
+        assert!(matches!(v["up"], LockVerdict::Differs { .. }), "{v:?}");
+        let mut changed = chain(b"u2", 0.5, b"d2", 0.25, amd);
+        changed
+            .get_mut("down")
+            .unwrap()
+            .key_record
+            .params
+            .insert("epochs".into(), json!(21));
+        let v = judge(&order(), &lock, &changed);
+        assert!(v["up"].reproduces(), "{v:?}");
+        assert!(matches!(v["down"], LockVerdict::Differs { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn a_lock_without_recorded_hardware_is_judged_numerically() {
+        let mut lock = locked(&chain(b"u", 0.5, b"d", 0.25, env("c", "Xeon")));
+        for s in lock.values_mut() {
+            s.produced_on = None;
+        }
+        let v = judge(
+            &order(),
+            &lock,
+            &chain(b"u2", 0.5, b"d", 0.25, env("c", "Xeon")),
+        );
+        assert!(v["up"].reproduces() && v["down"].reproduces(), "{v:?}");
+        assert!(
+            v["up"]
+                .describe("up")
+                .unwrap()
+                .contains("hardware not recorded")
+        );
+    }
+
+    #[test]
+    fn new_stages_are_new() {
+        let v = judge(
+            &order(),
+            &BTreeMap::new(),
+            &chain(b"u", 0.5, b"d", 0.25, env("c", "X")),
+        );
+        assert_eq!(v["up"], LockVerdict::New);
+    }
 }
