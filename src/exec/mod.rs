@@ -73,6 +73,15 @@ pub enum ExecError {
     Stage { stage: String, message: String },
     #[error("{0}")]
     Input(String),
+    /// A stored artifact the stage read was damaged (and is now quarantined): the stages that
+    /// produced it must rerun, then (when `retry`) this one.
+    #[error("stage '{stage}' failed: {message}")]
+    Damaged {
+        stage: String,
+        producers: Vec<String>,
+        message: String,
+        retry: bool,
+    },
     #[error(transparent)]
     Slurm(#[from] slurm::SlurmError),
 }

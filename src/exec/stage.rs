@@ -9,9 +9,10 @@ use std::time::{Instant, SystemTime};
 
 use super::keys::Known;
 use super::{Engine, Event, ExecError};
-use crate::key::{KeyRecord, StageKey};
+use crate::key::{ContentDigest, KeyRecord, StageKey};
 use crate::kind::{KindError, Metrics, StageContext};
 use crate::spec::{Implementation, OutputType, Stage};
+use crate::store::integrity::Depth;
 use crate::store::{OutputRecord, StageRecord};
 
 /// How a stage ended up done.
@@ -38,7 +39,7 @@ pub fn execute(
             stage: stage.name.clone(),
         })
     })?;
-    if !force && let Some(r) = store.record(&key)? {
+    if !force && let Some(r) = trusted_record(engine, stage, &key)? {
         return Ok(Done::ComputedElsewhere(r));
     }
     (engine.events)(Event::Started {
@@ -64,7 +65,11 @@ fn run_in(
         stage: stage.name.clone(),
         message,
     };
-    let inputs = input_paths(engine, stage, known)?;
+    let bound = bound_inputs(engine, stage, known)?;
+    let inputs: BTreeMap<String, PathBuf> = bound
+        .iter()
+        .map(|b| (b.name.clone(), b.path.clone()))
+        .collect();
     let out_dir = workdir.join("out");
     let mut outputs = BTreeMap::new();
     for (name, spec) in &stage.definition.outputs {
@@ -113,6 +118,13 @@ fn run_in(
         fail(format!("{e}{}", log_tail(&log_path)))
     })?;
     let duration = clock.elapsed();
+    if matches!(
+        stage.definition.implementation,
+        Implementation::Command { .. }
+    ) {
+        // Root ignores read-only bits: make sure the command left its inputs as they were.
+        check_inputs(engine, stage, &bound, Moment::After)?;
+    }
     let mut stored = BTreeMap::new();
     for (name, path) in &outputs {
         let ty = stage.definition.outputs[name].ty;
@@ -187,13 +199,50 @@ fn run_kind(engine: &Engine, stage: &Stage, ctx: &StageContext) -> Result<Metric
     }
 }
 
-/// Paths of the artifacts bound to each input (`many` inputs as `input/stage`).
-fn input_paths(
+/// The record of `key` if its outputs are intact: sizes always, digests too when the stage
+/// publishes (its bytes leave the cache). A damaged output is quarantined and its record
+/// removed, so the stage reruns.
+pub fn trusted_record(
     engine: &Engine,
     stage: &Stage,
-    known: &Known,
-) -> Result<BTreeMap<String, PathBuf>, ExecError> {
-    let mut out = BTreeMap::new();
+    key: &StageKey,
+) -> Result<Option<StageRecord>, ExecError> {
+    let Some(r) = engine.store.record(key)? else {
+        return Ok(None);
+    };
+    let depth = if stage.publish.is_empty() {
+        Depth::Size
+    } else {
+        Depth::Digest
+    };
+    match engine.store.check_record(&r, depth) {
+        Ok(()) => Ok(Some(r)),
+        Err(damage) => {
+            tracing::warn!("stage '{}': {damage}; it will rerun", stage.name);
+            engine.store.condemn(Some(key), &damage)?;
+            Ok(None)
+        }
+    }
+}
+
+/// An artifact bound to an input (`many` inputs are named `input/stage`).
+struct Bound {
+    name: String,
+    producer: String,
+    digest: ContentDigest,
+    ty: OutputType,
+    path: PathBuf,
+}
+
+#[derive(PartialEq)]
+enum Moment {
+    Before,
+    After,
+}
+
+/// The artifacts bound to each input, their digests checked before the stage reads them.
+fn bound_inputs(engine: &Engine, stage: &Stage, known: &Known) -> Result<Vec<Bound>, ExecError> {
+    let mut out = Vec::new();
     for (input, bindings) in &stage.inputs {
         let many = stage.definition.inputs.get(input).is_some_and(|i| i.many);
         for b in bindings {
@@ -211,16 +260,74 @@ fn input_paths(
                 .stage(&b.stage)
                 .expect("bindings name stages");
             let ty = up.definition.outputs[&b.output].ty;
-            let path = engine.store.artifact_path(digest, ty)?;
-            let name = if many {
-                format!("{input}/{}", b.stage)
-            } else {
-                input.clone()
-            };
-            out.insert(name, path);
+            out.push(Bound {
+                name: if many {
+                    format!("{input}/{}", b.stage)
+                } else {
+                    input.clone()
+                },
+                producer: b.stage.clone(),
+                digest: digest.clone(),
+                ty,
+                path: PathBuf::new(),
+            });
         }
     }
+    check_inputs(engine, stage, &out, Moment::Before)?;
+    for b in &mut out {
+        b.path = engine.store.artifact_path(&b.digest, b.ty)?;
+    }
     Ok(out)
+}
+
+/// Re-hashes the bound inputs; a damaged one is quarantined and named in the error, whose
+/// producers the scheduler reruns (and, when found before the stage ran, the stage after).
+fn check_inputs(
+    engine: &Engine,
+    stage: &Stage,
+    bound: &[Bound],
+    moment: Moment,
+) -> Result<(), ExecError> {
+    let mut producers = Vec::new();
+    let mut lines = Vec::new();
+    for b in bound {
+        if let Err(damage) = engine
+            .store
+            .check_artifact(&b.digest, b.ty, None, Depth::Digest)
+        {
+            engine.store.condemn(None, &damage)?;
+            lines.push(format!(
+                "input '{}' (output of stage '{}') {}: {damage}",
+                b.name,
+                b.producer,
+                if moment == Moment::Before {
+                    "is damaged in the cache"
+                } else {
+                    "was modified while the stage ran"
+                }
+            ));
+            producers.push(b.producer.clone());
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let retry = moment == Moment::Before;
+    Err(ExecError::Damaged {
+        stage: stage.name.clone(),
+        message: format!(
+            "{}; quarantined it, and {} will rerun{}",
+            lines.join("; "),
+            producers.join(", "),
+            if retry {
+                ""
+            } else {
+                " (a stage must not write to its inputs)"
+            }
+        ),
+        producers,
+        retry,
+    })
 }
 
 fn write_log_header(path: &std::path::Path, stage: &Stage, key: &StageKey) -> std::io::Result<()> {

@@ -1,9 +1,10 @@
 //! The content-addressed cache: objects and directory manifests (`objects`), stage records and
 //! heads (`records`), locks (`locks`), integrity checks (`verify`) and garbage collection
-//! (`gc`). The on-disk layout is described in `cache/README.md`; only this module knows it.
+//! (`gc`), and checking what is read back (`integrity`). The on-disk layout is described in `cache/README.md`; only this module knows it.
 
 pub mod fsutil;
 pub mod gc;
+pub mod integrity;
 pub mod jobs;
 pub mod locks;
 pub mod objects;
@@ -45,8 +46,16 @@ pub struct Store {
     root: PathBuf,
 }
 
-const LAYOUT: [&str; 8] = [
-    "objects", "trees", "views", "records", "heads", "logs", "locks", "tmp",
+const LAYOUT: [&str; 9] = [
+    "objects",
+    "trees",
+    "views",
+    "records",
+    "heads",
+    "logs",
+    "locks",
+    "tmp",
+    "quarantine",
 ];
 
 impl Store {
