@@ -77,7 +77,10 @@ enum Slot {
 }
 
 pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> {
-    run_with(engine, opts, &InProcess)
+    super::interrupt::install();
+    let summary = run_with(engine, opts, &InProcess);
+    super::interrupt::await_exit_if_interrupted();
+    summary
 }
 
 pub fn run_with(
@@ -103,7 +106,7 @@ pub fn run_with(
     std::thread::scope(|scope| -> Result<(), ExecError> {
         let (tx, rx) = mpsc::channel::<(String, bool, Instant, Result<Done, ExecError>)>();
         loop {
-            if !stop {
+            if !stop && !super::interrupt::interrupted() {
                 for name in &opts.stages {
                     if !matches!(slots[name.as_str()], Slot::Waiting) || running >= opts.jobs.max(1)
                     {
