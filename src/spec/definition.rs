@@ -101,6 +101,14 @@ impl Definition {
             .collect();
         let mut outputs = BTreeMap::new();
         for (name, o) in &raw.outputs {
+            if !super::pipeline::valid_name(name) {
+                return Err(SpecError::new(
+                    file,
+                    format!("'{name}' is not a valid output name (letters, digits, '_' or '-')"),
+                )
+                .context("field 'outputs'")
+                .line(at(&["outputs", name])));
+            }
             let ty = match o.ty.as_str() {
                 "file" => OutputType::File,
                 "dir" => OutputType::Dir,
