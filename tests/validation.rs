@@ -165,3 +165,45 @@ fn builtin_sizes_are_bounded_and_an_inherited_negative_seed_fails_at_load() {
         &[":2: field 'seed' (inherited by stage 'data'): -1 is below the minimum 0"],
     );
 }
+
+/// A `.npy` file: header for `descr` and `shape`, then `data` as given.
+fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out.extend(data);
+    out
+}
+
+#[test]
+fn array_headers_are_checked_against_the_file_size_before_allocating() {
+    let p = Project::new();
+    with_builtin(&p, "import");
+    let responses: Vec<u8> = (0..8).flat_map(|_| 1.0f32.to_le_bytes()).collect();
+    std::fs::create_dir_all(p.path("data")).unwrap();
+    std::fs::write(
+        p.path("data/responses.npy"),
+        npy("<f4", "(4, 2)", &responses),
+    )
+    .unwrap();
+    p.write(
+        P,
+        "name: demo\nstages:\n  raw: { uses: import, with: { source: data } }\n",
+    );
+    for (shape, says) in [
+        ("(4, 4611686018427387904, 4)", "does not fit in 64 bits"),
+        ("(4, 1048576, 4)", "but the file holds only"),
+    ] {
+        std::fs::write(p.path("data/images.npy"), npy("|u1", shape, &[0; 16])).unwrap();
+        let r = p.sapipe(&["run", P]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("images.npy"), "{}", r.stderr);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+        assert!(!r.stderr.contains("internal error"), "{}", r.stderr);
+    }
+}
