@@ -249,3 +249,24 @@ fn a_stage_that_writes_to_its_input_fails_naming_it_and_nothing_wrong_is_recorde
     );
     assert_intact(&p);
 }
+
+#[test]
+fn the_fault_injection_script_passes_on_a_small_project() {
+    let p = diamond();
+    p.ok(&["run", P]);
+    let script = format!("{}/scripts/fault-inject", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(script)
+        .arg(P)
+        .current_dir(p.root())
+        .env("SAPIPE", common::bin())
+        .env_remove("SAPIPE_CACHE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("0 failure(s)"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_intact(&p);
+}
