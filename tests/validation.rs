@@ -207,3 +207,36 @@ fn array_headers_are_checked_against_the_file_size_before_allocating() {
         assert!(!r.stderr.contains("internal error"), "{}", r.stderr);
     }
 }
+
+#[test]
+fn a_parameter_declared_twice_is_an_error_with_its_line() {
+    let p = Project::new();
+    p.write(
+        "stages/dup.yaml",
+        "name: dup\nkind: command\ncommand: \"echo {params.n} > {outputs.x}\"\nparams:\n  n: { type: int, default: 1 }\n  n: { type: string, default: a }\noutputs:\n  x: { type: file }\n",
+    );
+    let (code, err) = status(&p, "name: demo\nstages:\n  a: { uses: dup }\n");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("stages/dup.yaml:5:3: params: duplicate entry with key \"n\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_os_error_is_said_once() {
+    let p = Project::new();
+    p.write("blocker", "a file where publish needs a folder\n");
+    p.write(
+        P,
+        "name: demo\nstages:\n  gen: { uses: gen, publish: { text: blocker/x.txt } }\n",
+    );
+    let r = p.sapipe(&["run", P]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot publish output 'text'"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.matches("(os error").count(), 1, "{}", r.stderr);
+}

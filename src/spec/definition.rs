@@ -58,8 +58,7 @@ impl Definition {
     pub fn load(file: &Path, root: &Path, kinds: &KindRegistry) -> Result<Self, SpecError> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| SpecError::new(file, format!("cannot read the stage definition: {e}")))?;
-        let raw: RawDefinition =
-            serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
+        let raw: RawDefinition = super::raw::parse_yaml(file, &text)?;
         let at = |keys: &[&str]| super::error::locate(&text, keys);
         let stem = file
             .file_stem()

@@ -107,9 +107,7 @@ pub fn project_root(pipeline_file: &Path) -> PathBuf {
 pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
-    // A UTF-8 byte-order mark (some editors write one) is not part of the YAML.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
-    let raw: RawPipeline = serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
+    let raw: RawPipeline = super::raw::parse_yaml(file, &text)?;
     let root = project_root(file);
     let r = Resolver {
         file,

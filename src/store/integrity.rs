@@ -144,7 +144,7 @@ impl Store {
                 Err(e) => {
                     return Err(StoreError::Io {
                         path: path.to_owned(),
-                        source: e,
+                        cause: e,
                     });
                 }
             }

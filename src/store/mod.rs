@@ -17,11 +17,12 @@ pub use records::{OutputRecord, StageRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        // Shown in the message, so not also a `#[source]` (anyhow would print it twice).
-        source: std::io::Error,
+        // Shown in the message, so not also the error's source (anyhow would print it twice;
+        // thiserror takes a field named `source` as the source).
+        cause: std::io::Error,
     },
     #[error("{path}: corrupt cache entry: {message}")]
     Corrupt { path: PathBuf, message: String },
@@ -33,9 +34,9 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
+        move |cause| StoreError::Io {
             path: path.to_owned(),
-            source,
+            cause,
         }
     }
 }

@@ -110,7 +110,7 @@ impl Store {
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
             let entry = entry.map_err(|e| StoreError::Io {
                 path: dir.to_owned(),
-                source: std::io::Error::other(e.to_string()),
+                cause: std::io::Error::other(e.to_string()),
             })?;
             if !entry.file_type().is_file() {
                 continue;

@@ -125,7 +125,7 @@ impl Store {
         {
             let entry = entry.map_err(|e| StoreError::Io {
                 path: dir.clone(),
-                source: std::io::Error::other(e.to_string()),
+                cause: std::io::Error::other(e.to_string()),
             })?;
             if !entry.file_type().is_file() {
                 continue;
