@@ -105,6 +105,14 @@ impl Container {
     }
 
     /// How `name` is referred to in messages.
+    /// The folder or archive, for messages about several of its arrays.
+    pub fn source(&self) -> String {
+        match self {
+            Container::Dir(dir) => dir.display().to_string(),
+            Container::Npz { path, .. } => path.display().to_string(),
+        }
+    }
+
     pub fn location(&self, name: &str) -> String {
         match self {
             Container::Dir(dir) => dir.join(format!("{name}.npy")).display().to_string(),
