@@ -270,3 +270,44 @@ fn the_fault_injection_script_passes_on_a_small_project() {
     );
     assert_intact(&p);
 }
+
+#[test]
+fn a_stage_that_adds_a_file_to_an_input_folder_fails_and_the_next_reader_sees_the_folder_as_stored()
+{
+    let p = Project::new();
+    p.write(
+        "stages/litter.yaml",
+        "name: litter\nkind: command\ncommand: \"touch {inputs.detail}/extra; ls -R {inputs.detail} > {outputs.list}\"\ninputs:\n  detail: {}\noutputs:\n  list: { type: file }\n",
+    );
+    p.write(
+        P,
+        "name: t\nstages:\n  gen: { uses: gen }\n  count: { uses: count, needs: [gen] }\n  litter: { uses: litter, needs: [count] }\n",
+    );
+    let r = p.sapipe(&["run", P]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stderr, r.stdout);
+    assert!(
+        r.stderr.contains(
+            "input 'detail' (output of stage 'count') was modified while the stage ran: files \
+             were added to or replaced in"
+        ),
+        "{}",
+        r.stderr
+    );
+    // A well-behaved reader of the same folder sees exactly what count stored; count's blobs
+    // were intact, so it does not rerun.
+    p.write(
+        "stages/litter.yaml",
+        "name: litter\nkind: command\ncommand: \"ls -R {inputs.detail} > {outputs.list}\"\ninputs:\n  detail: {}\noutputs:\n  list: { type: file }\n",
+    );
+    let r = p.ok(&["run", P]);
+    assert_eq!(r.ran(), strs(&["litter"]), "{}", r.stderr);
+    let listings: Vec<String> = p
+        .objects()
+        .iter()
+        .map(|o| String::from_utf8_lossy(&std::fs::read(o).unwrap()).into_owned())
+        .filter(|text| text.contains("copy.txt"))
+        .collect();
+    assert_eq!(listings.len(), 1, "{listings:?}");
+    assert!(!listings[0].contains("extra"), "{}", listings[0]);
+    assert_intact(&p);
+}

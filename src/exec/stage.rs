@@ -291,34 +291,44 @@ fn check_inputs(
     let mut producers = Vec::new();
     let mut lines = Vec::new();
     for b in bound {
-        if let Err(damage) = engine
-            .store
-            .check_artifact(&b.digest, b.ty, None, Depth::Digest)
-        {
-            engine.store.condemn(None, &damage)?;
-            lines.push(format!(
-                "input '{}' (output of stage '{}') {}: {damage}",
-                b.name,
-                b.producer,
-                if moment == Moment::Before {
-                    "is damaged in the cache"
-                } else {
-                    "was modified while the stage ran"
-                }
-            ));
-            producers.push(b.producer.clone());
+        let input = format!("input '{}' (output of stage '{}')", b.name, b.producer);
+        match engine.store.check_input(&b.digest, b.ty) {
+            Ok(false) => {}
+            // A folder with files added or replaced (its blobs intact): dropped, rebuilt.
+            Ok(true) if moment == Moment::Before => {}
+            Ok(true) => lines.push(format!(
+                "{input} was modified while the stage ran: files were added to or replaced in \
+                 {}",
+                b.path.display()
+            )),
+            Err(damage) => {
+                engine.store.condemn(None, &damage)?;
+                lines.push(format!(
+                    "{input} {}: {damage}",
+                    if moment == Moment::Before {
+                        "is damaged in the cache"
+                    } else {
+                        "was modified while the stage ran"
+                    }
+                ));
+                producers.push(b.producer.clone());
+            }
         }
     }
     if lines.is_empty() {
         return Ok(());
     }
     let retry = moment == Moment::Before;
+    let rerun = if producers.is_empty() {
+        String::new()
+    } else {
+        format!("; quarantined it, and {} will rerun", producers.join(", "))
+    };
     Err(ExecError::Damaged {
         stage: stage.name.clone(),
         message: format!(
-            "{}; quarantined it, and {} will rerun{}",
+            "{}{rerun}{}",
             lines.join("; "),
-            producers.join(", "),
             if retry {
                 ""
             } else {

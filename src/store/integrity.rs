@@ -119,6 +119,28 @@ impl Store {
         }
     }
 
+    /// Checks an artifact a stage reads: a blob by its digest; a directory by its blobs'
+    /// digests or, when its view (the folder stages read) exists, by the view's own digest,
+    /// which also catches files added to or replaced in it. A view that does not match is
+    /// dropped (it is rebuilt from the blobs on demand): `Ok(true)` says so, the blobs being
+    /// intact.
+    pub fn check_input(&self, d: &ContentDigest, ty: OutputType) -> Result<bool, Damage> {
+        let view = self.view_path(d);
+        if ty == OutputType::Dir && view.is_dir() {
+            if Manifest::digest_path(&view).is_ok_and(|actual| actual == *d) {
+                return self
+                    .check_artifact(d, ty, None, Depth::Size)
+                    .map(|()| false);
+            }
+            self.drop_views_holding(d.hex());
+            return self
+                .check_artifact(d, ty, None, Depth::Digest)
+                .map(|()| true);
+        }
+        self.check_artifact(d, ty, None, Depth::Digest)
+            .map(|()| false)
+    }
+
     /// Checks every output of a record; the first damage found.
     pub fn check_record(&self, r: &StageRecord, depth: Depth) -> Result<(), Damage> {
         r.outputs.values().try_for_each(|o: &OutputRecord| {

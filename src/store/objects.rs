@@ -67,7 +67,7 @@ impl Store {
         sharded(&self.root.join("trees"), d.hex(), ".json")
     }
 
-    fn view_path(&self, d: &ContentDigest) -> PathBuf {
+    pub(super) fn view_path(&self, d: &ContentDigest) -> PathBuf {
         self.root.join("views").join(d.hex())
     }
 
