@@ -100,6 +100,13 @@ fn a_deleted_object_is_recomputed_not_reported_cached() {
     p.ok(&["run", P]);
     let victim = object_starting(&p, b"3\n");
     std::fs::remove_file(&victim).unwrap();
+    let show = p.ok(&["show", P]);
+    assert!(
+        show.stdout
+            .contains("output  count: missing from the cache (`sapipe run` recomputes it)"),
+        "{}",
+        show.stdout
+    );
     let r = p.ok(&["run", P]);
     assert_eq!(r.ran(), strs(&["count_a", "count_b"]), "{}", r.stderr);
     assert!(victim.is_file());

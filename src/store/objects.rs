@@ -167,7 +167,18 @@ impl Store {
         if view.is_dir() {
             return Ok(view);
         }
+        let missing = |what: String| StoreError::Missing { what };
+        if !self.tree_path(d).is_file() {
+            return Err(missing(format!("manifest {d}")));
+        }
         let manifest = self.read_manifest(d)?;
+        if let Some(blob) = manifest
+            .files
+            .values()
+            .find(|b| !self.object_path(b).is_file())
+        {
+            return Err(missing(format!("object {blob} of folder {d}")));
+        }
         let tmp = self.scratch_dir(&format!("view-{}", d.short()))?;
         for (rel, blob) in &manifest.files {
             let target = tmp.join(rel);
