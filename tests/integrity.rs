@@ -74,6 +74,11 @@ fn a_damaged_input_is_quarantined_and_its_producer_reruns_before_the_consumer() 
         "the damaged copy is kept aside"
     );
     assert_intact(&p);
+    p.ok(&["gc"]);
+    assert!(
+        common::walk(&p.path("cache/quarantine")).is_empty(),
+        "gc removes it"
+    );
 }
 
 #[test]
