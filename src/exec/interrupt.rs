@@ -1,8 +1,9 @@
-//! Stopping what the local executor started: on SIGINT, SIGTERM or SIGHUP of the sapipe
-//! process, the signal is forwarded (as SIGTERM) to the process group of every running stage
-//! command, they are waited for (at most `GRACE`, then killed), what was stopped is printed,
-//! and sapipe exits 130. Nothing incomplete is recorded: a stage's record is written only after
-//! it completes. A second signal exits at once.
+//! Stopping what this process started: once a stage has executed here (a local run, audit,
+//! a Slurm job), on SIGINT, SIGTERM or SIGHUP of the sapipe process the signal is forwarded (as
+//! SIGTERM) to the process group of every running stage command, they are waited for (at most
+//! `GRACE`, then killed), what was stopped is printed, and sapipe exits 130. Nothing incomplete
+//! is recorded: a stage's record is written only after it completes. A second signal exits at
+//! once.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,8 +27,8 @@ pub fn interrupted() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
 
-/// After an interrupted run: lets the handler finish stopping, report and exit (it exits the
-/// process; this only waits for it).
+/// After a stage ended during an interrupt: lets the handler finish stopping, report and exit
+/// (it exits the process; this only parks the calling thread meanwhile).
 pub fn await_exit_if_interrupted() {
     if !interrupted() {
         return;

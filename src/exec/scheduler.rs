@@ -77,10 +77,7 @@ enum Slot {
 }
 
 pub fn run(engine: &Engine, opts: &RunOptions) -> Result<RunSummary, ExecError> {
-    super::interrupt::install();
-    let summary = run_with(engine, opts, &InProcess);
-    super::interrupt::await_exit_if_interrupted();
-    summary
+    run_with(engine, opts, &InProcess)
 }
 
 pub fn run_with(

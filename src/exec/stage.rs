@@ -32,6 +32,8 @@ pub fn execute(
     known: &Known,
     force: bool,
 ) -> Result<Done, ExecError> {
+    // Whoever executes stages here (run, audit, a Slurm job) stops their commands on a signal.
+    super::interrupt::install();
     let key = record.key();
     let store = engine.store;
     let _lock = store.lock_key(&key, || {
@@ -49,6 +51,8 @@ pub fn execute(
     let workdir = store.scratch_dir(&stage.name)?;
     let result = run_in(engine, stage, &key, record, known, &workdir);
     let _ = std::fs::remove_dir_all(&workdir);
+    // A stage stopped by a signal reports nothing: the handler says what it stopped and exits.
+    super::interrupt::await_exit_if_interrupted();
     result.map(Done::Executed)
 }
 
