@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::spec::error::locate;
 use crate::spec::{Pipeline, SpecError};
 
 /// Stage names as a graph (edges point from a stage to the stages that need it).
@@ -29,10 +30,17 @@ impl Dag {
             }
         }
         if toposort(&graph, None).is_err() {
+            let stages = cycle(&graph);
+            // The line of the first stage's `needs` (or of the stage, when an input binds it).
+            let line = std::fs::read_to_string(&p.file).ok().and_then(|text| {
+                locate(&text, &["stages", &stages[0], "needs"])
+                    .or_else(|| locate(&text, &["stages", &stages[0]]))
+            });
             return Err(SpecError::new(
                 &p.file,
-                format!("the stages form a cycle: {}", cycle(&graph).join(" -> ")),
-            ));
+                format!("the stages form a cycle: {}", stages.join(" -> ")),
+            )
+            .line(line));
         }
         // Kahn's algorithm picking the earliest stage in file order among the ready ones.
         let position: BTreeMap<&str, usize> = p

@@ -108,7 +108,7 @@ fn cycles_name_their_stages() {
         "name: demo\nstages:\n  gen: { uses: gen }\n  a: { uses: count, needs: [c], inputs: { text: c.text } }\n  b: { uses: slow, needs: [a], inputs: { text: gen.text } }\n  c: { uses: slow, needs: [b], inputs: { text: gen.text } }\n",
     );
     assert!(
-        err.contains("pipelines/demo.yaml: the stages form a cycle: a -> b -> c -> a"),
+        err.contains("pipelines/demo.yaml:4: the stages form a cycle: a -> b -> c -> a"),
         "{err}"
     );
 }

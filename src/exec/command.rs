@@ -4,6 +4,7 @@
 //! runs with the project root as its working directory; its output goes to the stage log.
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -94,7 +95,7 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
     }
     let log = open_log(&ctx.log_path)?;
     let log_err = log.try_clone().map_err(KindError::io("stage log"))?;
-    let status = Command::new("sh")
+    let mut child = Command::new("sh")
         .arg("-c")
         .arg(&script)
         .current_dir(root)
@@ -106,8 +107,14 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
-        .status()
+        // Its own process group, so a signal stops the whole command (see `interrupt`).
+        .process_group(0)
+        .spawn()
         .map_err(KindError::io("cannot start `sh`"))?;
+    let _tracked = super::interrupt::started(child.id(), ctx.stage);
+    let status = child
+        .wait()
+        .map_err(KindError::io("cannot wait for `sh`"))?;
     if status.success() {
         Ok(Metrics::new())
     } else {

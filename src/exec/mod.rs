@@ -1,8 +1,9 @@
 //! Execution: computing stage keys from upstream content (`keys`), deciding what must run and
 //! why (`plan`), executing one stage into the cache (`stage`, `command`), and scheduling the
-//! DAG in parallel (`scheduler`). It emits [`Event`]s and never prints.
+//! DAG in parallel (`scheduler`), stopping running commands on a signal (`interrupt`). It emits [`Event`]s and never prints.
 
 pub mod command;
+pub mod interrupt;
 pub mod keys;
 pub mod plan;
 pub mod scheduler;
@@ -76,6 +77,15 @@ pub enum ExecError {
     Stage { stage: String, message: String },
     #[error("{0}")]
     Input(String),
+    /// A stored artifact the stage read was damaged (and is now quarantined): the stages that
+    /// produced it must rerun, then (when `retry`) this one.
+    #[error("stage '{stage}' failed: {message}")]
+    Damaged {
+        stage: String,
+        producers: Vec<String>,
+        message: String,
+        retry: bool,
+    },
     #[error(transparent)]
     Slurm(#[from] slurm::SlurmError),
 }

@@ -11,6 +11,7 @@ use super::{Engine, ExecError};
 use crate::key::{DirtyReason, KeyRecord, StageKey, diff};
 use crate::lockfile::LockFile;
 use crate::store::StageRecord;
+use crate::store::integrity::Depth;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,14 +76,24 @@ pub fn plan(
         let (record, state, mut reasons) = match exact {
             Some(rec) => {
                 let key = rec.key();
-                match engine.store.record(&key)? {
-                    Some(r) if !force.contains(name) => {
+                let found = engine.store.record(&key)?;
+                let damage = found
+                    .as_ref()
+                    .and_then(|r| engine.store.check_record(r, Depth::Size).err());
+                match (found, damage) {
+                    (Some(r), None) if !force.contains(name) => {
                         known.insert(name.clone(), digests(&r));
                         (Some(rec), State::UpToDate, Vec::new())
                     }
-                    _ => {
-                        let reasons =
+                    (_, damage) => {
+                        let mut reasons =
                             reasons_against(&rec, previous.as_ref(), force.contains(name));
+                        if let Some(d) = damage {
+                            reasons.retain(|r| *r != DirtyReason::NoRecord);
+                            reasons.push(DirtyReason::Damaged {
+                                detail: d.to_string(),
+                            });
+                        }
                         (Some(rec), State::WillRun, reasons)
                     }
                 }

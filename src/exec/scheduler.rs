@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::keys::{Known, key_record};
 use super::plan::digests;
-use super::stage::{Done, execute};
+use super::stage::{Done, execute, trusted_record};
 use super::{Engine, Event, ExecError};
 use crate::key::KeyRecord;
 use crate::spec::{Implementation, Stage};
@@ -102,10 +102,11 @@ pub fn run_with(
     let mut running = 0usize;
     let mut device_running = 0usize;
     let mut stop = false;
+    let mut retries: BTreeMap<String, u32> = BTreeMap::new();
     std::thread::scope(|scope| -> Result<(), ExecError> {
         let (tx, rx) = mpsc::channel::<(String, bool, Instant, Result<Done, ExecError>)>();
         loop {
-            if !stop {
+            if !stop && !super::interrupt::interrupted() {
                 for name in &opts.stages {
                     if !matches!(slots[name.as_str()], Slot::Waiting) || running >= opts.jobs.max(1)
                     {
@@ -139,7 +140,7 @@ pub fn run_with(
                         )));
                     };
                     if !opts.force.contains(name)
-                        && let Some(r) = engine.store.record(&record.key())?
+                        && let Some(r) = trusted_record(engine, stage, &record.key())?
                     {
                         (engine.events)(Event::Cached {
                             stage: name.clone(),
@@ -208,7 +209,28 @@ pub fn run_with(
                     known.insert(name.clone(), digests(&record));
                     summary.records.insert(name, record);
                 }
+                Err(ExecError::Damaged {
+                    producers,
+                    retry,
+                    message,
+                    ..
+                }) if retry && retries.get(&name).copied().unwrap_or(0) < MAX_RETRIES => {
+                    tracing::warn!("stage '{name}': {message}, then '{name}'");
+                    // Its input was damaged in the cache (now quarantined): rerun the
+                    // producers, then this stage.
+                    *retries.entry(name.clone()).or_default() += 1;
+                    for p in &producers {
+                        forget_done(engine, p, &mut slots, &mut known, &mut summary)?;
+                    }
+                    let slot = opts.stages.iter().find(|s| **s == name).expect("known");
+                    slots.insert(slot, Slot::Waiting);
+                }
                 Err(e) => {
+                    if let ExecError::Damaged { producers, .. } = &e {
+                        for p in producers {
+                            forget_done(engine, p, &mut slots, &mut known, &mut summary)?;
+                        }
+                    }
                     (engine.events)(Event::Failed {
                         stage: name.clone(),
                         message: e.to_string(),
@@ -222,4 +244,30 @@ pub fn run_with(
         Ok(())
     })?;
     Ok(summary)
+}
+
+/// How often a stage whose input was found damaged waits for its producers to rerun.
+const MAX_RETRIES: u32 = 2;
+
+/// Takes back a finished stage whose output turned out damaged: its record is removed and it
+/// is waiting again (so it reruns before its dependants). A stage already running again, or
+/// not finished, is left alone.
+fn forget_done(
+    engine: &Engine,
+    stage: &str,
+    slots: &mut BTreeMap<&str, Slot>,
+    known: &mut Known,
+    summary: &mut RunSummary,
+) -> Result<(), ExecError> {
+    let Some((&name, Slot::Finished)) = slots.get_key_value(stage) else {
+        return Ok(());
+    };
+    if let Some(r) = summary.records.remove(stage) {
+        engine.store.forget_record(&r.key)?;
+    }
+    known.remove(stage);
+    summary.cached.retain(|s| s != stage);
+    summary.executed.retain(|s| s != stage);
+    slots.insert(name, Slot::Waiting);
+    Ok(())
 }

@@ -9,9 +9,10 @@ use std::time::{Instant, SystemTime};
 
 use super::keys::Known;
 use super::{Engine, Event, ExecError};
-use crate::key::{KeyRecord, StageKey};
+use crate::key::{ContentDigest, KeyRecord, StageKey};
 use crate::kind::{KindError, Metrics, StageContext};
 use crate::spec::{Implementation, OutputType, Stage};
+use crate::store::integrity::Depth;
 use crate::store::{OutputRecord, StageRecord};
 
 /// How a stage ended up done.
@@ -31,6 +32,8 @@ pub fn execute(
     known: &Known,
     force: bool,
 ) -> Result<Done, ExecError> {
+    // Whoever executes stages here (run, audit, a Slurm job) stops their commands on a signal.
+    super::interrupt::install();
     let key = record.key();
     let store = engine.store;
     let _lock = store.lock_key(&key, || {
@@ -38,7 +41,7 @@ pub fn execute(
             stage: stage.name.clone(),
         })
     })?;
-    if !force && let Some(r) = store.record(&key)? {
+    if !force && let Some(r) = trusted_record(engine, stage, &key)? {
         return Ok(Done::ComputedElsewhere(r));
     }
     (engine.events)(Event::Started {
@@ -48,6 +51,8 @@ pub fn execute(
     let workdir = store.scratch_dir(&stage.name)?;
     let result = run_in(engine, stage, &key, record, known, &workdir);
     let _ = std::fs::remove_dir_all(&workdir);
+    // A stage stopped by a signal reports nothing: the handler says what it stopped and exits.
+    super::interrupt::await_exit_if_interrupted();
     result.map(Done::Executed)
 }
 
@@ -64,7 +69,11 @@ fn run_in(
         stage: stage.name.clone(),
         message,
     };
-    let inputs = input_paths(engine, stage, known)?;
+    let bound = bound_inputs(engine, stage, known)?;
+    let inputs: BTreeMap<String, PathBuf> = bound
+        .iter()
+        .map(|b| (b.name.clone(), b.path.clone()))
+        .collect();
     let out_dir = workdir.join("out");
     let mut outputs = BTreeMap::new();
     for (name, spec) in &stage.definition.outputs {
@@ -118,6 +127,13 @@ fn run_in(
         fail(format!("{e}{}", log_tail(&log_path)))
     })?;
     let duration = clock.elapsed();
+    if matches!(
+        stage.definition.implementation,
+        Implementation::Command { .. }
+    ) {
+        // Root ignores read-only bits: make sure the command left its inputs as they were.
+        check_inputs(engine, stage, &bound, Moment::After)?;
+    }
     let mut stored = BTreeMap::new();
     for (name, path) in &outputs {
         let ty = stage.definition.outputs[name].ty;
@@ -195,13 +211,50 @@ fn run_kind(engine: &Engine, stage: &Stage, ctx: &StageContext) -> Result<Metric
     }
 }
 
-/// Paths of the artifacts bound to each input (`many` inputs as `input/stage`).
-fn input_paths(
+/// The record of `key` if its outputs are intact: sizes always, digests too when the stage
+/// publishes (its bytes leave the cache). A damaged output is quarantined and its record
+/// removed, so the stage reruns.
+pub fn trusted_record(
     engine: &Engine,
     stage: &Stage,
-    known: &Known,
-) -> Result<BTreeMap<String, PathBuf>, ExecError> {
-    let mut out = BTreeMap::new();
+    key: &StageKey,
+) -> Result<Option<StageRecord>, ExecError> {
+    let Some(r) = engine.store.record(key)? else {
+        return Ok(None);
+    };
+    let depth = if stage.publish.is_empty() {
+        Depth::Size
+    } else {
+        Depth::Digest
+    };
+    match engine.store.check_record(&r, depth) {
+        Ok(()) => Ok(Some(r)),
+        Err(damage) => {
+            tracing::warn!("stage '{}': {damage}; it will rerun", stage.name);
+            engine.store.condemn(Some(key), &damage)?;
+            Ok(None)
+        }
+    }
+}
+
+/// An artifact bound to an input (`many` inputs are named `input/stage`).
+struct Bound {
+    name: String,
+    producer: String,
+    digest: ContentDigest,
+    ty: OutputType,
+    path: PathBuf,
+}
+
+#[derive(PartialEq)]
+enum Moment {
+    Before,
+    After,
+}
+
+/// The artifacts bound to each input, their digests checked before the stage reads them.
+fn bound_inputs(engine: &Engine, stage: &Stage, known: &Known) -> Result<Vec<Bound>, ExecError> {
+    let mut out = Vec::new();
     for (input, bindings) in &stage.inputs {
         let many = stage.definition.inputs.get(input).is_some_and(|i| i.many);
         for b in bindings {
@@ -219,16 +272,84 @@ fn input_paths(
                 .stage(&b.stage)
                 .expect("bindings name stages");
             let ty = up.definition.outputs[&b.output].ty;
-            let path = engine.store.artifact_path(digest, ty)?;
-            let name = if many {
-                format!("{input}/{}", b.stage)
-            } else {
-                input.clone()
-            };
-            out.insert(name, path);
+            out.push(Bound {
+                name: if many {
+                    format!("{input}/{}", b.stage)
+                } else {
+                    input.clone()
+                },
+                producer: b.stage.clone(),
+                digest: digest.clone(),
+                ty,
+                path: PathBuf::new(),
+            });
         }
     }
+    check_inputs(engine, stage, &out, Moment::Before)?;
+    for b in &mut out {
+        b.path = engine.store.artifact_path(&b.digest, b.ty)?;
+    }
     Ok(out)
+}
+
+/// Re-hashes the bound inputs; a damaged one is quarantined and named in the error, whose
+/// producers the scheduler reruns (and, when found before the stage ran, the stage after).
+fn check_inputs(
+    engine: &Engine,
+    stage: &Stage,
+    bound: &[Bound],
+    moment: Moment,
+) -> Result<(), ExecError> {
+    let mut producers = Vec::new();
+    let mut lines = Vec::new();
+    for b in bound {
+        let input = format!("input '{}' (output of stage '{}')", b.name, b.producer);
+        match engine.store.check_input(&b.digest, b.ty) {
+            Ok(false) => {}
+            // A folder with files added or replaced (its blobs intact): dropped, rebuilt.
+            Ok(true) if moment == Moment::Before => {}
+            Ok(true) => lines.push(format!(
+                "{input} was modified while the stage ran: files were added to or replaced in \
+                 {}",
+                b.path.display()
+            )),
+            Err(damage) => {
+                engine.store.condemn(None, &damage)?;
+                lines.push(format!(
+                    "{input} {}: {damage}",
+                    if moment == Moment::Before {
+                        "is damaged in the cache"
+                    } else {
+                        "was modified while the stage ran"
+                    }
+                ));
+                producers.push(b.producer.clone());
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let retry = moment == Moment::Before;
+    let rerun = if producers.is_empty() {
+        String::new()
+    } else {
+        format!("; quarantined it, and {} will rerun", producers.join(", "))
+    };
+    Err(ExecError::Damaged {
+        stage: stage.name.clone(),
+        message: format!(
+            "{}{rerun}{}",
+            lines.join("; "),
+            if retry {
+                ""
+            } else {
+                " (a stage must not write to its inputs)"
+            }
+        ),
+        producers,
+        retry,
+    })
 }
 
 fn write_log_header(path: &std::path::Path, stage: &Stage, key: &StageKey) -> std::io::Result<()> {

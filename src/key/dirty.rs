@@ -17,6 +17,10 @@ pub enum DirtyReason {
     NoRecord,
     /// `--force` was given.
     Forced,
+    /// The key has a record, but an output it names is missing or damaged in the store.
+    Damaged {
+        detail: String,
+    },
     /// An upstream stage will run first; this stage's inputs may change.
     UpstreamPending {
         stages: Vec<String>,
@@ -71,6 +75,7 @@ impl fmt::Display for DirtyReason {
         match self {
             Self::NoRecord => write!(f, "no record"),
             Self::Forced => write!(f, "forced"),
+            Self::Damaged { detail } => write!(f, "its stored output is damaged: {detail}"),
             Self::UpstreamPending { stages } => {
                 write!(f, "upstream {} will run first", stages.join(", "))
             }

@@ -27,6 +27,67 @@ pub enum ArrayError {
     },
 }
 
+/// Checks a `.npy` header before anything is allocated: the element count of `shape` must not
+/// overflow, must be what the reader will read (`len`), and its bytes must fit in the
+/// `available` bytes of the file. Returns what is wrong, in words.
+pub fn check_npy_header(
+    shape: &[u64],
+    len: u64,
+    item_bytes: Option<usize>,
+    available: u64,
+) -> Result<(), String> {
+    let count = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d));
+    let bytes = count.and_then(|c| c.checked_mul(item_bytes.unwrap_or(1) as u64));
+    match (count, bytes) {
+        (Some(c), Some(b)) if c == len && b <= available => Ok(()),
+        (Some(c), Some(b)) if c == len => Err(format!(
+            "its header declares shape {shape:?} ({b} bytes of data), but the file holds only \
+             {available} bytes"
+        )),
+        _ => Err(format!(
+            "its header declares shape {shape:?}, whose size does not fit in 64 bits"
+        )),
+    }
+}
+
+/// Reads the shape a `.npy` header declares (from the start of the file) and checks that its
+/// element count neither overflows nor exceeds the file's `available` bytes, before a reader
+/// that trusts the header (and would overflow or allocate it) sees it. A header that does not
+/// parse here is left to that reader to report.
+pub fn precheck_npy(reader: impl std::io::Read, available: u64) -> Result<(), String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let _ = reader.take(1 << 16).read_to_end(&mut head);
+    let Some(shape) = declared_shape(&head) else {
+        return Ok(());
+    };
+    match shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d)) {
+        Some(count) if count <= available => Ok(()),
+        Some(count) => Err(format!(
+            "its header declares shape {shape:?} ({count} elements), but the file holds only \
+             {available} bytes"
+        )),
+        None => Err(format!(
+            "its header declares shape {shape:?}, whose size does not fit in 64 bits"
+        )),
+    }
+}
+
+/// The `'shape': (a, b, ...)` entry of a `.npy` header's dictionary.
+fn declared_shape(head: &[u8]) -> Option<Vec<u64>> {
+    let text = String::from_utf8_lossy(head.get(8..)?);
+    let after = &text[text.find("'shape'")? + "'shape'".len()..];
+    let open = after.find('(')?;
+    let close = after.find(')')?;
+    after
+        .get(open + 1..close)?
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse::<u64>().ok())
+        .collect()
+}
+
 /// A row-major `f32` array with an explicit shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArrayF32 {
@@ -102,7 +163,17 @@ impl ArrayF32 {
             source,
         };
         let file = File::open(path).map_err(io)?;
+        let available = file.metadata().map_err(io)?.len();
+        let bad_header = |found| ArrayError::Format {
+            path: path.to_owned(),
+            expected: "an array whose data fits its header".into(),
+            found,
+        };
+        precheck_npy(&file, available).map_err(bad_header)?;
+        let file = File::open(path).map_err(io)?;
         let npy = npyz::NpyFile::new(BufReader::new(file)).map_err(io)?;
+        check_npy_header(npy.shape(), npy.len(), npy.dtype().num_bytes(), available)
+            .map_err(bad_header)?;
         let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
         if npy.order() != npyz::Order::C {
             return Err(ArrayError::Format {
@@ -135,6 +206,22 @@ mod tests {
         assert_eq!(b.shape, vec![2, 3]);
         assert_eq!(a.data[..3], b.data[..3]);
         assert!(b.data[3].is_nan());
+    }
+
+    #[test]
+    fn npy_headers_are_checked_against_the_file_size() {
+        assert!(check_npy_header(&[2, 3], 6, Some(4), 200).is_ok());
+        let e = check_npy_header(&[4, 1 << 20, 4], 1 << 24, Some(1), 128).unwrap_err();
+        assert!(e.contains("but the file holds only 128 bytes"), "{e}");
+        // 4 * 2^62 * 4 wraps to 0 in u64: the reader would read nothing.
+        let e = check_npy_header(&[4, 1 << 62, 4], 0, Some(1), 128).unwrap_err();
+        assert!(e.contains("does not fit in 64 bits"), "{e}");
+        let header = b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (4, 4611686018427387904, 4), }";
+        let e = precheck_npy(&header[..], 200).unwrap_err();
+        assert!(e.contains("[4, 4611686018427387904, 4]"), "{e}");
+        let header =
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }";
+        assert!(precheck_npy(&header[..], 200).is_ok());
     }
 
     #[test]

@@ -62,8 +62,14 @@ impl Split {
                         "{name} lists image {i}, but there are only {images} images"
                     ));
                 }
-                if let Some(other) = owner[i] {
-                    return Err(format!("image {i} is listed in both {other} and {name}"));
+                match owner[i] {
+                    Some(other) if other == name => {
+                        return Err(format!("image {i} is listed twice in {name}"));
+                    }
+                    Some(other) => {
+                        return Err(format!("image {i} is listed in both {other} and {name}"));
+                    }
+                    None => {}
                 }
                 owner[i] = Some(name);
             }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::Session;
 use super::status::status;
 use crate::exec::plan::State;
-use crate::store::StageRecord;
+use crate::store::{StageRecord, StoreError};
 
 #[derive(Debug, Serialize)]
 pub struct ShowEntry {
@@ -22,6 +22,9 @@ pub struct ShowEntry {
     pub stale: bool,
     /// Output name -> a path to read it (in the cache, or where it is published).
     pub files: BTreeMap<String, PathBuf>,
+    /// Outputs of the record that are missing from the cache (the next run recomputes them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEntry>> {
@@ -49,13 +52,21 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
             .expect("status names stages")
             .publish;
         let mut files = BTreeMap::new();
+        let mut missing = Vec::new();
         if let Some(r) = &record {
             for (name, o) in &r.outputs {
-                let path = match published.get(name) {
-                    Some(p) if p.exists() && !stale => p.clone(),
-                    _ => session.store.artifact_path(&o.digest, o.ty)?,
-                };
-                files.insert(name.clone(), path);
+                match published.get(name) {
+                    Some(p) if p.exists() && !stale => {
+                        files.insert(name.clone(), p.clone());
+                    }
+                    _ => match session.store.artifact_path(&o.digest, o.ty) {
+                        Ok(path) => {
+                            files.insert(name.clone(), path);
+                        }
+                        Err(StoreError::Missing { .. }) => missing.push(name.clone()),
+                        Err(e) => return Err(e.into()),
+                    },
+                }
             }
         }
         out.push(ShowEntry {
@@ -66,6 +77,7 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
             record,
             stale,
             files,
+            missing,
         });
     }
     Ok(out)

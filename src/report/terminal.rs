@@ -145,6 +145,12 @@ pub fn show(entries: &[ShowEntry]) -> String {
             for (name, path) in &e.files {
                 let _ = writeln!(out, "  output  {name}: {}", path.display());
             }
+            for name in &e.missing {
+                let _ = writeln!(
+                    out,
+                    "  output  {name}: missing from the cache (`sapipe run` recomputes it)"
+                );
+            }
             for (name, v) in &r.metrics {
                 let _ = writeln!(out, "  metric  {name} = {}", compact(v));
             }

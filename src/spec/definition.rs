@@ -58,8 +58,7 @@ impl Definition {
     pub fn load(file: &Path, root: &Path, kinds: &KindRegistry) -> Result<Self, SpecError> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| SpecError::new(file, format!("cannot read the stage definition: {e}")))?;
-        let raw: RawDefinition =
-            serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
+        let raw: RawDefinition = super::raw::parse_yaml(file, &text)?;
         let at = |keys: &[&str]| super::error::locate(&text, keys);
         let stem = file
             .file_stem()
@@ -101,6 +100,14 @@ impl Definition {
             .collect();
         let mut outputs = BTreeMap::new();
         for (name, o) in &raw.outputs {
+            if !super::pipeline::valid_name(name) {
+                return Err(SpecError::new(
+                    file,
+                    format!("'{name}' is not a valid output name (letters, digits, '_' or '-')"),
+                )
+                .context("field 'outputs'")
+                .line(at(&["outputs", name])));
+            }
             let ty = match o.ty.as_str() {
                 "file" => OutputType::File,
                 "dir" => OutputType::Dir,

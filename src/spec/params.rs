@@ -71,6 +71,14 @@ impl ParamSpec {
                 super::error::suggest(&raw.ty, ParamType::NAMES)
             )
         })?;
+        if (raw.min.is_some() || raw.max.is_some())
+            && !matches!(ty, ParamType::Int | ParamType::Float)
+        {
+            return Err(format!(
+                "min and max only apply to int and float parameters, not {}",
+                ty.describe()
+            ));
+        }
         let mut spec = ParamSpec {
             ty,
             default: None,
@@ -87,16 +95,26 @@ impl ParamSpec {
             spec.choices = Some(checked.map_err(|e| format!("choices: {e}"))?);
         }
         if let Some(d) = &raw.default {
-            spec.default = Some(
-                spec.check(&yaml_to_json(d))
-                    .map_err(|e| format!("default: {e}"))?,
-            );
+            spec.default = Some(spec.check_yaml(d).map_err(|e| format!("default: {e}"))?);
         }
         Ok(spec)
     }
 
     /// Checks a value against the type, range and choices; returns its canonical form
     /// (integers given for floats become floats).
+    /// Checks a parameter value as written in YAML (see `check`).
+    pub fn check_yaml(&self, v: &serde_yaml::Value) -> Result<Value, String> {
+        match v {
+            serde_yaml::Value::Number(n) if n.as_f64().is_some_and(|f| !f.is_finite()) => {
+                Err(format!(
+                    "{} is not a finite number (.nan and .inf are not valid parameter values)",
+                    serde_yaml::to_string(v).unwrap_or_default().trim()
+                ))
+            }
+            _ => self.check(&yaml_to_json(v)),
+        }
+    }
+
     pub fn check(&self, v: &Value) -> Result<Value, String> {
         let v = self.coerce(v)?;
         if let Some(x) = v.as_f64() {

@@ -107,7 +107,7 @@ pub fn project_root(pipeline_file: &Path) -> PathBuf {
 pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
-    let raw: RawPipeline = serde_yaml::from_str(&text).map_err(|e| SpecError::yaml(file, &e))?;
+    let raw: RawPipeline = super::raw::parse_yaml(file, &text)?;
     let root = project_root(file);
     let r = Resolver {
         file,
@@ -152,6 +152,17 @@ impl Resolver<'_> {
             .map_err(|m| self.err(&["executor"], "field 'executor'".into(), m))?;
         Resources::resolve(raw.resources.as_ref(), None)
             .map_err(|m| self.err(&["resources"], "field 'resources'".into(), m))?;
+        if !valid_name(&raw.name) {
+            // The name names the pipeline's folder of heads in the cache.
+            return Err(self.err(
+                &["name"],
+                "field 'name'".into(),
+                format!(
+                    "'{}' is not a valid pipeline name (letters, digits, '_' or '-')",
+                    raw.name
+                ),
+            ));
+        }
         let mut stages = Vec::new();
         let mut raws = Vec::new();
         for (key, value) in &raw.stages {
@@ -219,6 +230,17 @@ impl Resolver<'_> {
             return Ok(d.clone());
         }
         let dir = self.root.join("stages");
+        if !valid_name(uses) {
+            return Err(self.err(
+                &["stages", stage, "uses"],
+                format!("stage '{stage}', field 'uses'"),
+                format!(
+                    "'{uses}' is not a definition name: `uses:` names a file of {} without \
+                     its .yaml (letters, digits, '_' or '-')",
+                    dir.display()
+                ),
+            ));
+        }
         let path = dir.join(format!("{uses}.yaml"));
         if !path.is_file() {
             let known = available_definitions(&dir);
@@ -257,7 +279,7 @@ impl Resolver<'_> {
                 ));
             };
             let v = spec
-                .check(&yaml_to_json(value))
+                .check_yaml(value)
                 .map_err(|m| self.err(&["stages", name, key], ctx.clone(), m))?;
             params.insert(key.clone(), v);
         }
@@ -267,7 +289,13 @@ impl Resolver<'_> {
             }
             let v = match (&spec.default, key.as_str()) {
                 (Some(d), _) => d.clone(),
-                (None, "seed") => Value::from(seed),
+                (None, "seed") => spec.check(&Value::from(seed)).map_err(|m| {
+                    self.err(
+                        &["seed"],
+                        format!("field 'seed' (inherited by stage '{name}')"),
+                        m,
+                    )
+                })?,
                 (None, _) => {
                     return Err(self.err(&["stages", name], format!("stage '{name}'"), format!(
                         "parameter '{key}' of '{}' has no default and must be given under 'with:'",
@@ -306,6 +334,24 @@ impl Resolver<'_> {
                     &["stages", name, "publish"],
                     format!("stage '{name}', field 'publish'"),
                     format!("'{}' has no output '{output}' ({hint})", def.name),
+                ));
+            }
+            let inside = !target.is_empty()
+                && Path::new(target).components().all(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                });
+            if !inside {
+                return Err(self.err(
+                    &["stages", name, "publish"],
+                    format!("stage '{name}', field 'publish', output '{output}'"),
+                    format!(
+                        "'{target}' is not inside the project: publish targets are paths \
+                         relative to the project root, without '..' (copy results elsewhere \
+                         from there)"
+                    ),
                 ));
             }
             publish.insert(output.clone(), self.root.join(target));
@@ -470,7 +516,9 @@ fn implicit(
     found
 }
 
-fn valid_name(n: &str) -> bool {
+/// Names that become file names (stages, pipelines, definitions, outputs): letters, digits,
+/// '_' and '-'.
+pub(crate) fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')

@@ -4,8 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_yaml::Value;
+
+use super::SpecError;
 
 use super::resources::RawResources;
 
@@ -123,4 +128,13 @@ pub struct RawStage {
     /// Slurm resources of this stage's job, over the pipeline's defaults.
     #[serde(default)]
     pub resources: Option<RawResources>,
+}
+
+/// Parses a pipeline or definition file's text: a leading UTF-8 byte-order mark is ignored (some
+/// editors write one), and a key given twice in one mapping is an error with its line (typed
+/// maps would silently keep the last one).
+pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, SpecError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    serde_yaml::from_str::<Value>(text).map_err(|e| SpecError::yaml(file, &e))?;
+    serde_yaml::from_str(text).map_err(|e| SpecError::yaml(file, &e))
 }

@@ -1,7 +1,7 @@
 //! Garbage collection: keeps the records reachable from the given roots (lock files and heads,
 //! collected by the caller) and those finished recently, and the objects, manifests, views and
-//! logs they reach; everything else is listed (dry run) or removed. Runs under the exclusive
-//! cache lock, so no run is writing meanwhile.
+//! logs they reach; everything else (and anything quarantined) is listed (dry run) or removed.
+//! Runs under the exclusive cache lock, so no run is writing meanwhile.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -102,6 +102,8 @@ impl Store {
                 .filter(|p| !name_in(p, &live_keys, ".log")),
         );
         dead.extend(self.children("tmp")?);
+        // Damaged files moved aside: kept for inspection until the next collection.
+        dead.extend(self.children("quarantine")?);
         for path in dead {
             report.bytes += size_of(&path);
             if !dry_run {

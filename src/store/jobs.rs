@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{read_json, write_json_atomic};
+use super::fsutil::{read_json, remove_if_present, write_json_atomic};
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,13 +65,7 @@ impl Store {
     }
 
     pub fn remove_jobs(&self, pipeline: &str) -> Result<(), StoreError> {
-        let path = self.jobs_path(pipeline);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(StoreError::Io { path, source: e })
-            }
-            _ => Ok(()),
-        }
+        remove_if_present(&self.jobs_path(pipeline))
     }
 }
 

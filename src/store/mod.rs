@@ -1,9 +1,10 @@
 //! The content-addressed cache: objects and directory manifests (`objects`), stage records and
 //! heads (`records`), locks (`locks`), integrity checks (`verify`) and garbage collection
-//! (`gc`). The on-disk layout is described in `cache/README.md`; only this module knows it.
+//! (`gc`), and checking what is read back (`integrity`). The on-disk layout is described in `cache/README.md`; only this module knows it.
 
 pub mod fsutil;
 pub mod gc;
+pub mod integrity;
 pub mod jobs;
 pub mod locks;
 pub mod objects;
@@ -16,11 +17,12 @@ pub use records::{OutputRecord, StageRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        // Shown in the message, so not also a `#[source]` (anyhow would print it twice).
-        source: std::io::Error,
+        // Shown in the message, so not also the error's source (anyhow would print it twice;
+        // thiserror takes a field named `source` as the source).
+        cause: std::io::Error,
     },
     #[error("{path}: corrupt cache entry: {message}")]
     Corrupt { path: PathBuf, message: String },
@@ -32,9 +34,9 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
+        move |cause| StoreError::Io {
             path: path.to_owned(),
-            source,
+            cause,
         }
     }
 }
@@ -45,8 +47,16 @@ pub struct Store {
     root: PathBuf,
 }
 
-const LAYOUT: [&str; 8] = [
-    "objects", "trees", "views", "records", "heads", "logs", "locks", "tmp",
+const LAYOUT: [&str; 9] = [
+    "objects",
+    "trees",
+    "views",
+    "records",
+    "heads",
+    "logs",
+    "locks",
+    "tmp",
+    "quarantine",
 ];
 
 impl Store {

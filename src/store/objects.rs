@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fsutil::write_atomic;
+use super::integrity::Depth;
 use super::{Store, StoreError};
 use crate::key::ContentDigest;
 use crate::spec::OutputType;
@@ -66,18 +67,25 @@ impl Store {
         sharded(&self.root.join("trees"), d.hex(), ".json")
     }
 
-    fn view_path(&self, d: &ContentDigest) -> PathBuf {
+    pub(super) fn view_path(&self, d: &ContentDigest) -> PathBuf {
         self.root.join("views").join(d.hex())
     }
 
-    /// Moves a produced file into the store (or drops it if the blob exists) and returns its
-    /// digest and size.
+    /// Moves a produced file into the store (or drops it if an intact blob of that name
+    /// exists; a damaged one is quarantined and replaced) and returns its digest and size.
     pub fn put_file(&self, path: &Path) -> Result<(ContentDigest, u64), StoreError> {
         let io = StoreError::io(path);
         let digest = ContentDigest::of_file(path).map_err(io)?;
         let size = std::fs::metadata(path).map_err(StoreError::io(path))?.len();
         let target = self.object_path(&digest);
-        if target.exists() {
+        let intact = target.exists() && {
+            let check = self.check_blob(&digest, Some(size), Depth::Digest);
+            if let Err(damage) = &check {
+                self.condemn(None, damage)?;
+            }
+            check.is_ok()
+        };
+        if intact {
             std::fs::remove_file(path).map_err(StoreError::io(path))?;
         } else {
             let parent = target.parent().expect("sharded paths have a parent");
@@ -102,7 +110,7 @@ impl Store {
         for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
             let entry = entry.map_err(|e| StoreError::Io {
                 path: dir.to_owned(),
-                source: std::io::Error::other(e.to_string()),
+                cause: std::io::Error::other(e.to_string()),
             })?;
             if !entry.file_type().is_file() {
                 continue;
@@ -120,7 +128,8 @@ impl Store {
         let bytes = manifest.canonical();
         let digest = ContentDigest::of_bytes(&bytes);
         let path = self.tree_path(&digest);
-        if !path.exists() {
+        let intact = std::fs::read(&path).is_ok_and(|b| b == bytes);
+        if !intact {
             write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
         }
         Ok((digest, total))
@@ -158,7 +167,18 @@ impl Store {
         if view.is_dir() {
             return Ok(view);
         }
+        let missing = |what: String| StoreError::Missing { what };
+        if !self.tree_path(d).is_file() {
+            return Err(missing(format!("manifest {d}")));
+        }
         let manifest = self.read_manifest(d)?;
+        if let Some(blob) = manifest
+            .files
+            .values()
+            .find(|b| !self.object_path(b).is_file())
+        {
+            return Err(missing(format!("object {blob} of folder {d}")));
+        }
         let tmp = self.scratch_dir(&format!("view-{}", d.short()))?;
         for (rel, blob) in &manifest.files {
             let target = tmp.join(rel);
@@ -213,9 +233,16 @@ impl Store {
     }
 }
 
+/// Gives a published copy ordinary permissions: writable by its owner only (not 0666).
 fn make_writable(path: &Path) {
     if let Ok(meta) = std::fs::metadata(path) {
         let mut perms = meta.permissions();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            perms.set_mode((perms.mode() | 0o200) & 0o755);
+        }
+        #[cfg(not(unix))]
         #[allow(clippy::permissions_set_readonly_false)]
         perms.set_readonly(false);
         let _ = std::fs::set_permissions(path, perms);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{read_json, write_atomic, write_json_atomic};
+use super::fsutil::{read_json, remove_if_present, write_atomic, write_json_atomic};
 use super::{Store, StoreError};
 use crate::key::{ContentDigest, KeyRecord, StageKey};
 use crate::kind::Metrics;
@@ -62,34 +62,84 @@ impl Store {
     }
 
     /// The record of a completed key, if any. A record is only ever written after all its
-    /// outputs are in the store, so its presence means "complete".
+    /// outputs are in the store, so its presence means "complete". A record file that does not
+    /// parse is reported by path, quarantined and taken as absent (its stage reruns).
     pub fn record(&self, key: &StageKey) -> Result<Option<StageRecord>, StoreError> {
-        read_json(&self.record_path(key))
+        let path = self.record_path(key);
+        match read_json::<StageRecord>(&path) {
+            Ok(Some(r)) if r.key == *key => Ok(Some(r)),
+            Ok(Some(r)) => {
+                self.quarantine_record(
+                    &path,
+                    &format!("it is the record of key {}", r.key.short()),
+                )?;
+                Ok(None)
+            }
+            Ok(None) => Ok(None),
+            Err(StoreError::Corrupt { message, .. }) => {
+                self.quarantine_record(&path, &message)?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn quarantine_record(&self, path: &std::path::Path, why: &str) -> Result<(), StoreError> {
+        tracing::warn!(
+            "{}: corrupt stage record ({why}); taken as absent, its stage will rerun",
+            path.display()
+        );
+        self.quarantine(path)
     }
 
     pub fn has_record(&self, key: &StageKey) -> bool {
-        self.record_path(key).is_file()
+        self.record(key).ok().flatten().is_some()
     }
 
     pub fn write_record(&self, record: &StageRecord) -> Result<(), StoreError> {
         write_json_atomic(&self.record_path(&record.key), record)
     }
 
-    /// Every record in the cache.
-    pub fn records(&self) -> Result<Vec<StageRecord>, StoreError> {
+    /// Removes the record of `key`, if there is one: its stage reruns.
+    pub fn forget_record(&self, key: &StageKey) -> Result<(), StoreError> {
+        remove_if_present(&self.record_path(key))
+    }
+
+    /// Every readable record in the cache, and the record files that are not (path, why).
+    pub fn scan_records(&self) -> (Vec<StageRecord>, Vec<(PathBuf, String)>) {
         let dir = self.root.join("records");
-        let mut out = Vec::new();
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
         for entry in walkdir::WalkDir::new(&dir)
             .sort_by_file_name()
             .into_iter()
             .filter_map(Result::ok)
         {
-            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "json")
+            if !(entry.file_type().is_file()
+                && entry.path().extension().is_some_and(|e| e == "json"))
             {
-                out.extend(read_json::<StageRecord>(entry.path())?);
+                continue;
+            }
+            let path = entry.path().to_owned();
+            match read_json::<StageRecord>(&path) {
+                Ok(Some(r)) if self.record_path(&r.key) == path => good.push(r),
+                Ok(Some(r)) => {
+                    bad.push((path, format!("it is the record of key {}", r.key.short())))
+                }
+                Ok(None) => {}
+                Err(e) => bad.push((path, e.to_string())),
             }
         }
-        Ok(out)
+        (good, bad)
+    }
+
+    /// Every record in the cache; corrupt record files are reported and quarantined.
+    pub fn records(&self) -> Result<Vec<StageRecord>, StoreError> {
+        let (good, bad) = self.scan_records();
+        for (path, why) in bad {
+            self.quarantine_record(&path, &why)?;
+        }
+        Ok(good)
     }
 
     pub fn head(&self, pipeline: &str, stage: &str) -> Option<StageKey> {

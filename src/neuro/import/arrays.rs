@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use npyz::{DType, NpyFile, Order, TypeChar};
 
+use crate::neuro::array::{check_npy_header, precheck_npy};
+
 use super::ImportError;
 
 /// The element types the importer understands.
@@ -103,6 +105,14 @@ impl Container {
     }
 
     /// How `name` is referred to in messages.
+    /// The folder or archive, for messages about several of its arrays.
+    pub fn source(&self) -> String {
+        match self {
+            Container::Dir(dir) => dir.display().to_string(),
+            Container::Npz { path, .. } => path.display().to_string(),
+        }
+    }
+
     pub fn location(&self, name: &str) -> String {
         match self {
             Container::Dir(dir) => dir.join(format!("{name}.npy")).display().to_string(),
@@ -154,13 +164,28 @@ impl Container {
                     return Ok(None);
                 }
                 let file = File::open(&path).map_err(io)?;
+                let available = file.metadata().map_err(io)?.len();
+                precheck(&file, available, &location)?;
+                let file = File::open(&path).map_err(io)?;
                 let npy = NpyFile::new(BufReader::new(file)).map_err(io)?;
-                decode(npy, location.clone(), allowed).map(Some)
+                decode(npy, location.clone(), allowed, available).map(Some)
             }
-            Container::Npz { archive, .. } => match archive.by_name(name).map_err(io)? {
-                None => Ok(None),
-                Some(npy) => decode(npy, location.clone(), allowed).map(Some),
-            },
+            Container::Npz { archive, .. } => {
+                // The header is checked on a first read of the entry: npyz trusts it.
+                let entry = npyz::npz::file_name_from_array_name(name);
+                let available = match archive.zip_archive().by_name(&entry) {
+                    Ok(e) => {
+                        let size = e.size();
+                        precheck(e, size, &location)?;
+                        size
+                    }
+                    Err(_) => return Ok(None),
+                };
+                match archive.by_name(name).map_err(io)? {
+                    None => Ok(None),
+                    Some(npy) => decode(npy, location.clone(), allowed, available).map(Some),
+                }
+            }
         }
     }
 
@@ -205,11 +230,26 @@ fn kind_names(allowed: &[Kind]) -> String {
     }
 }
 
+fn precheck(reader: impl Read, available: u64, location: &str) -> Result<(), ImportError> {
+    precheck_npy(reader, available).map_err(|message| ImportError::Read {
+        location: location.to_string(),
+        message,
+    })
+}
+
+/// Decodes an array of at most `available` bytes (its file's, or its archive entry's, size).
 fn decode<R: Read>(
     npy: NpyFile<R>,
     location: String,
     allowed: &[Kind],
+    available: u64,
 ) -> Result<Loaded, ImportError> {
+    check_npy_header(npy.shape(), npy.len(), npy.dtype().num_bytes(), available).map_err(
+        |message| ImportError::Read {
+            location: location.clone(),
+            message,
+        },
+    )?;
     let dtype = npy.dtype();
     let shown = match &dtype {
         DType::Plain(t) => t.to_string(),

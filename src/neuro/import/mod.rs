@@ -93,6 +93,13 @@ pub fn import(source: &Path, cfg: &ImportConfig) -> Result<RawDataset, ImportErr
         });
     }
     let k = responses.shape[1];
+    if k == 0 {
+        return Err(ImportError::Shape {
+            location: responses.location.clone(),
+            expected: format!("[N={n}, neurons] with at least one neuron"),
+            found: responses.shape.clone(),
+        });
+    }
     let repeats = c.read("test_repeats", &[Kind::F32, Kind::F64])?;
     let split = match explicit_split(&mut c, n)? {
         Some(s) => s,
@@ -204,7 +211,7 @@ fn explicit_split(c: &mut Container, n: usize) -> Result<Option<Split>, ImportEr
                     validation,
                     test,
                 },
-                c.location("train/validation/test"),
+                format!("{} (index arrays train, validation, test)", c.source()),
             )
         }
         (None, false) => return Ok(None),

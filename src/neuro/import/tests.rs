@@ -255,3 +255,29 @@ fn bad_splits_and_unaligned_repeats_are_named() {
         "{e}"
     );
 }
+
+#[test]
+fn split_arrays_are_named_by_their_folder_and_a_repeat_within_a_list_is_said_so() {
+    let dir = valid_dir(4);
+    npy(dir.path(), "train", &[3], &[0i32, 1, 0]);
+    npy(dir.path(), "test", &[1], &[3i32]);
+    let e = error(dir.path());
+    let folder = dir.path().display().to_string();
+    assert!(
+        e.contains(&format!(
+            "{folder} (index arrays train, validation, test): image 0 is listed twice in train"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn responses_without_neurons_are_refused() {
+    let dir = valid_dir(4);
+    npy(dir.path(), "responses", &[4, 0], &[0f32; 0]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("responses.npy: expected shape [N=4, neurons] with at least one neuron"),
+        "{e}"
+    );
+}
