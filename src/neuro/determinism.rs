@@ -6,16 +6,17 @@
 //! AVX2 or plain), oneDNN's JIT convolutions by ISA, MKL's GEMMs by ISA, cache sizes and thread
 //! count, and every parallel reduction splits its work by thread count. Each choice sums in
 //! another order, so the same training gives other last bits on another machine, and training
-//! amplifies them. With `deterministic: true` on CPU the worker pins all of them before
-//! libtorch computes anything ([`pin_portable_cpu`]), so every x86-64 machine with AVX2 and FMA
-//! runs the same kernels with the same work split. Measured on one machine by emulating others
+//! amplifies them. With `deterministic: true` on CPU the worker pins them before libtorch
+//! computes anything ([`pin_portable_cpu`]), so machines of one reproducibility class run the
+//! same kernels with the same work split. Measured on one machine by emulating others
 //! (tests/portable.rs, README "How training computes"): each pin alone was needed.
 //!
-//! One source cannot be pinned at an acceptable cost: MKL honours its AVX2 reproducibility
-//! branch on Intel CPUs only (on other vendors it falls back to its automatic dispatch; the
-//! only cross-vendor branch, SSE2, made training 2-3x slower). MKL computes the attention's
-//! batched products, so CPU vendor is part of the reproducibility class ([`numerics`]); lock
-//! and audit compare results of different classes numerically and say so.
+//! Two sources cannot be pinned at an acceptable cost, so they are part of the class
+//! ([`numerics`]), and lock and audit compare results of different classes numerically and say
+//! so: oneDNN's ISA (AVX-512 or AVX2; one AVX2 cap for all measured 1.5x slower, see
+//! [`onednn_isa`]), and the CPU vendor, since MKL honours its AVX2 reproducibility branch on
+//! Intel CPUs only (elsewhere it falls back to automatic dispatch; the only cross-vendor branch,
+//! SSE2, made training 2-3x slower).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,19 +40,13 @@ pub struct Pin {
 }
 
 /// The environment of portable CPU numerics (read by libtorch at its first use of each library).
-pub const PORTABLE_CPU_PINS: [Pin; 4] = [
+pub const PORTABLE_CPU_PINS: [Pin; 3] = [
     Pin {
         variable: "ATEN_CPU_CAPABILITY",
         value: "avx2",
         why: "ATen compiles its vectorised kernels (reductions, pooling, batch norm, Adam's \
               arithmetic) once per ISA and dispatches by CPU: AVX-512 and AVX2 sum in different \
               lane orders",
-    },
-    Pin {
-        variable: "ONEDNN_MAX_CPU_ISA",
-        value: "AVX2",
-        why: "oneDNN JIT-compiles convolutions for the best ISA it finds; capped at AVX2 every \
-              machine generates the same kernels",
     },
     Pin {
         variable: "MKL_CBWR",
@@ -68,6 +63,28 @@ pub const PORTABLE_CPU_PINS: [Pin; 4] = [
               MKL_CBWR=AVX2,STRICT",
     },
 ];
+
+/// oneDNN's instruction-set cap: the best of AVX-512 (core) and AVX2 this machine has. oneDNN
+/// JIT-compiles convolutions for the best ISA it finds; capped, every machine of one class
+/// generates the same kernels (AMX or AVX-512 BF16 extensions do not change fp32 kernels).
+/// Capping every machine at AVX2 would make AVX-512 and AVX2 machines agree too, but measured
+/// 1.5x slower training on AVX-512 machines (`scripts/bench-portable`), so the cap is part of
+/// the reproducibility class instead.
+pub const ONEDNN_VARIABLE: &str = "ONEDNN_MAX_CPU_ISA";
+
+/// The value of [`ONEDNN_VARIABLE`] for this machine.
+pub fn onednn_isa() -> &'static str {
+    let isa = &crate::reproducibility::Machine::this().cpu_isa;
+    let has = |f: &str| isa.iter().any(|x| x == f);
+    if ["avx512f", "avx512bw", "avx512vl", "avx512dq"]
+        .iter()
+        .all(|f| has(f))
+    {
+        "AVX512_CORE"
+    } else {
+        "AVX2"
+    }
+}
 
 /// Intra-op threads of portable CPU numerics. ATen splits parallel reductions (a loss over a
 /// large tensor, gradients of broadcast parameters) into one part per thread, so the thread
@@ -95,6 +112,10 @@ pub unsafe fn pin_portable_cpu() {
         // SAFETY: the caller guarantees no other thread reads the environment concurrently.
         unsafe { std::env::set_var(pin.variable, pin.value) };
     }
+    if !skip.contains(&ONEDNN_VARIABLE) {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(ONEDNN_VARIABLE, onednn_isa()) };
+    }
     if !skip.contains(&"threads") {
         tch::set_num_threads(PORTABLE_CPU_THREADS);
     }
@@ -110,7 +131,7 @@ fn unpinned() -> Vec<&'static str> {
     PORTABLE_CPU_PINS
         .iter()
         .map(|p| p.variable)
-        .chain(["threads"])
+        .chain([ONEDNN_VARIABLE, "threads"])
         .filter(|name| asked.split(',').any(|a| a.trim() == *name))
         .collect()
 }
@@ -149,9 +170,13 @@ pub fn numerics(device: DeviceClass, deterministic: bool) -> Numerics {
         ("intra_op_threads".to_string(), threads.to_string()),
         ("determinism".to_string(), flags().to_string()),
     ]);
-    for pin in &PORTABLE_CPU_PINS {
-        if let Ok(v) = std::env::var(pin.variable) {
-            settings.insert(pin.variable.to_string(), v);
+    for variable in PORTABLE_CPU_PINS
+        .iter()
+        .map(|p| p.variable)
+        .chain([ONEDNN_VARIABLE])
+    {
+        if let Ok(v) = std::env::var(variable) {
+            settings.insert(variable.to_string(), v);
         }
     }
     let (summary, class) = match device {
@@ -164,7 +189,10 @@ pub fn numerics(device: DeviceClass, deterministic: bool) -> Numerics {
             };
             let skip = unpinned();
             let class = if skip.is_empty() {
-                format!("cpu-portable libtorch-{libtorch} {isa} threads-{threads} {blas}")
+                format!(
+                    "cpu-portable libtorch-{libtorch} {isa} onednn-{} threads-{threads} {blas}",
+                    onednn_isa()
+                )
             } else {
                 format!(
                     "cpu-portable-unpinned({}) {} {}",
@@ -174,7 +202,10 @@ pub fn numerics(device: DeviceClass, deterministic: bool) -> Numerics {
                 )
             };
             (
-                format!("libtorch {libtorch}, CPU portable: {isa} kernels, {threads} threads"),
+                format!(
+                    "libtorch {libtorch}, CPU portable: {isa} kernels, oneDNN {}, {threads} threads",
+                    onednn_isa()
+                ),
                 Some(class),
             )
         }

@@ -5,9 +5,9 @@
 /// known to `sapipe` even when it is built without the `torch` feature).
 pub const LIBTORCH_VERSION: Option<&str> = option_env!("SAPIPE_LIBTORCH_VERSION");
 
-/// The version of portable CPU numerics (`determinism::PORTABLE_CPU_PINS` and threads): part of
+/// The version of portable CPU numerics (`determinism::PORTABLE_CPU_PINS`, oneDNN cap, threads): part of
 /// the key of every deterministic CPU stage of a libtorch kind. Change it with the pins.
-pub const PORTABLE_CPU_NUMERICS: &str = "portable-avx2-2t-v1";
+pub const PORTABLE_CPU_NUMERICS: &str = "portable-v2";
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeReport {

@@ -101,11 +101,21 @@ impl Machine {
                 .map(|(_, v)| v.trim().to_string())
         };
         let flags = field("flags").unwrap_or_default();
-        let cpu_isa = ["avx", "fma", "avx2", "avx512f", "avx512_bf16", "amx_tile"]
-            .into_iter()
-            .filter(|f| flags.split_whitespace().any(|x| x == *f))
-            .map(String::from)
-            .collect();
+        let cpu_isa = [
+            "avx",
+            "fma",
+            "avx2",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512dq",
+            "avx512_bf16",
+            "amx_tile",
+        ]
+        .into_iter()
+        .filter(|f| flags.split_whitespace().any(|x| x == *f))
+        .map(String::from)
+        .collect();
         let (gpus, gpu_driver) = nvidia_gpus();
         Machine {
             host: crate::exec::host_name(),

@@ -3,6 +3,7 @@
 //! the `sapipe-torch` worker with the serialised context.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 
 use super::protocol::{StageRequest, WorkerMessage};
@@ -62,13 +63,17 @@ impl StageKind for WorkerKind {
                 "stage log {}",
                 ctx.log_path.display()
             )))?;
+        // Its own process group, registered with the interrupt handler: SIGINT/SIGTERM sent to
+        // sapipe alone stops the worker too (see exec::interrupt).
         let mut child = super::worker_command(&worker)
             .arg("run-stage")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
+            .process_group(0)
             .spawn()
             .map_err(KindError::io(format!("cannot start {}", worker.display())))?;
+        let _tracked = crate::exec::interrupt::started(child.id(), ctx.stage);
         let body = serde_json::to_vec(&request).expect("requests serialise");
         child
             .stdin
