@@ -27,15 +27,7 @@ fn miniature() -> String {
 }
 
 fn project() -> Project {
-    let p = Project::new();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/stages")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        p.write(
-            &format!("stages/{name}"),
-            &std::fs::read_to_string(&path).unwrap(),
-        );
-    }
+    let p = Project::with_project_stages();
     let text = miniature();
     assert!(
         text.contains("epochs: 1") && text.contains("neurons: 2"),

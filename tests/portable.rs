@@ -68,15 +68,7 @@ const MACHINES: [Machine; 5] = [
 ];
 
 fn project(deterministic: bool) -> Project {
-    let p = Project::new();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/stages")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        p.write(
-            &format!("stages/{name}"),
-            &std::fs::read_to_string(&path).unwrap(),
-        );
-    }
+    let p = Project::with_project_stages();
     let ci =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/ci.yaml")).unwrap();
     assert!(ci.contains("deterministic: true"));

@@ -16,8 +16,10 @@ use crate::store::StageRecord;
 
 /// Largest relative (or absolute, for values near zero) metric difference accepted between
 /// results of different reproducibility classes. Training amplifies last-bit differences
-/// between kernels; see README "How training computes" for what was measured.
-pub const HARDWARE_TOLERANCE: f64 = 1e-3;
+/// between kernels: on the CI pipeline (a few dozen Adam steps) other kernel sets moved metrics
+/// by up to 5e-4 relative, and longer trainings move them further; 1% of a metric is still far
+/// below any difference a study would read as a result.
+pub const HARDWARE_TOLERANCE: f64 = 1e-2;
 
 /// How a stage's new result compares with its lock entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]

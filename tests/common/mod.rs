@@ -141,6 +141,20 @@ impl Project {
         p
     }
 
+    /// A project with sapipe's own stage definitions (`stages/`), for the built-in kinds.
+    pub fn with_project_stages() -> Self {
+        let p = Project::new();
+        for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/stages")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            p.write(
+                &format!("stages/{name}"),
+                &std::fs::read_to_string(&path).unwrap(),
+            );
+        }
+        p
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
