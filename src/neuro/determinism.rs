@@ -189,9 +189,12 @@ pub fn numerics(device: DeviceClass, deterministic: bool) -> Numerics {
             };
             let skip = unpinned();
             let class = if skip.is_empty() {
+                // Cache sizes too: oneDNN may block its work by them, which one machine cannot
+                // emulate, so bits are promised only between machines with the same caches.
                 format!(
-                    "cpu-portable libtorch-{libtorch} {isa} onednn-{} threads-{threads} {blas}",
-                    onednn_isa()
+                    "cpu-portable libtorch-{libtorch} {isa} onednn-{} threads-{threads} {blas} caches-{}",
+                    onednn_isa(),
+                    machine.caches.join(",")
                 )
             } else {
                 format!(
