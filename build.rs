@@ -48,7 +48,7 @@ fn main() {
             println!("cargo:rustc-link-arg-bin=sapipe-torch={flag}");
         }
     }
-    let shim = "src/neuro/shim/determinism.cpp";
+    let shim = "src/neuro/runtime/shim/determinism.cpp";
     println!("cargo:rerun-if-changed={shim}");
     cc::Build::new()
         .cpp(true)

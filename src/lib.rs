@@ -16,8 +16,9 @@
 //! - `neuro`: the modelling library (knows nothing about pipelines or the cache).
 //! - `worker`: runs libtorch kinds in the `sapipe-torch` child process, so `sapipe` itself
 //!   never loads libtorch (a no-op run stays in milliseconds).
-//! - `ops`: one module per user-visible operation; `report`: all terminal output;
-//!   `cli`: the command line.
+//! - `ops`: one module per user-visible operation; `ui`: what operations print on a terminal
+//!   (results, live progress); `cli`: the command line.
+//! - `report`: the paper's report library (tables, figures, claims, `report.md`).
 //!
 //! The engine (spec, graph, key, store, lockfile, reproducibility, exec) knows nothing about neurons and builds
 //! without libtorch (`--no-default-features`).
@@ -36,4 +37,5 @@ pub mod reproducibility;
 pub mod spec;
 pub mod stages;
 pub mod store;
+pub mod ui;
 pub mod worker;

@@ -24,7 +24,7 @@ enum Command {
 }
 
 fn main() {
-    sapipe::neuro::determinism::prepare_environment();
+    sapipe::neuro::runtime::determinism::prepare_environment();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::RunStage => sapipe::worker::serve::run_stage(&sapipe::stages::torch_registry()),
@@ -37,7 +37,7 @@ fn main() {
                 0
             }
             Ok(report) => {
-                print!("{}", sapipe::report::terminal::bench_train(&report));
+                print!("{}", sapipe::ui::terminal::bench_train(&report));
                 0
             }
             Err(e) => {
@@ -53,7 +53,7 @@ fn main() {
                     serde_json::to_string_pretty(&report).expect("reports serialise")
                 );
             } else {
-                print!("{}", sapipe::report::terminal::doctor(&report));
+                print!("{}", sapipe::ui::terminal::doctor(&report));
             }
             0
         }
@@ -72,7 +72,7 @@ fn bench_train(
         DeviceArg::Cuda => DeviceClass::Cuda,
         DeviceArg::Cpu => DeviceClass::Cpu,
     };
-    use sapipe::neuro::determinism;
+    use sapipe::neuro::runtime::determinism;
     if determinism::portable(class, args.deterministic) {
         // SAFETY: the benchmark has not called into libtorch yet and runs on this one thread.
         unsafe { determinism::pin_portable_cpu() };

@@ -9,8 +9,8 @@ use crate::exec::{Environment, host_name};
 use crate::key::StageKey;
 use crate::kind::DeviceClass;
 use crate::ops::{self, Session};
-use crate::report::{self, progress::Progress, terminal};
 use crate::spec::Executor;
+use crate::ui::{progress::Progress, slurm, terminal};
 
 /// Runs the command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -50,7 +50,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             if detach {
                 let submitted = ops::slurm::detach(&session, &req)?;
-                print!("{}", report::slurm::detached(&submitted));
+                print!("{}", slurm::detached(&submitted));
                 return Ok(0);
             }
             let progress = Progress::new();
@@ -72,7 +72,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 print!("{}", terminal::status(&statuses));
                 if let Some(queue) = queue {
-                    print!("{}", report::slurm::queue(&queue));
+                    print!("{}", slurm::queue(&queue));
                 }
             }
             Ok(0)
@@ -205,7 +205,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             seed,
             json,
         }) => {
-            let report = crate::neuro::sim::bench::bench_generate(images, neurons, seed);
+            let report = crate::neuro::data::sim::bench::bench_generate(images, neurons, seed);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -234,7 +234,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let progress = Progress::new();
             let req = ops::slurm::ExecStageRequest { stage, key, force };
             let out = ops::slurm::exec_stage(session, &req, &|e| progress.handle(e))?;
-            println!("{}", report::slurm::exec_stage(&req.stage, &out));
+            println!("{}", slurm::exec_stage(&req.stage, &out));
             Ok(0)
         }
         Command::Doctor { json } => {

@@ -6,7 +6,7 @@
 //! Relations: `>` is a strictly larger mean; `~` means within [`APPROX_RELATIVE`] of each
 //! other (relative to the larger magnitude); "far better" is at least [`FAR_FACTOR`] times.
 
-use crate::neuro::evaluation::Evaluation;
+use crate::neuro::scoring::evaluation::Evaluation;
 
 use super::roles::{
     self, FF_CNN, FF_SA_CNN, FF_SA_STAR_FC2_INCR, FF_SA_STAR_SIMUL, RF_CNN, RF_SA_CNN,

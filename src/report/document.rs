@@ -13,7 +13,7 @@ use super::figures::{self, FigureError};
 use super::font::{FontStatus, ensure_font};
 use super::tables::{TableKind, build_tables, fmt3};
 use super::training::TrainingCurve;
-use crate::neuro::evaluation::{Evaluation, SCHEMA};
+use crate::neuro::scoring::evaluation::{Evaluation, SCHEMA};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

@@ -13,8 +13,8 @@ use plotters::prelude::*;
 
 use super::font::{FAMILY, FontStatus, ensure_font};
 use super::training::TrainingCurve;
-use crate::neuro::evaluation::Evaluation;
-use crate::neuro::metrics::TuningCurve;
+use crate::neuro::scoring::evaluation::Evaluation;
+use crate::neuro::scoring::metrics::TuningCurve;
 
 #[derive(Debug, thiserror::Error)]
 #[error("figure {file}: {message}")]

@@ -2,10 +2,10 @@
 //! synthetic responses (for figures).
 
 use crate::neuro::array::ArrayF32;
-use crate::neuro::evaluation::{
+use crate::neuro::scoring::evaluation::{
     Evaluation, ModelEvaluation, ModelInfo, ModelSummary, SCHEMA, Split, SplitData, evaluate,
 };
-use crate::neuro::metrics::Summary;
+use crate::neuro::scoring::metrics::Summary;
 
 fn summary(mean: Option<f64>) -> Summary {
     Summary {

@@ -1,13 +1,8 @@
-//! Everything users see: terminal rendering of each operation's result (`terminal`), the
-//! live progress display of a run (`progress`), and reports of evaluated models: tables
-//! (markdown and terminal text), PNG figures, the paper's ordering claims checked on measured
-//! numbers, and the `report.md` that gathers them (`document`). The only module that prints;
-//! reports read the `evaluate` stage's metrics artifact
-//! ([`crate::neuro::evaluation::Evaluation`]) and train stages' curves.
-
-pub mod progress;
-pub mod slurm;
-pub mod terminal;
+//! The paper's report library: tables of evaluated models (markdown and terminal text), PNG
+//! figures and maps, the paper's ordering claims checked on measured numbers, and the
+//! `report.md` that gathers them (`document`). It renders, it does not print (the terminal
+//! UI of operations is `crate::ui`). Reports read the `evaluate` stage's metrics artifact
+//! ([`crate::neuro::scoring::evaluation::Evaluation`]) and train stages' curves.
 
 pub mod claims;
 pub mod document;
@@ -21,7 +16,7 @@ pub mod training;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
-use crate::neuro::evaluation::Evaluation;
+use crate::neuro::scoring::evaluation::Evaluation;
 
 pub use document::{ReportError, ReportInputs, StageFigure, load_evaluation, write_report};
 pub use tables::TableKind;

@@ -2,7 +2,7 @@
 //! them among the models an `evaluate` stage measured: by architecture id and by whether the
 //! model was trained incrementally.
 
-use crate::neuro::evaluation::{Evaluation, ModelEvaluation, ModelInfo};
+use crate::neuro::scoring::evaluation::{Evaluation, ModelEvaluation, ModelInfo};
 
 /// A model as the paper names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

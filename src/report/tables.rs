@@ -3,8 +3,8 @@
 //! CORR relative to rf-CNN) and Table 3 (data efficiency: models x training fractions).
 //! A [`Table`] renders as markdown (the report) or as aligned text (the terminal).
 
-use crate::neuro::evaluation::{Evaluation, ModelEvaluation, Split};
-use crate::neuro::metrics::ratio;
+use crate::neuro::scoring::evaluation::{Evaluation, ModelEvaluation, Split};
+use crate::neuro::scoring::metrics::ratio;
 
 use super::roles::{self, FF_CNN, RF_CNN, Role};
 

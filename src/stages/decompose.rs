@@ -5,7 +5,7 @@
 //! - `summary.json`: `{split, images, top_k, truth, models: {<train stage>: {label, model,
 //!   fcl: population means, attention: {...}}}}` (what the report shows);
 //! - `per_neuron.json`: per train stage, one entry per neuron (see
-//!   [`crate::neuro::decomposition`] for the definitions);
+//!   [`crate::neuro::analysis::summary`] for the definitions);
 //! - per train stage with an FCL readout (plain or split): `centre_<stage>.npy` and
 //!   `surround_<stage>.npy` (`[n, neurons]` contributions), `fcl_maps_<stage>.npy`
 //!   (`[neurons, G, G]` mean signed contribution per position), `fcl_map_<stage>.png` (that map
@@ -23,14 +23,14 @@ use serde_json::{Map, Value, json};
 
 use super::decompose_spec;
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::analysis::{PopulationAnalysis, analyse_checkpoint};
+use crate::neuro::analysis::fcl::{PopulationAnalysis, analyse_checkpoint};
+use crate::neuro::analysis::summary::{mean_over_neurons, summarise_neurons, summarise_population};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::checkpoint::Checkpoint;
-use crate::neuro::dataset::PreparedDataset;
-use crate::neuro::decomposition::{mean_over_neurons, summarise_neurons, summarise_population};
-use crate::neuro::determinism;
+use crate::neuro::data::dataset::PreparedDataset;
+use crate::neuro::data::truth::Truth;
+use crate::neuro::model::checkpoint::Checkpoint;
+use crate::neuro::runtime::determinism;
 use crate::neuro::train::torch_device;
-use crate::neuro::truth::Truth;
 use crate::report::maps::{centre_surround_scatter, heatmap};
 
 /// The `decompose` kind.

@@ -1,5 +1,5 @@
 //! The `evaluate` stage kind: reads a prepared dataset and the predictions of every bound
-//! train stage, computes the metrics of models.md §6 with [`crate::neuro::evaluation`], and
+//! train stage, computes the metrics of models.md §6 with [`crate::neuro::scoring::evaluation`], and
 //! writes them as JSON (`metrics`) and as a per-neuron CSV (`table`).
 //!
 //! Each `predictions` input is a directory holding `test.npy` and `val.npy` (f32
@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::dataset::PreparedDataset;
-use crate::neuro::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
+use crate::neuro::data::dataset::PreparedDataset;
+use crate::neuro::scoring::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
 
 pub struct Evaluate;
 
@@ -220,7 +220,7 @@ mod tests {
 
     use super::*;
     use crate::kind::{DeviceClass, Params};
-    use crate::neuro::dataset::PreparedMeta;
+    use crate::neuro::data::dataset::PreparedMeta;
 
     const IMAGES: usize = 150;
     const NEURONS: usize = 3;

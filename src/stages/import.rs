@@ -1,4 +1,4 @@
-//! The `import` stage kind: reads the user's NumPy recordings ([`crate::neuro::import`]) and
+//! The `import` stage kind: reads the user's NumPy recordings ([`crate::neuro::data::import`]) and
 //! writes them as a raw dataset directory (`data`), or fails naming the file, the array and
 //! what was wrong, writing nothing.
 
@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::synthetic::log;
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::import::{ImportConfig, import};
-use crate::neuro::summary::dataset_metrics;
+use crate::neuro::data::import::{ImportConfig, import};
+use crate::neuro::data::summary::dataset_metrics;
 
 pub struct Import;
 
@@ -53,7 +53,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::neuro::import::tests::npy;
+    use crate::neuro::data::import::tests::npy;
     use crate::stages::synthetic::definition_tests::params_from_definition;
     use crate::stages::synthetic::tests::run_kind;
 

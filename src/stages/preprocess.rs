@@ -1,14 +1,14 @@
 //! The `preprocess` stage kind: turns a raw dataset directory (`data`, from `synthetic-v1` or
 //! `import`) into the prepared dataset (`prepared`) that `train` and `evaluate` read, with
-//! [`crate::neuro::preprocess`].
+//! [`crate::neuro::data::preprocess`].
 
 use serde_json::Value;
 
 use super::synthetic::log;
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::preprocess::{PreprocessConfig, preprocess};
-use crate::neuro::raw::RawDataset;
-use crate::neuro::summary::json_number;
+use crate::neuro::data::preprocess::{PreprocessConfig, preprocess};
+use crate::neuro::data::raw::RawDataset;
+use crate::neuro::data::summary::json_number;
 
 pub struct Preprocess;
 
@@ -76,7 +76,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::neuro::dataset::PreparedDataset;
+    use crate::neuro::data::dataset::PreparedDataset;
     use crate::stages::synthetic::SyntheticV1;
     use crate::stages::synthetic::definition_tests::params_from_definition;
     use crate::stages::synthetic::tests::{run_kind, synthetic_params};

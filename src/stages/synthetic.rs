@@ -1,5 +1,5 @@
 //! The `synthetic-v1` stage kind: generates the simulated V1 data set of data.md
-//! ([`crate::neuro::sim`]) as a raw dataset directory (`data`), with a montage of stimuli
+//! ([`crate::neuro::data::sim`]) as a raw dataset directory (`data`), with a montage of stimuli
 //! (`montage`) and a picture of a dozen neurons' receptive fields, surrounds and size tuning
 //! (`neurons`). Its metrics are the calibration figures (single-trial vs noise-free
 //! correlation, noise ceilings, sparseness, spectral slope) and dataset summaries.
@@ -9,12 +9,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::pictures::{write_montage, write_neuron_panels};
-use crate::neuro::sim::report::calibration_metrics;
-use crate::neuro::sim::source::{PhotoCrops, StimulusSource};
-use crate::neuro::sim::stimuli::DeadLeaves;
-use crate::neuro::sim::{PopulationConfig, SimConfig, simulate};
-use crate::neuro::summary::{dataset_metrics, json_number};
+use crate::neuro::data::sim::pictures::{write_montage, write_neuron_panels};
+use crate::neuro::data::sim::report::calibration_metrics;
+use crate::neuro::data::sim::source::{PhotoCrops, StimulusSource};
+use crate::neuro::data::sim::stimuli::DeadLeaves;
+use crate::neuro::data::sim::{PopulationConfig, SimConfig, simulate};
+use crate::neuro::data::summary::{dataset_metrics, json_number};
 
 pub struct SyntheticV1;
 
@@ -187,7 +187,7 @@ pub(crate) mod tests {
         let m = m.unwrap();
         assert!(m["trial_vs_noise_free_corr_mean"].is_number());
         assert!(m["noise_ceiling"].is_number());
-        let raw = crate::neuro::raw::RawDataset::read(&out["data"]).unwrap();
+        let raw = crate::neuro::data::raw::RawDataset::read(&out["data"]).unwrap();
         assert_eq!(raw.images.shape, vec![30, 32, 32]);
         assert!(raw.neurons.is_some() && raw.truth.is_some());
         for picture in ["montage", "neurons"] {

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use super::train_spec::{self, init_param};
 use crate::kind::{KindError, Metrics, Params, StageContext, StageKind};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
-use crate::neuro::dataset::PreparedDataset;
-use crate::neuro::determinism;
+use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::model::arch::ReadoutKind;
+use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
+use crate::neuro::runtime::determinism;
 use crate::neuro::train::trainer::{
     CurveRow, EpochReport, InitFrom, TrainData, TrainSettings, predict_checkpoint, train,
 };

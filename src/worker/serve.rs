@@ -45,7 +45,7 @@ pub fn run_stage(kinds: &KindRegistry) -> i32 {
             format!("the libtorch worker has no kind '{}'", request.kind),
         );
     };
-    use crate::neuro::determinism;
+    use crate::neuro::runtime::determinism;
     if determinism::portable(request.device, request.deterministic) {
         // SAFETY: nothing has called into libtorch yet and this process has one thread.
         unsafe { determinism::pin_portable_cpu() };

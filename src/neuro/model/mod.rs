@@ -3,6 +3,7 @@
 //! and, with the `torch` feature, the population layers (`blocks`, `attention`, `readout`) composed into [`network::Network`].
 
 pub mod arch;
+pub mod checkpoint;
 pub mod init;
 pub mod table;
 pub mod units;

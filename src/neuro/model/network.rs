@@ -15,7 +15,7 @@ use super::init::initial_values;
 use super::readout::Readout;
 use super::units::{FreezeMode, Unit};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::checkpoint::{Checkpoint, CheckpointError};
+use crate::neuro::model::checkpoint::{Checkpoint, CheckpointError};
 
 /// Indices of the dropout layers (the streams their masks are drawn from).
 pub const DROPOUT_ALPHA1: usize = 0;

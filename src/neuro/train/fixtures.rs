@@ -9,8 +9,8 @@ use tch::Device;
 use super::trainer::{InitFrom, TrainData, TrainSettings, Trained, train};
 use super::{CombineInit, Precision, Selection, Strategy};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::checkpoint::{Checkpoint, CheckpointMeta};
-use crate::neuro::dataset::{PreparedDataset, PreparedMeta};
+use crate::neuro::data::dataset::{PreparedDataset, PreparedMeta};
+use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::model::{FreezeMode, ModelId};
 use crate::neuro::random::counter::{Purpose, Stream};
 

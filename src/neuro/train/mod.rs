@@ -127,7 +127,7 @@ pub enum TrainError {
     #[error(transparent)]
     Arch(#[from] crate::neuro::model::arch::ArchError),
     #[error(transparent)]
-    Checkpoint(#[from] crate::neuro::checkpoint::CheckpointError),
+    Checkpoint(#[from] crate::neuro::model::checkpoint::CheckpointError),
     #[error("epoch {epoch}, neuron {neuron}: {what} (try a smaller learning rate)")]
     NonFinite {
         epoch: usize,

@@ -20,7 +20,7 @@ use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
 use super::{CombineInit, Precision, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::checkpoint::{Checkpoint, concat_neurons};
+use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Pass, Unit};
 

@@ -350,7 +350,7 @@ pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
     )
 }
 
-pub fn bench_data(b: &crate::neuro::sim::bench::BenchReport) -> String {
+pub fn bench_data(b: &crate::neuro::data::sim::bench::BenchReport) -> String {
     format!(
         "synthetic-v1: {} images x {} neurons ({} px, {} threads)\n\
          calibration ({} images): {:.1} s; generation: {:.1} s; total {:.1} s\n\

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::array::{ArrayError, ArrayF32};
+use crate::neuro::array::{ArrayError, ArrayF32};
 
 /// The three ground-truth arrays, each `[images, neurons]`.
 #[derive(Debug, Clone, PartialEq)]

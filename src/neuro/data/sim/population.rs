@@ -16,8 +16,8 @@ use rayon::prelude::*;
 use super::features::{EnergyGrid, LEVELS};
 use super::neurons::{CellType, Drive, NeuronModel, NeuronParams, Response};
 use super::source::StimulusSource;
+use crate::neuro::data::summary::{mean_var, quantile};
 use crate::neuro::random::sequential::Stream;
-use crate::neuro::summary::{mean_var, quantile};
 
 /// How a population is drawn.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,7 +242,7 @@ fn calibrate_noise(p: &mut NeuronParams, noise_free: &[f64], share: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::sim::stimuli::DeadLeaves;
+    use crate::neuro::data::sim::stimuli::DeadLeaves;
 
     #[test]
     fn neurons_do_not_depend_on_population_size() {

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::array::ArrayF32;
-use super::model::arch::{Architecture, ModelId};
+use crate::neuro::array::ArrayF32;
+use crate::neuro::model::arch::{Architecture, ModelId};
 
 /// The value of the `format` metadata key.
 pub const FORMAT: &str = "sapipe-population/1";

@@ -16,7 +16,7 @@
 //! E <= 0 (noise swamps the signal) makes both undefined, as do fewer than two images with a
 //! trial or no image with two trials.
 
-use super::metrics::{MetricError, Series};
+use crate::neuro::scoring::metrics::{MetricError, Series};
 
 /// The noise decomposition of one neuron's test responses.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +153,7 @@ impl NoiseEstimate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::metrics::pearson;
+    use crate::neuro::scoring::metrics::pearson;
 
     /// Deterministic standard normals (splitmix64 + Box-Muller), so the test cannot flake.
     struct Normal(u64);

@@ -1,5 +1,5 @@
-//! From a raw dataset ([`crate::neuro::raw`]) to the prepared dataset the models train on
-//! ([`crate::neuro::dataset::PreparedDataset`]):
+//! From a raw dataset ([`crate::neuro::data::raw`]) to the prepared dataset the models train on
+//! ([`crate::neuro::data::dataset::PreparedDataset`]):
 //!
 //! 1. splits: the raw split's validation images if it has them, otherwise `validation` of the
 //!    raw training images, chosen with the seed;
@@ -17,12 +17,12 @@
 
 use rayon::prelude::*;
 
-use super::array::ArrayF32;
-use super::dataset::{PreparedDataset, PreparedMeta};
-use super::random::sequential::Stream;
-use super::raw::RawDataset;
-use super::resample::{centre_crop, resize};
-use super::truth::Truth;
+use crate::neuro::array::ArrayF32;
+use crate::neuro::data::dataset::{PreparedDataset, PreparedMeta};
+use crate::neuro::data::raw::RawDataset;
+use crate::neuro::data::resample::{centre_crop, resize};
+use crate::neuro::data::truth::Truth;
+use crate::neuro::random::sequential::Stream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
@@ -228,7 +228,7 @@ pub fn preprocess(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::raw::tests::tiny;
+    use crate::neuro::data::raw::tests::tiny;
 
     fn cfg(fraction: f64) -> PreprocessConfig {
         PreprocessConfig {
@@ -346,8 +346,8 @@ mod tests {
 
     #[test]
     fn a_31_pixel_uint8_import_preprocesses_to_50_pixels() {
-        use crate::neuro::import::tests::npy;
-        use crate::neuro::import::{ImportConfig, import};
+        use crate::neuro::data::import::tests::npy;
+        use crate::neuro::data::import::{ImportConfig, import};
         let dir = tempfile::tempdir().unwrap();
         let n = 12;
         let pixels: Vec<u8> = (0..n * 31 * 31).map(|i| (i * 13 % 251) as u8).collect();

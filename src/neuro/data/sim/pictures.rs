@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
-use super::array::ArrayF32;
-use super::sim::Population;
-use super::sim::features::{CELL, EnergyGrid, LEVELS};
-use super::sim::neurons::NeuronModel;
-use super::summary::quantile;
+use crate::neuro::array::ArrayF32;
+use crate::neuro::data::sim::Population;
+use crate::neuro::data::sim::features::{CELL, EnergyGrid, LEVELS};
+use crate::neuro::data::sim::neurons::NeuronModel;
+use crate::neuro::data::summary::quantile;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: cannot write the picture: {message}")]
@@ -241,8 +241,8 @@ pub fn write_neuron_panels(pop: &Population, path: &Path) -> Result<(), PictureE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::sim::stimuli::DeadLeaves;
-    use crate::neuro::sim::{PopulationConfig, neurons::CellType};
+    use crate::neuro::data::sim::stimuli::DeadLeaves;
+    use crate::neuro::data::sim::{PopulationConfig, neurons::CellType};
 
     #[test]
     fn montage_and_neuron_panels_are_written() {

@@ -1,7 +1,7 @@
 //! Per-neuron evaluation metrics of models.md §6, as plain numeric functions on slices of
 //! responses (one neuron, one value per test image): Pearson CORR, peak tuning (PTJ / PTS),
 //! tuning curves, and site summaries over neurons. Noise ceiling and FEVE, which need test
-//! repeats, live in [`super::noise`].
+//! repeats, live in [`crate::neuro::scoring::noise`].
 //!
 //! A metric that is mathematically undefined for its input (a constant series, no images) is a
 //! typed [`MetricError`], never a silent NaN. Computation is in `f64`.

@@ -101,9 +101,9 @@ mod with_torch {
     use tch::{Device, Tensor};
 
     use super::*;
-    use crate::neuro::checkpoint::Checkpoint;
     use crate::neuro::model::Network;
     use crate::neuro::model::arch::ReadoutKind;
+    use crate::neuro::model::checkpoint::Checkpoint;
     use crate::neuro::model::network::{images_tensor, to_array};
     use crate::neuro::train::TrainError;
 
@@ -245,13 +245,13 @@ mod torch_tests {
     use tch::Device;
 
     use super::*;
-    use crate::neuro::checkpoint::Checkpoint;
     use crate::neuro::model::ModelId;
+    use crate::neuro::model::checkpoint::Checkpoint;
     use crate::neuro::train::Strategy;
     use crate::neuro::train::fixtures::{checkpoint, run, settings, synthetic};
     use crate::neuro::train::trainer::{TrainSettings, predict_checkpoint};
 
-    fn trained(model: ModelId) -> (Checkpoint, crate::neuro::dataset::PreparedDataset) {
+    fn trained(model: ModelId) -> (Checkpoint, crate::neuro::data::dataset::PreparedDataset) {
         let ds = synthetic(20, 6, 7, 2, 26, 4);
         let settings = TrainSettings {
             seed: 3,

@@ -6,7 +6,7 @@ use super::source::StimulusSource;
 use super::spectrum::spectrum_slope;
 use super::stimuli::DeadLeaves;
 use super::{Population, PopulationConfig, SplitRequest, generate_split};
-use crate::neuro::summary::{
+use crate::neuro::data::summary::{
     fraction_above_half_peak, mean_of, noise_ceiling_from_model, noise_ceiling_from_repeats,
 };
 

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::array::ArrayF32;
-use super::metrics::{
+use crate::neuro::array::ArrayF32;
+use crate::neuro::scoring::metrics::{
     MetricError, Summary, TuningCurve, peak_k, peak_tuning, pearson, percent,
     population_tuning_curve, ratio, summarize, tuning_curve,
 };
-use super::noise::NoiseEstimate;
+use crate::neuro::scoring::noise::NoiseEstimate;
 
 /// Version of the JSON layout of [`Evaluation`].
 pub const SCHEMA: u32 = 1;

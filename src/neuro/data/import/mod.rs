@@ -1,5 +1,5 @@
 //! Importing the user's own recordings (data.md §3) into the raw dataset format
-//! ([`crate::neuro::raw`]).
+//! ([`crate::neuro::data::raw`]).
 //!
 //! The source is a folder of `.npy` files or one `.npz` archive holding these arrays:
 //!
@@ -28,9 +28,9 @@ use std::path::{Path, PathBuf};
 
 use arrays::{Container, Kind, Loaded, Values};
 
-use super::array::ArrayF32;
-use super::random::sequential::Stream;
 use super::raw::{FORMAT, RawDataset, RawMeta, Split};
+use crate::neuro::array::ArrayF32;
+use crate::neuro::random::sequential::Stream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::SimError;
 use super::stimuli::DeadLeaves;
+use crate::neuro::data::resample::resize;
 use crate::neuro::random::sequential::Stream;
-use crate::neuro::resample::resize;
 
 /// A source of square grayscale stimuli with luminance in [0, 1].
 pub trait StimulusSource: Sync {

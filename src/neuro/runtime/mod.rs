@@ -1,5 +1,9 @@
 //! What this build knows about its compute runtime: the linked libtorch version and whether
-//! CUDA / cuDNN are usable, for `doctor` and for stage keys.
+//! CUDA / cuDNN are usable, for `doctor` and for stage keys; `determinism` pins the numerics
+//! (deterministic kernels, portable CPU code paths) before libtorch computes anything.
+
+#[cfg(feature = "torch")]
+pub mod determinism;
 
 /// The version of the libtorch the project builds against (read from the wheel by build.rs;
 /// known to `sapipe` even when it is built without the `torch` feature).
@@ -23,7 +27,7 @@ pub struct RuntimeReport {
 pub fn report(deterministic: bool) -> RuntimeReport {
     #[cfg(feature = "torch")]
     {
-        super::determinism::set_deterministic(deterministic);
+        crate::neuro::runtime::determinism::set_deterministic(deterministic);
         let cuda = tch::Cuda::is_available();
         let count = if cuda { tch::Cuda::device_count() } else { 0 };
         let devices = (0..count)
@@ -35,7 +39,7 @@ pub fn report(deterministic: bool) -> RuntimeReport {
             cuda_available: cuda,
             cudnn_available: tch::Cuda::cudnn_is_available(),
             devices,
-            determinism: Some(super::determinism::flags().to_string()),
+            determinism: Some(crate::neuro::runtime::determinism::flags().to_string()),
             cublas_workspace_config: std::env::var("CUBLAS_WORKSPACE_CONFIG").ok(),
         }
     }

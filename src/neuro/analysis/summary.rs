@@ -1,6 +1,6 @@
 //! Summaries of an FCL decomposition and of attention highlighting (models.md §7), and their
 //! comparison with a simulated population's ground truth. Pure arithmetic on the arrays that
-//! [`crate::neuro::analysis`] computes; the `decompose` stage writes what this returns.
+//! [`crate::neuro::analysis::fcl`] computes; the `decompose` stage writes what this returns.
 //!
 //! Definitions (per neuron, over the images of the analysed split):
 //! - `centre_mean` / `surround_mean`: the mean (signed) centre and surround contributions.
@@ -17,8 +17,8 @@
 use serde::Serialize;
 
 use crate::neuro::array::ArrayF32;
-use crate::neuro::metrics::pearson;
-use crate::neuro::truth::Truth;
+use crate::neuro::data::truth::Truth;
+use crate::neuro::scoring::metrics::pearson;
 
 /// One neuron's decomposition summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::Population;
 use super::spectrum::spectrum_slope;
-use crate::neuro::raw::RawDataset;
-use crate::neuro::summary::{
+use crate::neuro::data::raw::RawDataset;
+use crate::neuro::data::summary::{
     column, fraction_above_half_peak, json_number, lifetime_sparseness, mean_of,
     noise_ceiling_from_model, pearson,
 };
@@ -102,12 +102,12 @@ pub fn calibration_metrics(raw: &RawDataset, pop: &Population) -> Map<String, Va
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::sim::stimuli::DeadLeaves;
-    use crate::neuro::sim::{SimConfig, simulate};
+    use crate::neuro::data::sim::stimuli::DeadLeaves;
+    use crate::neuro::data::sim::{SimConfig, simulate};
 
     #[test]
     fn metrics_cover_the_calibration_targets() {
-        let cfg = crate::neuro::sim::tests::small_config(4);
+        let cfg = crate::neuro::data::sim::tests::small_config(4);
         let out = simulate(&SimConfig { ..cfg }, &DeadLeaves::new(32), &|_, _, _| {}).unwrap();
         let m = calibration_metrics(&out.raw, &out.population);
         for key in [

@@ -4,7 +4,7 @@
 //!
 //! All sums run in a fixed order in f64, so results do not depend on threads or machines.
 
-use super::raw::RawDataset;
+use crate::neuro::data::raw::RawDataset;
 
 /// Mean and population variance (ddof 0); (0, 0) for an empty slice.
 pub fn mean_var(v: &[f64]) -> (f64, f64) {

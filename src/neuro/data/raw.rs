@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{ArrayError, ArrayF32};
-use super::truth::{Truth, TruthError};
+use crate::neuro::array::{ArrayError, ArrayF32};
+use crate::neuro::data::truth::{Truth, TruthError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RawError {

@@ -17,6 +17,7 @@ pub mod bench;
 pub mod contours;
 pub mod features;
 pub mod neurons;
+pub mod pictures;
 pub mod population;
 pub mod report;
 pub mod source;
@@ -28,10 +29,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::array::ArrayF32;
-use super::random::sequential::Stream;
 use super::raw::{FORMAT, RawDataset, RawMeta, Split};
 use super::truth::Truth;
+use crate::neuro::array::ArrayF32;
+use crate::neuro::random::sequential::Stream;
 use neurons::Response;
 pub use population::{Population, PopulationConfig};
 use source::StimulusSource;

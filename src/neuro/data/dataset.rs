@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::array::{ArrayError, ArrayF32};
-use super::truth::{Truth, TruthError};
+use crate::neuro::array::{ArrayError, ArrayF32};
+use crate::neuro::data::truth::{Truth, TruthError};
 
 /// Prefix of the ground-truth files of a prepared dataset (the test split's truth).
 const TRUTH_PREFIX: &str = "test_";

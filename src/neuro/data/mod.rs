@@ -1,0 +1,13 @@
+//! Recordings in and prepared datasets out: the raw dataset format (`raw`), ground truth of
+//! simulated neurons (`truth`), the simulated V1 population (`sim`), importing lab arrays
+//! (`import`), preprocessing into the prepared dataset that training reads (`preprocess`,
+//! `resample`, `dataset`) and the summary statistics of a dataset (`summary`).
+
+pub mod dataset;
+pub mod import;
+pub mod preprocess;
+pub mod raw;
+pub mod resample;
+pub mod sim;
+pub mod summary;
+pub mod truth;
