@@ -122,6 +122,19 @@ impl StageContext<'_> {
             .ok_or_else(|| self.type_error(name, "true or false"))
     }
 
+    /// Appends `line` to the stage's log (and traces it).
+    pub fn log(&self, line: &str) -> Result<(), KindError> {
+        use std::io::Write as _;
+        tracing::info!(stage = self.stage, "{line}");
+        let context = || format!("stage '{}': log {}", self.stage, self.log_path.display());
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(KindError::io(context()))?;
+        writeln!(file, "{line}").map_err(KindError::io(context()))
+    }
+
     pub fn param_str(&self, name: &str) -> Result<&str, KindError> {
         self.param(name)?
             .as_str()

@@ -126,6 +126,14 @@ impl ArrayF32 {
         &self.data[i * n..(i + 1) * n]
     }
 
+    /// Entry `j` of the last axis at every position of the others, in order: one neuron's
+    /// values of an `[images, neurons]` array, or its repeat-major trials of an
+    /// `[repeats, images, neurons]` one.
+    pub fn column(&self, j: usize) -> Vec<f32> {
+        let last = self.shape.last().copied().unwrap_or(1).max(1);
+        self.data.iter().skip(j).step_by(last).copied().collect()
+    }
+
     /// A new array with the rows (leading-axis entries) at `indices`, in that order.
     pub fn select_rows(&self, indices: &[usize]) -> Self {
         let n = self.row_len();

@@ -13,4 +13,5 @@ pub mod model;
 pub mod random;
 pub mod runtime;
 pub mod scoring;
+pub mod stats;
 pub mod train;

@@ -33,7 +33,8 @@ pub fn model(
             trainable_params: Some(1000),
             fraction,
             incremental,
-            info: serde_json::Value::Null,
+            init: None,
+            frozen: Vec::new(),
         },
         summary: ModelSummary {
             corr: summary(Some(corr)),
@@ -85,7 +86,11 @@ pub fn computed() -> Evaluation {
     };
     let info = |stage: &str, model: &str, label: &str| {
         let value = serde_json::json!({"model": model, "label": label, "trainable_params": 46017});
-        ModelInfo::from_info(stage, value, 1.0).expect("valid info")
+        ModelInfo::from_info(
+            stage,
+            serde_json::from_value(value).expect("valid info"),
+            1.0,
+        )
     };
     let models = vec![
         (info("ff_cnn", "ff-cnn", "ff-CNN"), blur(0.3)),

@@ -107,7 +107,8 @@ mod tests {
             trainable_params: None,
             fraction: 1.0,
             incremental,
-            info: serde_json::Value::Null,
+            init: None,
+            frozen: Vec::new(),
         };
         assert!(RF_SA_STAR_INCR.matches(&info("rf-sa-cnn-star", true)));
         assert!(!RF_SA_STAR_SIMUL.matches(&info("rf-sa-cnn-star", true)));

@@ -2,19 +2,17 @@
 //! train stage, computes the metrics of models.md §6 with [`crate::neuro::scoring::evaluation`], and
 //! writes them as JSON (`metrics`) and as a per-neuron CSV (`table`).
 //!
-//! Each `predictions` input is a directory holding `test.npy` and `val.npy` (f32
-//! [images, neurons]) and `info.json` (`model`, `label`, `trainable_params`, optionally
-//! `fraction`, `incremental`, `freeze`, `init`; see [`ModelInfo::from_info`]).
+//! Each `predictions` input is a directory in the format of
+//! [`crate::neuro::train::predictions`]: `test.npy` and `val.npy` (f32 [images, neurons]) and
+//! `info.json`, which says what the model is and whether it was trained incrementally.
 
-use std::io::Write;
-use std::path::Path;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::scoring::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
+use crate::neuro::train::predictions::{self, PredictedSplit};
 
 pub struct Evaluate;
 
@@ -23,8 +21,10 @@ impl StageKind for Evaluate {
         "evaluate"
     }
 
+    /// 2: models carry the typed `init`/`frozen` of `info.json` (evaluation schema 2) and are
+    /// incremental only when `info.json` says so.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -42,10 +42,7 @@ impl StageKind for Evaluate {
             KindError::Invalid(format!("stage '{}': {e} (parameter 'baseline')", ctx.stage))
         })?;
         write_outputs(ctx, &evaluation)?;
-        log(
-            ctx,
-            &format!("evaluated {} models", evaluation.models.len()),
-        )?;
+        ctx.log(&format!("evaluated {} models", evaluation.models.len()))?;
         Ok(returned_metrics(&evaluation))
     }
 }
@@ -80,42 +77,25 @@ fn read_predictions(
             ctx.stage
         )));
     }
-    let file = match split {
-        Split::Test => "test.npy",
-        Split::Validation => "val.npy",
+    let split = match split {
+        Split::Test => PredictedSplit::Test,
+        Split::Validation => PredictedSplit::Validation,
     };
     let mut models = Vec::with_capacity(bound.len());
     for (i, (upstream, dir)) in bound.iter().enumerate() {
         (ctx.progress)(i as u64, bound.len() as u64, &format!("reading {upstream}"));
-        let info = read_info(
-            ctx.stage,
-            upstream,
-            &dir.join("info.json"),
-            dataset_fraction,
-        )?;
-        let predicted = ArrayF32::read_npy(&dir.join(file)).map_err(|e| {
+        let (info, predicted) = predictions::read(dir, split).map_err(|e| {
             KindError::Invalid(format!(
                 "stage '{}': predictions of '{upstream}': {e}",
                 ctx.stage
             ))
         })?;
-        models.push((info, predicted));
+        models.push((
+            ModelInfo::from_info(upstream, info, dataset_fraction),
+            predicted,
+        ));
     }
     Ok(models)
-}
-
-fn read_info(
-    stage: &str,
-    upstream: &str,
-    path: &Path,
-    dataset_fraction: f64,
-) -> Result<ModelInfo, KindError> {
-    let invalid = |message: String| {
-        KindError::Invalid(format!("stage '{stage}': {}: {message}", path.display()))
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    ModelInfo::from_info(upstream, value, dataset_fraction).map_err(invalid)
 }
 
 fn write_outputs(ctx: &StageContext, evaluation: &Evaluation) -> Result<(), KindError> {
@@ -202,17 +182,6 @@ fn returned_metrics(evaluation: &Evaluation) -> Metrics {
     metrics
 }
 
-fn log(ctx: &StageContext, line: &str) -> Result<(), KindError> {
-    tracing::info!(stage = ctx.stage, "{line}");
-    let context = format!("writing log {}", ctx.log_path.display());
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&ctx.log_path)
-        .map_err(KindError::io(context.clone()))?;
-    writeln!(file, "{line}").map_err(KindError::io(context))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -263,7 +232,7 @@ mod tests {
         test
     }
 
-    fn write_predictions(dir: &Path, info: Value, test: &ArrayF32, val: &ArrayF32) {
+    fn write_predictions(dir: &Path, info: serde_json::Value, test: &ArrayF32, val: &ArrayF32) {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("info.json"), info.to_string()).unwrap();
         test.write_npy(&dir.join("test.npy")).unwrap();
@@ -355,7 +324,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("info.json") && err.contains("'model'"),
+            err.contains("info.json") && err.contains("missing field `model`"),
             "{err}"
         );
         let info = json!({"model": "rf-cnn"});

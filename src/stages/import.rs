@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use super::synthetic::log;
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::data::import::{ImportConfig, import};
 use crate::neuro::data::summary::dataset_metrics;
@@ -16,8 +15,9 @@ impl StageKind for Import {
         "import"
     }
 
+    /// 2: the noise ceiling is the evaluate stage's estimator (see `synthetic`).
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -31,17 +31,14 @@ impl StageKind for Import {
         })?;
         raw.write(ctx.output("data")?)
             .map_err(|e| KindError::Failed(format!("stage '{}': output 'data': {e}", ctx.stage)))?;
-        log(
-            ctx,
-            &format!(
-                "imported {} images ({} x {}) x {} neurons from {}",
-                raw.meta.images,
-                raw.meta.height,
-                raw.meta.width,
-                raw.meta.neurons,
-                source.display()
-            ),
-        )?;
+        ctx.log(&format!(
+            "imported {} images ({} x {}) x {} neurons from {}",
+            raw.meta.images,
+            raw.meta.height,
+            raw.meta.width,
+            raw.meta.neurons,
+            source.display()
+        ))?;
         Ok(dataset_metrics(&raw))
     }
 }

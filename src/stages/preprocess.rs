@@ -4,7 +4,6 @@
 
 use serde_json::Value;
 
-use super::synthetic::log;
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::data::preprocess::{PreprocessConfig, preprocess};
 use crate::neuro::data::raw::RawDataset;
@@ -37,18 +36,12 @@ impl StageKind for Preprocess {
             KindError::Failed(format!("stage '{}': output 'prepared': {e}", ctx.stage))
         })?;
         if report.validation_from_raw {
-            log(
-                ctx,
-                "validation images taken from the raw split; parameter 'validation' not used",
-            )?;
+            ctx.log("validation images taken from the raw split; parameter 'validation' not used")?;
         }
-        log(
-            ctx,
-            &format!(
-                "prepared {} train / {} validation / {} test images at {} x {} (crop {})",
-                report.train, report.validation, report.test, cfg.size, cfg.size, report.crop
-            ),
-        )?;
+        ctx.log(&format!(
+            "prepared {} train / {} validation / {} test images at {} x {} (crop {})",
+            report.train, report.validation, report.test, cfg.size, cfg.size, report.crop
+        ))?;
         let mut m = Metrics::new();
         for (key, v) in [
             ("train_images", report.train),

@@ -4,7 +4,6 @@
 //! (`neurons`). Its metrics are the calibration figures (single-trial vs noise-free
 //! correlation, noise ceilings, sparseness, spectral slope) and dataset summaries.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -22,20 +21,7 @@ pub struct SyntheticV1;
 const MONTAGE_IMAGES: usize = 24;
 
 /// Appends a line to the stage's log.
-pub(crate) fn log(ctx: &StageContext, line: &str) -> Result<(), KindError> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&ctx.log_path)
-        .map_err(KindError::io(format!(
-            "stage '{}': log {}",
-            ctx.stage,
-            ctx.log_path.display()
-        )))?;
-    writeln!(f, "{line}").map_err(KindError::io(format!("stage '{}': log", ctx.stage)))
-}
-
-fn usize_param(ctx: &StageContext, name: &str) -> Result<usize, KindError> {
+pub(crate) fn usize_param(ctx: &StageContext, name: &str) -> Result<usize, KindError> {
     Ok(ctx.param_u64(name)? as usize)
 }
 
@@ -44,8 +30,10 @@ impl StageKind for SyntheticV1 {
         "synthetic-v1"
     }
 
+    /// 2: the noise ceiling is the evaluate stage's estimator (unbiased variances), averaged
+    /// over the neurons where it is defined; `noise_ceiling_neurons` counts them.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -108,18 +96,15 @@ impl StageKind for SyntheticV1 {
             })
             .into(),
         );
-        log(
-            ctx,
-            &format!(
-                "generated {} images x {} neurons in {seconds:.1} s; trial vs noise-free corr {}, \
+        ctx.log(&format!(
+            "generated {} images x {} neurons in {seconds:.1} s; trial vs noise-free corr {}, \
                  fraction above half peak {}, spectral slope {}",
-                out.raw.meta.images,
-                out.raw.meta.neurons,
-                metrics["trial_vs_noise_free_corr_mean"],
-                metrics["fraction_above_half_peak_mean"],
-                metrics["spectrum_slope"],
-            ),
-        )?;
+            out.raw.meta.images,
+            out.raw.meta.neurons,
+            metrics["trial_vs_noise_free_corr_mean"],
+            metrics["fraction_above_half_peak_mean"],
+            metrics["spectrum_slope"],
+        ))?;
         Ok(metrics)
     }
 }

@@ -1,82 +1,22 @@
-//! The `train` stage kind: reads a prepared dataset (and, with `init`, an upstream checkpoint),
-//! trains one network per neuron with `crate::neuro::train`, and writes the checkpoint
-//! (safetensors), the learning curves (CSV) and the predictions on the validation and test
-//! splits (`.npy`, plus `info.json`).
-
-use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::Path;
+//! The `train` stage kind: resolves its parameters into a typed spec
+//! ([`train_spec::resolve`]), reads the prepared dataset, fits the population with one call of
+//! [`crate::neuro::train::fit`] (starting, with `init`, from an upstream checkpoint) and writes
+//! what that returns: the checkpoint (safetensors), the learning curves (CSV) and the
+//! predictions on the validation and test splits (`.npy`, plus `info.json`).
 
 use serde_json::{Value, json};
 
-use super::train_spec::{self, init_param};
+use super::train_spec;
 use crate::kind::{KindError, Metrics, Params, StageContext, StageKind};
-use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
-use crate::neuro::model::arch::ReadoutKind;
-use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
-use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
 use crate::neuro::runtime::determinism;
-use crate::neuro::train::trainer::{
-    CurveRow, EpochReport, InitFrom, TrainData, TrainSettings, predict_checkpoint, train,
-};
-use crate::neuro::train::{CombineInit, Precision, Selection, Strategy, TrainError, torch_device};
+use crate::neuro::stats::mean_of;
+use crate::neuro::train::fit::{Fitted, fit};
+use crate::neuro::train::trainer::EpochReport;
+use crate::neuro::train::{TrainError, curves, predictions, torch_device};
 
 /// The `train` kind.
 pub struct TrainKind;
-
-fn string_list(ctx: &StageContext, name: &str) -> Result<Vec<String>, KindError> {
-    match ctx.param(name)? {
-        Value::Array(items) => items
-            .iter()
-            .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    KindError::Invalid(format!(
-                        "stage '{}': {name}: {v} is not a block name",
-                        ctx.stage
-                    ))
-                })
-            })
-            .collect(),
-        other => Err(KindError::Invalid(format!(
-            "stage '{}': {name} must be a list, found {other}",
-            ctx.stage
-        ))),
-    }
-}
-
-fn choice<T>(ctx: &StageContext, name: &str, parse: fn(&str) -> Option<T>) -> Result<T, KindError> {
-    let s = ctx.param_str(name)?;
-    parse(s).ok_or_else(|| {
-        KindError::Invalid(format!(
-            "stage '{}': {name}: unknown value '{s}'",
-            ctx.stage
-        ))
-    })
-}
-
-/// Resolves `combine_init` for `arch`; `copies_centre` says whether `init` copies the centre
-/// term from an upstream checkpoint.
-fn combine_init(
-    value: &str,
-    arch: &Architecture,
-    copies_centre: bool,
-) -> Result<CombineInit, String> {
-    let split = arch.readout == ReadoutKind::SplitFcl;
-    match value {
-        "auto" if split && copies_centre => Ok(CombineInit::Centre),
-        "auto" => Ok(CombineInit::Random),
-        _ if !split => Err(format!(
-            "combine_init: '{value}' applies to ff-sa-cnn-star-fc1 only (model {} has no combiner); leave it at auto",
-            arch.model
-        )),
-        "centre" => Ok(CombineInit::Centre),
-        "random" => Ok(CombineInit::Random),
-        other => Err(format!(
-            "combine_init: unknown value '{other}' (valid: auto, centre, random)"
-        )),
-    }
-}
 
 fn train_error(stage: &str, e: TrainError) -> KindError {
     match e {
@@ -87,16 +27,20 @@ fn train_error(stage: &str, e: TrainError) -> KindError {
     }
 }
 
-fn curves_csv(rows: &[CurveRow]) -> String {
-    let mut out = String::from("epoch,neuron,train_loss,val_loss,val_corr\n");
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{}",
-            r.epoch, r.neuron, r.train_loss, r.val_loss, r.val_corr
-        );
-    }
-    out
+/// The progress line of an epoch.
+fn epoch_line(r: &EpochReport) -> String {
+    let who = if r.neurons.len() == 1 {
+        format!("neuron {}", r.neurons.start)
+    } else {
+        format!("neurons {}-{}", r.neurons.start, r.neurons.end - 1)
+    };
+    let corr = r
+        .val_corr
+        .map_or_else(|| "undefined".to_owned(), |c| format!("{c:.3}"));
+    format!(
+        "epoch {}/{} {who}: loss {:.4}, mean val r {corr}",
+        r.epoch, r.epochs, r.train_loss
+    )
 }
 
 fn summary(values: &[usize]) -> Value {
@@ -106,6 +50,21 @@ fn summary(values: &[usize]) -> Value {
         (Some(min), Some(max)) => json!({ "min": min, "median": v[v.len() / 2], "max": max }),
         _ => Value::Null,
     }
+}
+
+fn metrics(fitted: &Fitted) -> Metrics {
+    let mean_val_corr = mean_of(fitted.best_val_corr.iter().copied());
+    let mut metrics = Metrics::new();
+    metrics.insert("trainable_params".into(), json!(fitted.trainable_params));
+    metrics.insert("mean_val_corr".into(), json!(mean_val_corr));
+    metrics.insert("best_epoch".into(), summary(&fitted.best_epoch));
+    metrics.insert(
+        "images_neuron_per_s".into(),
+        json!(fitted.images_neuron_per_s.round()),
+    );
+    metrics.insert("neurons_per_group".into(), json!(fitted.group_size));
+    metrics.insert("train_seconds".into(), json!(fitted.train_seconds));
+    metrics
 }
 
 impl StageKind for TrainKind {
@@ -128,230 +87,57 @@ impl StageKind for TrainKind {
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
         let stage = ctx.stage;
         let invalid = |m: String| KindError::Invalid(format!("stage '{stage}': {m}"));
-        let model =
-            ModelId::parse(ctx.param_str("model")?).map_err(|e| invalid(format!("model: {e}")))?;
-        let prepared_dir = ctx.input("prepared")?;
-        let data = PreparedDataset::read(prepared_dir)
+        let spec = train_spec::resolve(ctx.params).map_err(invalid)?;
+        let data = PreparedDataset::read(ctx.input("prepared")?)
             .map_err(|e| invalid(format!("input 'prepared': {e}")))?;
-        let channels = match ctx.param_u64("channels")? {
-            0 => None,
-            c => Some(c as usize),
-        };
-        let arch = Architecture::new(model, data.meta.size)
-            .and_then(|a| match channels {
-                Some(c) => a.with_channels(c),
-                None => Ok(a),
-            })
-            .map_err(|e| invalid(e.to_string()))?;
-        let freeze = arch
-            .resolve_units(&string_list(ctx, "freeze")?, "freeze")
-            .map_err(|e| invalid(e.to_string()))?;
-        let device = torch_device(ctx.device).map_err(|e| train_error(stage, e))?;
-        determinism::set_deterministic(ctx.deterministic);
-        let init_spec = init_param(ctx.params).map_err(invalid)?;
-        let upstream = match &init_spec {
-            Some(spec) => {
-                let path = ctx.input("init")?;
-                let ckpt = Checkpoint::read(path)
-                    .map_err(|e| invalid(format!("init (from stage '{}'): {e}", spec.from)))?;
-                let units = arch
-                    .resolve_units(&spec.blocks, "init.blocks")
-                    .map_err(|e| invalid(e.to_string()))?;
-                Some((ckpt, path.clone(), units))
-            }
+        let upstream = match &spec.init {
+            Some(_) => Some(ctx.input("init")?.as_path()),
             None => None,
         };
-        let copies_centre = upstream
-            .as_ref()
-            .is_some_and(|(_, _, units)| units.contains(&Unit::Centre));
-        let settings = TrainSettings {
-            model,
-            channels,
-            epochs: ctx.param_u64("epochs")? as usize,
-            batch_size: ctx.param_u64("batch_size")? as usize,
-            lr: ctx.param_f64("lr")?,
-            seed: ctx.param_u64("seed")?,
-            selection: choice(ctx, "selection", Selection::parse)?,
-            freeze,
-            freeze_mode: choice(ctx, "freeze_mode", FreezeMode::parse)?,
-            strategy: choice(ctx, "strategy", Strategy::parse)?,
-            device,
-            eval_batch: 50,
-            precision: Precision::Single,
-            combine_init: combine_init(ctx.param_str("combine_init")?, &arch, copies_centre)
-                .map_err(invalid)?,
-        };
-        let init = upstream.as_ref().map(|(checkpoint, path, units)| InitFrom {
-            checkpoint,
-            path,
-            units: units.clone(),
-        });
-
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&ctx.log_path)
-            .map_err(KindError::io(format!(
-                "stage '{stage}': log {}",
-                ctx.log_path.display()
-            )))?;
+        let device = torch_device(ctx.device).map_err(|e| train_error(stage, e))?;
+        determinism::set_deterministic(ctx.deterministic);
         let mut on_epoch = |r: &EpochReport| {
+            let line = epoch_line(r);
+            if let Err(e) = ctx.log(&line) {
+                tracing::warn!(stage, "{e}");
+            }
             let done = ((r.group - 1) * r.epochs + r.epoch) as u64;
-            let total = (r.groups * r.epochs) as u64;
-            let who = if r.neurons.len() == 1 {
-                format!("neuron {}", r.neurons.start)
-            } else {
-                format!("neurons {}-{}", r.neurons.start, r.neurons.end - 1)
-            };
-            let msg = format!(
-                "epoch {}/{} {who}: loss {:.4}, mean val r {:.3}",
-                r.epoch, r.epochs, r.train_loss, r.val_corr
-            );
-            let _ = writeln!(log, "{msg}");
-            (ctx.progress)(done, total, &msg);
+            (ctx.progress)(done, (r.groups * r.epochs) as u64, &line);
         };
-        let train_data = TrainData {
-            train_images: &data.train_images,
-            train_responses: &data.train_responses,
-            val_images: &data.val_images,
-            val_responses: &data.val_responses,
-        };
-        let trained = train(&settings, &train_data, init.as_ref(), &mut on_epoch)
+        let fitted = fit(&spec, stage, &data, upstream, device, &mut on_epoch)
             .map_err(|e| train_error(stage, e))?;
 
-        let label = match ctx.param_str("label")? {
-            "" => model.display_name().to_owned(),
-            l => l.to_owned(),
-        };
-        let mut extra = std::collections::BTreeMap::new();
-        extra.insert("label".to_owned(), label.clone());
-        extra.insert(
-            "best_epoch".to_owned(),
-            json!(trained.best_epoch).to_string(),
-        );
-        extra.insert("selection".to_owned(), settings.selection.id().to_owned());
-        let frozen: Vec<&str> = settings.freeze.iter().map(|u| u.name()).collect();
-        extra.insert("frozen".to_owned(), json!(frozen).to_string());
-        extra.insert(
-            "freeze_mode".to_owned(),
-            settings.freeze_mode.id().to_owned(),
-        );
-        if arch.readout == ReadoutKind::SplitFcl {
-            extra.insert(
-                "combine_init".to_owned(),
-                settings.combine_init.id().to_owned(),
-            );
-        }
-        if let Some(spec) = &init_spec {
-            extra.insert(
-                "init".to_owned(),
-                json!({ "from": spec.from, "blocks": spec.blocks }).to_string(),
-            );
-        }
-        let checkpoint = Checkpoint {
-            meta: CheckpointMeta {
-                model: model.id().to_owned(),
-                neurons: data.meta.neurons,
-                input_size: data.meta.size,
-                channels: arch.channels,
-                sapipe_version: env!("CARGO_PKG_VERSION").to_owned(),
-                extra,
-            },
-            tensors: trained.tensors.clone(),
-        };
-        let ckpt_path = ctx.output("checkpoint")?;
-        checkpoint
-            .write(ckpt_path)
-            .map_err(|e| KindError::Failed(format!("stage '{stage}': {e}")))?;
+        let failed = |e: &dyn std::fmt::Display| KindError::Failed(format!("stage '{stage}': {e}"));
+        fitted
+            .checkpoint
+            .write(ctx.output("checkpoint")?)
+            .map_err(|e| failed(&e))?;
         let curves_path = ctx.output("curves")?;
-        std::fs::write(curves_path, curves_csv(&trained.curves)).map_err(KindError::io(
+        std::fs::write(curves_path, curves::to_csv(&fitted.curves)).map_err(KindError::io(
             format!("stage '{stage}': {}", curves_path.display()),
         ))?;
-
-        let pred_dir = ctx.output("predictions")?;
-        let predict = |images: &ArrayF32| {
-            predict_checkpoint(
-                &checkpoint,
-                ckpt_path,
-                images,
-                device,
-                trained.group_size,
-                settings.eval_batch,
-            )
-            .map_err(|e| train_error(stage, e))
-        };
-        write_npy(
-            &predict(&data.test_images)?,
-            &pred_dir.join("test.npy"),
-            stage,
-        )?;
-        write_npy(
-            &predict(&data.val_images)?,
-            &pred_dir.join("val.npy"),
-            stage,
-        )?;
-        let info = json!({
-            "model": model.id(),
-            "label": label,
-            "stage": stage,
-            "trainable_params": trained.trainable_params,
-            "best_epoch": trained.best_epoch,
-            "best_val_corr": trained.best_val_corr.iter().map(|&r| finite(r)).collect::<Vec<_>>(),
-            "selection": settings.selection.id(),
-            "epochs": settings.epochs,
-        });
-        let info_path = pred_dir.join("info.json");
-        std::fs::write(
-            &info_path,
-            serde_json::to_string_pretty(&info).expect("JSON values serialise"),
+        predictions::write(
+            ctx.output("predictions")?,
+            &fitted.info,
+            &fitted.test,
+            &fitted.val,
         )
-        .map_err(KindError::io(format!(
-            "stage '{stage}': {}",
-            info_path.display()
-        )))?;
-
-        let valid: Vec<f64> = trained
-            .best_val_corr
-            .iter()
-            .copied()
-            .filter(|r| r.is_finite())
-            .collect();
-        let mean_val_corr = if valid.is_empty() {
-            f64::NAN
-        } else {
-            valid.iter().sum::<f64>() / valid.len() as f64
-        };
-        let mut metrics = Metrics::new();
-        metrics.insert("trainable_params".into(), json!(trained.trainable_params));
-        metrics.insert("mean_val_corr".into(), finite(mean_val_corr));
-        metrics.insert("best_epoch".into(), summary(&trained.best_epoch));
-        metrics.insert(
-            "images_neuron_per_s".into(),
-            json!(trained.images_neuron_per_s.round()),
-        );
-        metrics.insert("neurons_per_group".into(), json!(trained.group_size));
-        metrics.insert("train_seconds".into(), json!(trained.train_seconds));
-        Ok(metrics)
+        .map_err(|e| failed(&e))?;
+        Ok(metrics(&fitted))
     }
-}
-
-fn finite(x: f64) -> Value {
-    if x.is_finite() { json!(x) } else { Value::Null }
-}
-
-fn write_npy(a: &ArrayF32, path: &Path, stage: &str) -> Result<(), KindError> {
-    a.write_npy(path)
-        .map_err(|e| KindError::Failed(format!("stage '{stage}': {e}")))
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     use super::*;
     use crate::kind::DeviceClass;
+    use crate::neuro::array::ArrayF32;
+    use crate::neuro::model::checkpoint::Checkpoint;
     use crate::neuro::train::fixtures::synthetic;
+    use crate::neuro::train::predictions::InitProvenance;
 
     struct Run {
         _dir: tempfile::TempDir,
@@ -433,22 +219,6 @@ mod tests {
     }
 
     #[test]
-    fn combine_init_auto_follows_the_centre_copy_and_explicit_values_need_a_combiner() {
-        let fc1 = Architecture::new(ModelId::FfSaCnnStarFc1, 50).unwrap();
-        let fcl = Architecture::new(ModelId::FfSaCnnStar, 50).unwrap();
-        assert_eq!(combine_init("auto", &fc1, true), Ok(CombineInit::Centre));
-        assert_eq!(combine_init("auto", &fc1, false), Ok(CombineInit::Random));
-        assert_eq!(combine_init("random", &fc1, true), Ok(CombineInit::Random));
-        assert_eq!(combine_init("centre", &fc1, false), Ok(CombineInit::Centre));
-        assert_eq!(combine_init("auto", &fcl, true), Ok(CombineInit::Random));
-        let err = combine_init("centre", &fcl, false).unwrap_err();
-        assert!(
-            err.contains("ff-sa-cnn-star-fc1 only") && err.contains("leave it at auto"),
-            "{err}"
-        );
-    }
-
-    #[test]
     fn writes_checkpoint_curves_and_predictions_and_reports_metrics() {
         let data = prepared(2);
         let run = run_stage(
@@ -490,12 +260,12 @@ mod tests {
             ArrayF32::read_npy(&pred.join("val.npy")).unwrap().shape,
             vec![10, 2]
         );
-        let info: Value =
-            serde_json::from_str(&std::fs::read_to_string(pred.join("info.json")).unwrap())
-                .unwrap();
-        assert_eq!(info["stage"], json!("fit"));
-        assert_eq!(info["model"], json!("rf-sa-cnn"));
-        assert_eq!(info["best_epoch"].as_array().unwrap().len(), 2);
+        let info = predictions::read_info(pred).unwrap();
+        assert_eq!(info.stage.as_deref(), Some("fit"));
+        assert_eq!(info.model, "rf-sa-cnn");
+        assert_eq!(info.label.as_deref(), Some("rf+sa (test)"));
+        assert_eq!(info.best_epoch.len(), 2);
+        assert!(!info.incremental && info.init.is_none() && info.frozen.is_empty());
     }
 
     #[test]
@@ -546,6 +316,20 @@ mod tests {
         );
         let inc = run_stage(&p, data.path(), Some(&up.outputs["checkpoint"]));
         assert_eq!(inc.result.unwrap()["trainable_params"], json!(2_717));
+        let info = predictions::read_info(&inc.outputs["predictions"]).unwrap();
+        assert!(info.incremental, "{info:?}");
+        assert_eq!(
+            info.init,
+            Some(InitProvenance {
+                from: "rf".into(),
+                blocks: vec!["alpha".into()]
+            })
+        );
+        assert!(
+            !info.frozen.is_empty() && info.frozen.iter().all(|b| b.starts_with("alpha")),
+            "{:?}",
+            info.frozen
+        );
         let (a, b) = (
             Checkpoint::read(&up.outputs["checkpoint"]).unwrap(),
             Checkpoint::read(&inc.outputs["checkpoint"]).unwrap(),

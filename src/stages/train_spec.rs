@@ -1,13 +1,19 @@
-//! What the engine needs to know about the `train` kind without libtorch: its version and the
-//! input it derives from `init.from`. The kind itself (`train`) runs in the libtorch worker.
+//! The `train` kind's parameters, raw -> resolved, without libtorch: its version, the input it
+//! derives from `init.from`, and [`resolve`], which parses every declared parameter once into
+//! a typed [`TrainSpec`]. The kind itself (`train`) runs in the libtorch worker.
 
 use serde_json::Value;
 
 use crate::kind::Params;
+use crate::neuro::model::{FreezeMode, ModelId};
+use crate::neuro::train::spec::{CombineChoice, InitSpec, TrainSpec};
+use crate::neuro::train::{Selection, Strategy};
 
 /// Implementation version of `train`: bump when its outputs change for the same inputs.
 /// 3: `combine_init` (an FC1 step that copies the centre term starts from its predictions).
-pub const VERSION: u32 = 3;
+/// 4: typed `info.json` (says `incremental`, `init`, `frozen`); an undefined validation CORR
+///    is an empty field of `curves.csv`, not NaN.
+pub const VERSION: u32 = 4;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {
@@ -17,11 +23,7 @@ pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, 
 }
 
 /// `init: {from, blocks}` as written in the pipeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InitParam {
-    pub from: String,
-    pub blocks: Vec<String>,
-}
+pub type InitParam = InitSpec;
 
 /// Reads the `init` parameter: `{}` (or absent) means none.
 pub fn init_param(params: &Params) -> Result<Option<InitParam>, String> {
@@ -59,4 +61,92 @@ pub fn init_param(params: &Params) -> Result<Option<InitParam>, String> {
         _ => return Err("init.blocks must list the blocks to copy, e.g. [alpha]".into()),
     };
     Ok(Some(InitParam { from, blocks }))
+}
+
+/// Every parameter of a train stage, parsed once; the error names the parameter and what
+/// would be valid.
+pub fn resolve(params: &Params) -> Result<TrainSpec, String> {
+    let get = |name: &str| {
+        params
+            .get(name)
+            .ok_or_else(|| format!("parameter '{name}' is missing"))
+    };
+    let whole = |name: &str| {
+        let v = get(name)?;
+        v.as_u64()
+            .ok_or_else(|| format!("{name} must be a whole number, found {v}"))
+    };
+    let text = |name: &str| {
+        let v = get(name)?;
+        v.as_str()
+            .ok_or_else(|| format!("{name} must be a string, found {v}"))
+    };
+    fn choice<T>(
+        name: &str,
+        value: &str,
+        parse: fn(&str) -> Option<T>,
+        valid: &str,
+    ) -> Result<T, String> {
+        parse(value).ok_or_else(|| format!("{name}: unknown value '{value}' (valid: {valid})"))
+    }
+    let freeze = match get("freeze")? {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("freeze: {v} is not a block name"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        other => {
+            return Err(format!(
+                "freeze must be a list of block names, found {other}"
+            ));
+        }
+    };
+    Ok(TrainSpec {
+        model: ModelId::parse(text("model")?).map_err(|e| format!("model: {e}"))?,
+        channels: match whole("channels")? {
+            0 => None,
+            c => Some(c as usize),
+        },
+        epochs: whole("epochs")? as usize,
+        batch_size: whole("batch_size")? as usize,
+        lr: {
+            let v = get("lr")?;
+            v.as_f64()
+                .ok_or_else(|| format!("lr must be a number, found {v}"))?
+        },
+        seed: whole("seed")?,
+        selection: choice(
+            "selection",
+            text("selection")?,
+            Selection::parse,
+            "per-neuron, final",
+        )?,
+        freeze,
+        freeze_mode: choice(
+            "freeze_mode",
+            text("freeze_mode")?,
+            FreezeMode::parse,
+            "strict, reference",
+        )?,
+        strategy: choice(
+            "strategy",
+            text("strategy")?,
+            Strategy::parse,
+            "auto, population, per-neuron",
+        )?,
+        combine_init: choice(
+            "combine_init",
+            text("combine_init")?,
+            CombineChoice::parse,
+            CombineChoice::VALID,
+        )?,
+        init: init_param(params)?,
+        label: match text("label")? {
+            "" => None,
+            l => Some(l.to_owned()),
+        },
+    })
 }

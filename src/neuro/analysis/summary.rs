@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::truth::Truth;
 use crate::neuro::scoring::metrics::pearson;
+use crate::neuro::stats::{mean_of, mean_var, widen};
 
 /// One neuron's decomposition summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,32 +67,14 @@ pub struct PopulationTruth {
     pub share_corr: Option<f64>,
 }
 
-fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len().max(1) as f64
-}
-
+/// Standard deviation over images (ddof 0): how much a term moves the prediction.
 fn sd(values: &[f64]) -> f64 {
-    let m = mean(values);
-    (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / values.len().max(1) as f64).sqrt()
+    mean_var(values).1.sqrt()
 }
 
 fn share(centre: f64, surround: f64) -> Option<f64> {
     let total = centre + surround;
     (total > 0.0 && total.is_finite()).then(|| centre / total)
-}
-
-fn defined_mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    let v: Vec<f64> = values.flatten().filter(|x| x.is_finite()).collect();
-    (!v.is_empty()).then(|| mean(&v))
-}
-
-fn column(a: &ArrayF32, j: usize) -> Vec<f32> {
-    let k = a.shape[1];
-    (0..a.shape[0]).map(|i| a.data[i * k + j]).collect()
-}
-
-fn wide(v: &[f32]) -> Vec<f64> {
-    v.iter().map(|&x| f64::from(x)).collect()
 }
 
 /// Per-neuron summaries of `[n, neurons]` centre and surround contributions; `truth` (same
@@ -104,12 +87,14 @@ pub fn summarise_neurons(
     let neurons = centre.shape.get(1).copied().unwrap_or(0);
     (0..neurons)
         .map(|j| {
-            let (c, s) = (column(centre, j), column(surround, j));
-            let (cw, sw) = (wide(&c), wide(&s));
+            let (c, s) = (centre.column(j), surround.column(j));
+            let (cw, sw) = (widen(&c), widen(&s));
             let (cs, ss) = (sd(&cw), sd(&sw));
             let truth = truth.map(|t| {
-                let true_centre = column(&t.centre, j);
-                let modulation: Vec<f32> = column(&t.noise_free, j)
+                let true_centre = t.centre.column(j);
+                let modulation: Vec<f32> = t
+                    .noise_free
+                    .column(j)
                     .iter()
                     .zip(&true_centre)
                     .map(|(nf, c)| nf - c)
@@ -117,12 +102,12 @@ pub fn summarise_neurons(
                 NeuronTruth {
                     centre_corr: pearson(&true_centre, &c).ok(),
                     surround_corr: pearson(&modulation, &s).ok(),
-                    truth_centre_share: share(sd(&wide(&true_centre)), sd(&wide(&modulation))),
+                    truth_centre_share: share(sd(&widen(&true_centre)), sd(&widen(&modulation))),
                 }
             });
             NeuronSummary {
-                centre_mean: mean(&cw),
-                surround_mean: mean(&sw),
+                centre_mean: mean_var(&cw).0,
+                surround_mean: mean_var(&sw).0,
                 centre_strength: cs,
                 surround_strength: ss,
                 centre_share: share(cs, ss),
@@ -146,12 +131,10 @@ pub fn summarise_population(neurons: &[NeuronSummary]) -> PopulationSummary {
             .collect();
         let (t, m): (Vec<f32>, Vec<f32>) = pairs.iter().copied().unzip();
         PopulationTruth {
-            centre_corr: defined_mean(truths.iter().map(|t| t.centre_corr)),
-            surround_corr: defined_mean(truths.iter().map(|t| t.surround_corr)),
-            truth_centre_fraction: defined_mean(
-                truths.iter().map(|t| dominated(t.truth_centre_share)),
-            ),
-            dominance_agreement: defined_mean(
+            centre_corr: mean_of(truths.iter().map(|t| t.centre_corr)),
+            surround_corr: mean_of(truths.iter().map(|t| t.surround_corr)),
+            truth_centre_fraction: mean_of(truths.iter().map(|t| dominated(t.truth_centre_share))),
+            dominance_agreement: mean_of(
                 pairs
                     .iter()
                     .map(|&(t, m)| Some(if (t > 0.5) == (m > 0.5) { 1.0 } else { 0.0 })),
@@ -161,10 +144,10 @@ pub fn summarise_population(neurons: &[NeuronSummary]) -> PopulationSummary {
     });
     PopulationSummary {
         neurons: neurons.len(),
-        centre_mean: mean(&neurons.iter().map(|n| n.centre_mean).collect::<Vec<_>>()),
-        surround_mean: mean(&neurons.iter().map(|n| n.surround_mean).collect::<Vec<_>>()),
-        centre_share_mean: defined_mean(neurons.iter().map(|n| n.centre_share)),
-        centre_fraction: defined_mean(neurons.iter().map(|n| dominated(n.centre_share))),
+        centre_mean: mean_var(&neurons.iter().map(|n| n.centre_mean).collect::<Vec<_>>()).0,
+        surround_mean: mean_var(&neurons.iter().map(|n| n.surround_mean).collect::<Vec<_>>()).0,
+        centre_share_mean: mean_of(neurons.iter().map(|n| n.centre_share)),
+        centre_fraction: mean_of(neurons.iter().map(|n| dominated(n.centre_share))),
         truth,
     }
 }

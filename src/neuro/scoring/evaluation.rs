@@ -12,9 +12,11 @@ use crate::neuro::scoring::metrics::{
     population_tuning_curve, ratio, summarize, tuning_curve,
 };
 use crate::neuro::scoring::noise::NoiseEstimate;
+use crate::neuro::train::predictions::{InitProvenance, PredictionInfo};
 
-/// Version of the JSON layout of [`Evaluation`].
-pub const SCHEMA: u32 = 1;
+/// Version of the JSON layout of [`Evaluation`]. 2: models carry `init` and `frozen`, not
+/// the raw `info.json`.
+pub const SCHEMA: u32 = 2;
 
 /// How many example neurons get their full tuning curve stored.
 pub const EXAMPLE_NEURONS: usize = 4;
@@ -49,7 +51,8 @@ pub enum Split {
     Validation,
 }
 
-/// What a train stage says about the model behind a set of predictions (its `info.json`).
+/// The model behind a set of predictions, from its train stage's `info.json`
+/// ([`PredictionInfo`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// The upstream stage that produced the predictions.
@@ -61,47 +64,28 @@ pub struct ModelInfo {
     pub trainable_params: Option<u64>,
     /// Fraction of the training set the model saw.
     pub fraction: f64,
-    /// Trained incrementally (from frozen upstream blocks) rather than simultaneously.
+    /// Trained incrementally (from an upstream checkpoint's blocks), as `info.json` says.
     pub incremental: bool,
-    /// The whole `info.json`, as written.
-    pub info: serde_json::Value,
+    /// The upstream stage and blocks an incremental step started from.
+    pub init: Option<InitProvenance>,
+    /// Blocks held frozen while training.
+    pub frozen: Vec<String>,
 }
 
 impl ModelInfo {
-    /// Reads the fields of an `info.json` (`model` is required; `label` defaults to it).
-    /// `incremental` is the boolean field of that name if present, else true when `freeze` is
-    /// a non-empty list, `init` a non-empty object or string, or the label says "Incr.".
-    /// `fraction` defaults to the evaluated dataset's.
-    pub fn from_info(
-        stage: &str,
-        info: serde_json::Value,
-        dataset_fraction: f64,
-    ) -> Result<Self, String> {
-        let text = |key: &str| info.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-        let model = text("model").ok_or("field 'model' (a string, e.g. \"rf-cnn\") is missing")?;
-        let label = text("label").unwrap_or_else(|| model.clone());
-        let non_empty = |key: &str| match info.get(key) {
-            Some(serde_json::Value::Array(a)) => !a.is_empty(),
-            Some(serde_json::Value::Object(o)) => !o.is_empty(),
-            Some(serde_json::Value::String(s)) => !s.is_empty(),
-            _ => false,
-        };
-        let incremental = match info.get("incremental").and_then(|v| v.as_bool()) {
-            Some(flag) => flag,
-            None => non_empty("freeze") || non_empty("init") || label.contains("Incr."),
-        };
-        Ok(Self {
+    /// The model of `info` as evaluated from stage `stage`: `label` defaults to the model id,
+    /// `fraction` to the evaluated dataset's.
+    pub fn from_info(stage: &str, info: PredictionInfo, dataset_fraction: f64) -> Self {
+        Self {
             stage: stage.to_owned(),
-            model,
-            label,
-            trainable_params: info.get("trainable_params").and_then(|v| v.as_u64()),
-            fraction: info
-                .get("fraction")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(dataset_fraction),
-            incremental,
-            info,
-        })
+            label: info.label.unwrap_or_else(|| info.model.clone()),
+            model: info.model,
+            trainable_params: info.trainable_params,
+            fraction: info.fraction.unwrap_or(dataset_fraction),
+            incremental: info.incremental,
+            init: info.init,
+            frozen: info.frozen,
+        }
     }
 }
 
@@ -183,13 +167,6 @@ pub struct SplitData<'a> {
     pub noise_free: Option<&'a ArrayF32>,
 }
 
-/// Neuron `j` of an array whose last axis is neurons ([images, neurons] gives one value per
-/// image; [R, images, neurons] gives the repeat-major trials).
-fn column(a: &ArrayF32, j: usize) -> Vec<f32> {
-    let neurons = a.shape.last().copied().unwrap_or(1).max(1);
-    a.data.iter().skip(j).step_by(neurons).copied().collect()
-}
-
 fn defined<T>(
     result: Result<T, MetricError>,
     name: &str,
@@ -215,7 +192,7 @@ fn noise_estimates(
         });
     }
     Ok((0..neurons)
-        .map(|j| NoiseEstimate::from_trials(&column(repeats, j), images))
+        .map(|j| NoiseEstimate::from_trials(&repeats.column(j), images))
         .collect())
 }
 
@@ -235,8 +212,8 @@ fn neuron_metrics(
     noise: Option<&Result<NoiseEstimate, MetricError>>,
     neuron: usize,
 ) -> NeuronMetrics {
-    let recorded = column(data.responses, neuron);
-    let prediction = column(predicted, neuron);
+    let recorded = data.responses.column(neuron);
+    let prediction = predicted.column(neuron);
     let mut undefined = BTreeMap::new();
     let corr = defined(pearson(&recorded, &prediction), "corr", &mut undefined);
     let peak = defined(
@@ -250,7 +227,7 @@ fn neuron_metrics(
     });
     let corr_noise_free = data.noise_free.and_then(|truth| {
         defined(
-            pearson(&column(truth, neuron), &prediction),
+            pearson(&truth.column(neuron), &prediction),
             "corr_noise_free",
             &mut undefined,
         )
@@ -297,7 +274,7 @@ fn evaluate_model(
         .map(|j| neuron_metrics(data, predicted, noise.map(|n| &n[j]), j))
         .collect();
     let columns: Vec<(Vec<f32>, Vec<f32>)> = (0..data.responses.shape[1])
-        .map(|j| (column(data.responses, j), column(predicted, j)))
+        .map(|j| (data.responses.column(j), predicted.column(j)))
         .collect();
     let pairs: Vec<(&[f32], &[f32])> = columns
         .iter()
@@ -397,7 +374,7 @@ pub fn evaluate(
         m.examples = example_neurons
             .iter()
             .filter_map(|&j| {
-                let curve = tuning_curve(&column(data.responses, j), &column(predicted, j));
+                let curve = tuning_curve(&data.responses.column(j), &predicted.column(j));
                 curve.ok().map(|curve| ExampleCurve { neuron: j, curve })
             })
             .collect();
@@ -426,8 +403,16 @@ mod tests {
     use serde_json::json;
 
     fn info(stage: &str, model: &str, label: &str) -> ModelInfo {
-        let value = json!({ "model": model, "label": label, "trainable_params": 10 });
-        ModelInfo::from_info(stage, value, 1.0).unwrap()
+        let info = PredictionInfo {
+            label: Some(label.into()),
+            trainable_params: Some(10),
+            ..written(model)
+        };
+        ModelInfo::from_info(stage, info, 1.0)
+    }
+
+    fn written(model: &str) -> PredictionInfo {
+        serde_json::from_value(json!({ "model": model })).unwrap()
     }
 
     /// 200 images x 2 neurons; neuron j responds (i * (j + 1)) mod 97.
@@ -438,31 +423,29 @@ mod tests {
 
     #[test]
     fn info_fields_and_incremental_detection() {
-        let m = ModelInfo::from_info("s", json!({"model": "rf-cnn"}), 0.5).unwrap();
+        let m = ModelInfo::from_info("s", written("rf-cnn"), 0.5);
         assert_eq!(
             (m.label.as_str(), m.fraction, m.incremental),
             ("rf-cnn", 0.5, false)
         );
-        let frozen = json!({"model": "rf-sa-cnn-star", "freeze": ["alpha"], "fraction": 0.25});
-        let m = ModelInfo::from_info("s", frozen, 1.0).unwrap();
-        assert_eq!((m.fraction, m.incremental), (0.25, true));
-        let labelled = json!({"model": "x", "label": "ff+sa-CNN* (Incr. FC2)"});
-        assert!(
-            ModelInfo::from_info("s", labelled, 1.0)
-                .unwrap()
-                .incremental
-        );
-        let explicit = json!({"model": "x", "label": "(Incr.)", "incremental": false});
-        assert!(
-            !ModelInfo::from_info("s", explicit, 1.0)
-                .unwrap()
-                .incremental
-        );
-        assert!(
-            ModelInfo::from_info("s", json!({"label": "x"}), 1.0)
-                .unwrap_err()
-                .contains("model")
-        );
+        // Incremental is what the file says, never guessed from a label or a freeze list.
+        let labelled = PredictionInfo {
+            label: Some("ff+sa-CNN* (Incr. FC2)".into()),
+            fraction: Some(0.25),
+            ..written("x")
+        };
+        let m = ModelInfo::from_info("s", labelled, 1.0);
+        assert_eq!((m.fraction, m.incremental), (0.25, false));
+        let stepped = PredictionInfo {
+            incremental: true,
+            init: Some(InitProvenance {
+                from: "rf".into(),
+                blocks: vec!["alpha".into()],
+            }),
+            ..written("rf-sa-cnn-star")
+        };
+        let m = ModelInfo::from_info("s", stepped, 1.0);
+        assert!(m.incremental && m.init.unwrap().from == "rf");
     }
 
     #[test]

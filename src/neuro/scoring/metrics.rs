@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::neuro::stats::{self, Side, StatsError};
+
 /// Which series of a comparison a message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,39 +68,32 @@ fn check_finite(values: &[f32], which: Series) -> Result<(), MetricError> {
     }
 }
 
-fn is_constant(values: &[f32]) -> bool {
-    values.iter().all(|&v| v == values[0])
-}
-
-/// Pearson correlation between recorded and predicted responses (CORR).
+/// Pearson correlation between recorded and predicted responses (CORR), by
+/// [`stats::pearson`].
 ///
 /// Undefined ([`MetricError::Constant`]) when either series is constant, which includes a
 /// single image.
 pub fn pearson(recorded: &[f32], predicted: &[f32]) -> Result<f64, MetricError> {
     check_pair(recorded, predicted)?;
-    if is_constant(recorded) {
-        return Err(MetricError::Constant(Series::Recorded));
+    stats::pearson(&stats::widen(recorded), &stats::widen(predicted)).map_err(|e| match e {
+        StatsError::Empty => MetricError::NoImages,
+        StatsError::LengthMismatch { first, second } => MetricError::LengthMismatch {
+            recorded: first,
+            predicted: second,
+        },
+        StatsError::NonFinite(side, index) => MetricError::NonFinite {
+            which: series(side),
+            index,
+        },
+        StatsError::Constant(side) => MetricError::Constant(series(side)),
+    })
+}
+
+fn series(side: Side) -> Series {
+    match side {
+        Side::First => Series::Recorded,
+        Side::Second => Series::Predicted,
     }
-    if is_constant(predicted) {
-        return Err(MetricError::Constant(Series::Predicted));
-    }
-    let n = recorded.len() as f64;
-    let mx = recorded.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let my = predicted.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (&x, &y) in recorded.iter().zip(predicted) {
-        let (dx, dy) = (x as f64 - mx, y as f64 - my);
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
-    }
-    if sxx <= 0.0 {
-        return Err(MetricError::Constant(Series::Recorded));
-    }
-    if syy <= 0.0 {
-        return Err(MetricError::Constant(Series::Predicted));
-    }
-    Ok((sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0))
 }
 
 /// k of peak tuning: 1% of the images, rounded up (10 of 1000, 1 of 50).

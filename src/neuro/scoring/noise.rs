@@ -241,6 +241,7 @@ mod tests {
         assert_eq!(est.means, vec![Some(2.0), Some(6.0)]);
         assert_eq!((est.total_variance, est.noise_variance), (8.0, 2.0));
         assert_eq!((est.noise_of_means, est.explainable_variance), (1.0, 7.0));
+        assert_eq!(est.noise_ceiling(), (7.0f64 / 8.0).sqrt());
         // Predicting the means exactly: MSE 0 -> FEVE = 1 + 1/7.
         assert!((est.feve(&[2., 6.]).unwrap() - 8.0 / 7.0).abs() < 1e-12);
     }

@@ -1,14 +1,22 @@
-//! Population training (models.md §4): the per-epoch data order (`batching`), per-neuron
-//! dropout streams (`dropout`), Adam (`optimiser`), per-neuron best-epoch selection
-//! (`selection`), the training loop (`trainer`) and the throughput benchmark (`bench`).
-//! The pure parts build without libtorch.
+//! Population training (models.md §4): a request resolved into types (`spec`), the one call
+//! that fits it and predicts the held-out splits (`fit`), the per-epoch data order
+//! (`batching`), per-neuron dropout streams (`dropout`), Adam (`optimiser`), per-neuron
+//! best-epoch selection (`selection`), the training loop (`trainer`), the throughput benchmark
+//! (`bench`), and the two files a train stage hands on: learning curves (`curves`) and
+//! predictions with the model's description (`predictions`). The pure parts build without
+//! libtorch.
 
 pub mod batching;
+pub mod curves;
 pub mod dropout;
+pub mod predictions;
 pub mod selection;
+pub mod spec;
 
 #[cfg(feature = "torch")]
 pub mod bench;
+#[cfg(feature = "torch")]
+pub mod fit;
 #[cfg(feature = "torch")]
 pub mod optimiser;
 #[cfg(feature = "torch")]

@@ -15,6 +15,7 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 use super::batching::{batches, epoch_order};
+use super::curves::CurveRow;
 use super::dropout::StepDropout;
 use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
@@ -23,6 +24,7 @@ use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Pass, Unit};
+use crate::neuro::stats::{mean_of, mean_var};
 
 /// Everything that decides how a population trains.
 #[derive(Debug, Clone)]
@@ -73,18 +75,8 @@ pub struct EpochReport {
     pub neurons: std::ops::Range<usize>,
     /// Mean over the group's neurons of the epoch's training MSE.
     pub train_loss: f64,
-    /// Mean over the group's neurons of the validation Pearson r (NaN ones left out).
-    pub val_corr: f64,
-}
-
-/// One line of the learning curves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurveRow {
-    pub epoch: usize,
-    pub neuron: usize,
-    pub train_loss: f64,
-    pub val_loss: f64,
-    pub val_corr: f64,
+    /// Mean over the group's neurons of the validation Pearson r (undefined ones left out).
+    pub val_corr: Option<f64>,
 }
 
 /// What training produced.
@@ -93,7 +85,7 @@ pub struct Trained {
     /// Every variable, neuron-major over all neurons, at each neuron's selected epoch.
     pub tensors: std::collections::BTreeMap<String, ArrayF32>,
     pub best_epoch: Vec<usize>,
-    pub best_val_corr: Vec<f64>,
+    pub best_val_corr: Vec<Option<f64>>,
     /// Sorted by epoch, then neuron.
     pub curves: Vec<CurveRow>,
     pub trainable_params: usize,
@@ -159,7 +151,7 @@ pub fn train(
     let mut train_seconds = 0.0;
     for (g, range) in groups.iter().enumerate() {
         let ids: Vec<usize> = range.clone().collect();
-        let mut report = |epoch: usize, train_loss: f64, val_corr: f64| {
+        let mut report = |epoch: usize, train_loss: f64, val_corr: Option<f64>| {
             on_epoch(&EpochReport {
                 group: g + 1,
                 groups: groups.len(),
@@ -290,7 +282,7 @@ fn train_group(
     dev: &DeviceData,
     ids: &[usize],
     init: Option<&InitFrom>,
-    report: &mut dyn FnMut(usize, f64, f64),
+    report: &mut dyn FnMut(usize, f64, Option<f64>),
 ) -> Result<GroupResult, TrainError> {
     let device = settings.device;
     let p = ids.len();
@@ -364,7 +356,11 @@ fn train_group(
             });
         }
         tracing::debug!(epoch, neurons = ?ids, ?train_loss, ?val_corr, "epoch done");
-        report(epoch, mean(&train_loss), mean(&val_corr));
+        report(
+            epoch,
+            mean_var(&train_loss).0,
+            mean_of(val_corr.iter().copied()),
+        );
     }
     if let Some(best_vars) = &snapshot {
         net.restore(best_vars);
@@ -418,15 +414,6 @@ fn select_columns(a: &ArrayF32, cols: &[usize]) -> ArrayF32 {
         data.extend(cols.iter().map(|&j| a.data[i * p + j]));
     }
     ArrayF32::new(vec![n, cols.len()], data)
-}
-
-fn mean(values: &[f64]) -> f64 {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if finite.is_empty() {
-        f64::NAN
-    } else {
-        finite.iter().sum::<f64>() / finite.len() as f64
-    }
 }
 
 /// Inference predictions `[n, neurons]` of a checkpoint on `images` (`[n, S, S]`), running

@@ -6,9 +6,9 @@ use super::source::StimulusSource;
 use super::spectrum::spectrum_slope;
 use super::stimuli::DeadLeaves;
 use super::{Population, PopulationConfig, SplitRequest, generate_split};
-use crate::neuro::data::summary::{
-    fraction_above_half_peak, mean_of, noise_ceiling_from_model, noise_ceiling_from_repeats,
-};
+use crate::neuro::data::summary::{fraction_above_half_peak, noise_ceiling_from_model};
+use crate::neuro::scoring::noise::NoiseEstimate;
+use crate::neuro::stats::mean_of;
 
 fn population(seed: u64, neurons: usize, size: usize) -> (Population, DeadLeaves) {
     let source = DeadLeaves::new(size);
@@ -119,12 +119,9 @@ fn noise_ceiling_from_repeats_matches_the_noise_model() {
     let k = pop.neurons.len();
     let mut gaps = Vec::new();
     for (n, model) in pop.neurons.iter().enumerate() {
-        let rows: Vec<Vec<f64>> = (0..repeats)
-            .map(|r| {
-                (0..count)
-                    .map(|i| data.trials[(i * repeats + r) * k + n] as f64)
-                    .collect()
-            })
+        let trials: Vec<f32> = (0..repeats)
+            .flat_map(|r| (0..count).map(move |i| (i, r)))
+            .map(|(i, r)| data.trials[(i * repeats + r) * k + n])
             .collect();
         let nf: Vec<f64> = (0..count)
             .map(|i| data.truth[i * k + n].noise_free as f64)
@@ -133,7 +130,9 @@ fn noise_ceiling_from_repeats_matches_the_noise_model() {
             .iter()
             .map(|&r| (model.noise_sd(r as f32) as f64).powi(2))
             .collect();
-        let estimated = noise_ceiling_from_repeats(&rows).unwrap();
+        let estimated = NoiseEstimate::from_trials(&trials, count)
+            .unwrap()
+            .noise_ceiling();
         let known = noise_ceiling_from_model(&nf, &var, repeats).unwrap();
         assert!(
             (estimated - known).abs() < 0.04,

@@ -10,7 +10,7 @@ use crate::neuro::array::ArrayF32;
 use crate::neuro::data::sim::Population;
 use crate::neuro::data::sim::features::{CELL, EnergyGrid, LEVELS};
 use crate::neuro::data::sim::neurons::NeuronModel;
-use crate::neuro::data::summary::quantile;
+use crate::neuro::stats::quantile;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: cannot write the picture: {message}")]

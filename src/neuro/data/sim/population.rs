@@ -16,8 +16,8 @@ use rayon::prelude::*;
 use super::features::{EnergyGrid, LEVELS};
 use super::neurons::{CellType, Drive, NeuronModel, NeuronParams, Response};
 use super::source::StimulusSource;
-use crate::neuro::data::summary::{mean_var, quantile};
 use crate::neuro::random::sequential::Stream;
+use crate::neuro::stats::{mean_var, quantile};
 
 /// How a population is drawn.
 #[derive(Debug, Clone, PartialEq)]

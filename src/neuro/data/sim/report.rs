@@ -10,9 +10,9 @@ use super::Population;
 use super::spectrum::spectrum_slope;
 use crate::neuro::data::raw::RawDataset;
 use crate::neuro::data::summary::{
-    column, fraction_above_half_peak, json_number, lifetime_sparseness, mean_of,
-    noise_ceiling_from_model, pearson,
+    fraction_above_half_peak, json_number, lifetime_sparseness, noise_ceiling_from_model,
 };
+use crate::neuro::stats::{mean_of, pearson, widen};
 
 /// Images used for the spectral slope (it is an O(n^3) transform per image).
 const SPECTRUM_IMAGES: usize = 16;
@@ -49,12 +49,12 @@ pub fn calibration_metrics(raw: &RawDataset, pop: &Population) -> Map<String, Va
     let mut model_ceiling = Vec::new();
     let repeats = raw.meta.repeats.unwrap_or(1);
     for n in 0..k {
-        let nf = column(&nf_single.data, k, n);
-        trial_corr.push(pearson(&column(&trials.data, k, n), &nf));
+        let nf = widen(&nf_single.column(n));
+        trial_corr.push(pearson(&widen(&trials.column(n)), &nf).ok());
         half_peak.push(fraction_above_half_peak(&nf));
         sparseness.push(lifetime_sparseness(&nf));
-        let nf_t = column(&nf_test.data, k, n);
-        test_corr.push(pearson(&column(&test_mean.data, k, n), &nf_t));
+        let nf_t = widen(&nf_test.column(n));
+        test_corr.push(pearson(&widen(&test_mean.column(n)), &nf_t).ok());
         let model = &pop.neurons[n];
         let noise_var: Vec<f64> = nf_t
             .iter()
