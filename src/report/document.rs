@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::claims::{Verdict, check_claims, claims_markdown};
+use super::claims::{Verdict, check_claims, claims_markdown, convergence_markdown};
 use super::figures::{self, FigureError};
 use super::font::{FontStatus, ensure_font};
 use super::tables::{TableKind, build_tables, fmt3};
@@ -136,7 +136,12 @@ fn claims_section(inputs: &ReportInputs, written: &mut Written) -> String {
             .iter()
             .filter(|r| r.verdict == Verdict::Holds)
             .count();
-        let _ = write!(out, "### {eval}\n\n{}\n", claims_markdown(&results));
+        let _ = write!(
+            out,
+            "### {eval}\n\nTraining convergence:\n\n{}\n{}\n",
+            convergence_markdown(e),
+            claims_markdown(&results)
+        );
     }
     out
 }

@@ -3,7 +3,8 @@
 
 use crate::neuro::array::ArrayF32;
 use crate::neuro::scoring::evaluation::{
-    Evaluation, ModelEvaluation, ModelInfo, ModelSummary, SCHEMA, Split, SplitData, evaluate,
+    Evaluation, ModelEvaluation, ModelInfo, ModelSummary, NeuronMetrics, SCHEMA, Split, SplitData,
+    evaluate,
 };
 use crate::neuro::scoring::metrics::Summary;
 
@@ -16,7 +17,24 @@ fn summary(mean: Option<f64>) -> Summary {
     }
 }
 
-/// A model whose site means are (corr, ptj %, pts %); no per-neuron data.
+/// Zero-mean pseudo-noise of amplitude about 0.5 for neuron `j` of model `stage`, so paired
+/// comparisons between fixture models see neuron-to-neuron variation.
+fn jitter(stage: &str, j: usize) -> f64 {
+    let raw = |j: usize| {
+        let h = stage.bytes().fold(j as u64 * 7919, |h, b| {
+            h.wrapping_mul(31).wrapping_add(u64::from(b))
+        });
+        (h % 1000) as f64 / 1000.0 - 0.5
+    };
+    let mean = (0..FIXTURE_NEURONS).map(raw).sum::<f64>() / FIXTURE_NEURONS as f64;
+    raw(j) - mean
+}
+
+/// Neurons of the fixture models.
+pub const FIXTURE_NEURONS: usize = 8;
+
+/// A model whose site means are (corr, ptj %, pts %), with [`FIXTURE_NEURONS`] neurons
+/// scattered around them (CORR by ±0.05, PTJ/PTS by ±2 points).
 pub fn model(
     stage: &str,
     id: &str,
@@ -35,6 +53,7 @@ pub fn model(
             incremental,
             init: None,
             frozen: Vec::new(),
+            convergence: None,
         },
         summary: ModelSummary {
             corr: summary(Some(corr)),
@@ -44,7 +63,17 @@ pub fn model(
             corr_noise_free: summary(None),
             corr_ratio_to_baseline: None,
         },
-        neurons: Vec::new(),
+        neurons: (0..FIXTURE_NEURONS)
+            .map(|j| NeuronMetrics {
+                neuron: j,
+                corr: Some(corr + 0.1 * jitter(stage, j)),
+                ptj: Some((ptj + 4.0 * jitter(stage, j)) / 100.0),
+                pts: Some((pts + 4.0 * jitter(stage, j)) / 100.0),
+                feve: None,
+                corr_noise_free: None,
+                undefined: Default::default(),
+            })
+            .collect(),
         population_tuning: None,
         examples: Vec::new(),
     }
@@ -55,7 +84,7 @@ pub fn evaluation(models: Vec<ModelEvaluation>) -> Evaluation {
         schema: SCHEMA,
         split: Split::Test,
         images: 500,
-        neurons: 8,
+        neurons: FIXTURE_NEURONS,
         k: 5,
         baseline: None,
         noise: None,

@@ -109,6 +109,7 @@ mod tests {
             incremental,
             init: None,
             frozen: Vec::new(),
+            convergence: None,
         };
         assert!(RF_SA_STAR_INCR.matches(&info("rf-sa-cnn-star", true)));
         assert!(!RF_SA_STAR_SIMUL.matches(&info("rf-sa-cnn-star", true)));

@@ -287,12 +287,13 @@ mod tests {
         );
         assert!(md.contains("_ff_sa: mean FCL contribution"), "{md}");
         assert!(
-            md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500 (yes)"),
+            md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500: Δ −0.010 [")
+                && md.contains("**inconclusive: PTJ/PTS resolution too coarse (k = 3 of 300 images"),
             "{md}"
         );
         assert!(md.contains("| centre_share | 0.8000 |"));
-        // eval_chain measures claim 4 (holds); eval_main lacks rf+sa-CNN, but its equal PTJ and
-        // PTS of ff+sa-CNN and ff-CNN already refute claims 2 and 3.
+        // eval_chain measures claim 4 (holds); eval_main lacks rf+sa-CNN, and its PTJ/PTS
+        // (k = 3 of 300 images) cannot decide claims 2 and 3 (inconclusive).
         assert_eq!(metrics["claims_measured"], json!(3));
         assert_eq!(metrics["claims_holding"], json!(1));
     }

@@ -19,6 +19,8 @@ pub enum Purpose {
     Dropout = 3,
     /// Synthetic data of throughput benchmarks.
     Bench = 4,
+    /// Bootstrap resamples of paired model comparisons.
+    Bootstrap = 5,
 }
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;

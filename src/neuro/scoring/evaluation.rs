@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::neuro::array::ArrayF32;
+use crate::neuro::scoring::convergence::{self, Convergence};
 use crate::neuro::scoring::metrics::{
     MetricError, Summary, TuningCurve, peak_k, peak_tuning, pearson, percent,
     population_tuning_curve, ratio, summarize, tuning_curve,
@@ -70,12 +71,15 @@ pub struct ModelInfo {
     pub init: Option<InitProvenance>,
     /// Blocks held frozen while training.
     pub frozen: Vec<String>,
+    /// Whether training had converged, where `info.json` records it.
+    pub convergence: Option<Convergence>,
 }
 
 impl ModelInfo {
     /// The model of `info` as evaluated from stage `stage`: `label` defaults to the model id,
     /// `fraction` to the evaluated dataset's.
     pub fn from_info(stage: &str, info: PredictionInfo, dataset_fraction: f64) -> Self {
+        let convergence = convergence::of(&info);
         Self {
             stage: stage.to_owned(),
             label: info.label.unwrap_or_else(|| info.model.clone()),
@@ -85,6 +89,7 @@ impl ModelInfo {
             incremental: info.incremental,
             init: info.init,
             frozen: info.frozen,
+            convergence,
         }
     }
 }

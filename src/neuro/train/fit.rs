@@ -20,6 +20,7 @@ use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::model::Unit;
 use crate::neuro::model::arch::ReadoutKind;
 use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
+use crate::neuro::scoring::convergence::improving_at_end;
 
 /// Images per inference batch.
 const EVAL_BATCH: usize = 50;
@@ -127,6 +128,7 @@ pub fn fit(
         selection: Some(spec.selection.id().to_owned()),
         best_epoch: trained.best_epoch.clone(),
         best_val_corr: trained.best_val_corr.clone(),
+        improving_at_end: improving_at_end(&per_epoch_corr(&trained.curves, spec.epochs)),
     };
     Ok(Fitted {
         checkpoint,
@@ -141,6 +143,18 @@ pub fn fit(
         group_size: trained.group_size,
         train_seconds: trained.train_seconds,
     })
+}
+
+/// Validation CORR per epoch and neuron (`[epoch][neuron]`) from the learning curves.
+fn per_epoch_corr(curves: &[CurveRow], epochs: usize) -> Vec<Vec<Option<f64>>> {
+    let neurons = curves.iter().map(|r| r.neuron + 1).max().unwrap_or(0);
+    let mut corr = vec![vec![None; neurons]; epochs];
+    for r in curves {
+        if let Some(slot) = corr.get_mut(r.epoch.wrapping_sub(1)) {
+            slot[r.neuron] = r.val_corr;
+        }
+    }
+    corr
 }
 
 /// The checkpoint of a trained population, its metadata saying how it was trained.

@@ -57,6 +57,9 @@ pub struct PredictionInfo {
     /// Each neuron's validation CORR at that epoch; null where undefined.
     #[serde(default)]
     pub best_val_corr: Vec<Option<f64>>,
+    /// Per neuron: was validation CORR still improving at the last epoch?
+    #[serde(default)]
+    pub improving_at_end: Vec<bool>,
 }
 
 /// The split a predictions file holds.
@@ -84,7 +87,7 @@ pub enum PredictionsError {
         source: std::io::Error,
     },
     #[error(
-        "{path}: {message} (fields: model, label, stage, trainable_params, fraction, incremental, init {{from, blocks}}, frozen, epochs, selection, best_epoch, best_val_corr; only model is required)"
+        "{path}: {message} (fields: model, label, stage, trainable_params, fraction, incremental, init {{from, blocks}}, frozen, epochs, selection, best_epoch, best_val_corr, improving_at_end; only model is required)"
     )]
     Info { path: PathBuf, message: String },
     #[error(transparent)]
@@ -156,6 +159,7 @@ mod tests {
             selection: Some("per-neuron".into()),
             best_epoch: vec![2, 3],
             best_val_corr: vec![Some(0.5), None],
+            improving_at_end: vec![false, true],
         }
     }
 
