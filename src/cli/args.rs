@@ -16,6 +16,10 @@ pub struct Cli {
     /// The artifact cache (default: SAPIPE_CACHE, else cache/ at the project root).
     #[arg(long, global = true, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Apply the pipeline's profile NAME (its `profiles:`): other parameters, hence other
+    /// keys, and its own lock file PIPELINE.NAME.lock.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
     /// More log output (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -15,6 +15,7 @@ use crate::ui::{progress::Progress, slurm, terminal};
 /// Runs the command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let cache = cli.cache.as_deref();
+    let profile = cli.profile.as_deref();
     match cli.command {
         Command::Run {
             pipeline,
@@ -30,7 +31,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if executor == Some(Executor::Slurm) {
                 env.cuda_available = true; // Slurm jobs check CUDA on their own nodes
             }
-            let mut session = Session::open(&pipeline, cache, crate::stages::registry(), env)?;
+            let mut session =
+                Session::open_profile(&pipeline, profile, cache, crate::stages::registry(), env)?;
             if let Some(e) = executor {
                 session.pipeline.executor = e;
             }
@@ -63,7 +65,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stages,
             json,
         } => {
-            let session = open(&pipeline, cache)?;
+            let session = open(&pipeline, profile, cache)?;
             let statuses = ops::status::status(&session, &stages)?;
             let queue = ops::slurm::queue(&session)?;
             if json {
@@ -82,7 +84,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stage,
             json,
         } => {
-            let session = open(&pipeline, cache)?;
+            let session = open(&pipeline, profile, cache)?;
             let st = ops::status::explain(&session, &stage)?;
             if json {
                 let value = serde_json::json!({ "status": st, "key_record": st.record, "previous_key": st.previous.as_ref().map(|p| &p.key) });
@@ -93,7 +95,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Dag { pipeline, format } => {
-            let session = open(&pipeline, cache)?;
+            let session = open(&pipeline, profile, cache)?;
             let label = |s: &str| {
                 session
                     .pipeline
@@ -112,7 +114,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stage,
             json,
         } => {
-            let session = open(&pipeline, cache)?;
+            let session = open(&pipeline, profile, cache)?;
             let entries = ops::show::show(&session, stage.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
@@ -130,7 +132,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             device,
             json,
         } => {
-            let mut session = open(&pipeline, cache)?;
+            let mut session = open(&pipeline, profile, cache)?;
             if device == Some(DeviceArg::Cuda) {
                 session.env.cuda_available = true; // the worker verifies CUDA really works
             }
@@ -230,7 +232,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 })?),
                 None => None,
             };
-            let session = open(&pipeline, cache)?;
+            let session = open(&pipeline, profile, cache)?;
             let progress = Progress::new();
             let req = ops::slurm::ExecStageRequest { stage, key, force };
             let out = ops::slurm::exec_stage(session, &req, &|e| progress.handle(e))?;
@@ -257,8 +259,14 @@ pub fn environment() -> Environment {
     }
 }
 
-fn open(pipeline: &Path, cache: Option<&Path>) -> anyhow::Result<Session> {
-    Session::open(pipeline, cache, crate::stages::registry(), environment())
+fn open(pipeline: &Path, profile: Option<&str>, cache: Option<&Path>) -> anyhow::Result<Session> {
+    Session::open_profile(
+        pipeline,
+        profile,
+        cache,
+        crate::stages::registry(),
+        environment(),
+    )
 }
 
 fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {

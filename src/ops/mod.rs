@@ -44,7 +44,18 @@ impl Session {
         kinds: KindRegistry,
         env: Environment,
     ) -> anyhow::Result<Self> {
-        let pipeline = crate::spec::load(pipeline, &kinds)?;
+        Self::open_profile(pipeline, None, cache, kinds, env)
+    }
+
+    /// [`Session::open`] with the overrides of a profile of the pipeline.
+    pub fn open_profile(
+        pipeline: &Path,
+        profile: Option<&str>,
+        cache: Option<&Path>,
+        kinds: KindRegistry,
+        env: Environment,
+    ) -> anyhow::Result<Self> {
+        let pipeline = crate::spec::load_profile(pipeline, &kinds, profile)?;
         let dir = cache_dir(cache, &pipeline.root);
         let store = Store::open(&dir)
             .with_context(|| format!("cannot open the cache at {}", dir.display()))?;

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::definition::{Definition, OutputType};
 use super::error::{SpecError, locate, suggest};
 use super::params::{ParamType, yaml_to_json};
+use super::profile;
 use super::raw::{RawPipeline, RawStage};
 use super::resources::{Executor, Resources};
 use crate::kind::{KindRegistry, Params};
@@ -64,6 +65,8 @@ pub struct Pipeline {
     pub deterministic: bool,
     pub device_slots: usize,
     pub executor: Executor,
+    /// The profile applied (`--profile`), if any.
+    pub profile: Option<String>,
     /// In file order.
     pub stages: Vec<Stage>,
 }
@@ -86,9 +89,13 @@ impl Pipeline {
         })
     }
 
-    /// Where the lock file of this pipeline lives: next to it, `.yaml` -> `.lock`.
+    /// Where the lock file of this pipeline lives: next to it, `.yaml` -> `.lock`, or
+    /// `.PROFILE.lock` with a profile.
     pub fn lock_path(&self) -> PathBuf {
-        self.file.with_extension("lock")
+        match &self.profile {
+            Some(p) => self.file.with_extension(format!("{p}.lock")),
+            None => self.file.with_extension("lock"),
+        }
     }
 }
 
@@ -105,6 +112,15 @@ pub fn project_root(pipeline_file: &Path) -> PathBuf {
 
 /// Reads, checks and resolves a pipeline file.
 pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
+    load_profile(file, kinds, None)
+}
+
+/// Reads, checks and resolves a pipeline file with the overrides of `profile`.
+pub fn load_profile(
+    file: &Path,
+    kinds: &KindRegistry,
+    profile: Option<&str>,
+) -> Result<Pipeline, SpecError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
     let raw: RawPipeline = super::raw::parse_yaml(file, &text)?;
@@ -116,7 +132,7 @@ pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
         kinds,
         definitions: BTreeMap::new(),
     };
-    r.resolve(raw)
+    r.resolve(raw, profile)
 }
 
 struct Resolver<'a> {
@@ -134,7 +150,25 @@ impl Resolver<'_> {
             .line(locate(self.text, path))
     }
 
-    fn resolve(mut self, raw: RawPipeline) -> Result<Pipeline, SpecError> {
+    fn resolve(
+        mut self,
+        mut raw: RawPipeline,
+        profile: Option<&str>,
+    ) -> Result<Pipeline, SpecError> {
+        let profiles = std::mem::take(&mut raw.profiles);
+        let profile = match profile {
+            Some(name) => {
+                let names: Vec<&str> = raw.stages.keys().filter_map(|k| k.as_str()).collect();
+                let p = profile::choose(&profiles, name, &names).map_err(|e| {
+                    self.err(&["profiles"], format!("profile '{name}'"), e.message())
+                })?;
+                if p.device.is_some() {
+                    raw.device = p.device.clone();
+                }
+                Some((name, p))
+            }
+            None => None,
+        };
         let device = match raw.device.as_deref().unwrap_or("auto") {
             "cpu" => DeviceSetting::Cpu,
             "cuda" => DeviceSetting::Cuda,
@@ -192,6 +226,25 @@ impl Resolver<'_> {
                 "the pipeline declares no stages",
             ));
         }
+        if let Some((profile_name, p)) = profile {
+            for (name, rs) in &mut raws {
+                let def = self.definition(name, &rs.uses)?;
+                if let Some(key) = p
+                    .with
+                    .get(name.as_str())
+                    .and_then(|own| own.keys().find(|k| !def.params.contains_key(*k)))
+                {
+                    let hint = suggest(key, def.params.keys().map(String::as_str));
+                    return Err(self.err(
+                        &["profiles", profile_name, "with", name, key],
+                        format!("profile '{profile_name}', stage '{name}'"),
+                        format!("'{}' declares no parameter '{key}' ({hint})", def.name),
+                    ));
+                }
+                let set = profile::overrides(p, name, |k| def.params.contains_key(k));
+                rs.with.extend(set);
+            }
+        }
         for (name, rs) in &raws {
             let def = self.definition(name, &rs.uses)?;
             let mut stage = self.stage(name, rs, def, seed)?;
@@ -219,6 +272,7 @@ impl Resolver<'_> {
             deterministic: raw.deterministic.unwrap_or(true),
             device_slots: raw.device_slots.unwrap_or(1).max(1),
             executor,
+            profile: profile.map(|(name, _)| name.to_owned()),
             stages,
         };
         crate::graph::Dag::new(&pipeline)?;

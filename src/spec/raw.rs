@@ -105,6 +105,9 @@ pub struct RawPipeline {
     /// Default Slurm resources of every stage's job.
     #[serde(default)]
     pub resources: Option<RawResources>,
+    /// Named override sets, chosen with `--profile` (see `spec::profile`).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, super::profile::RawProfile>,
     /// Keeps the order of the file (for `dag` and display).
     pub stages: serde_yaml::Mapping,
 }

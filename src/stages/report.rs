@@ -288,7 +288,8 @@ mod tests {
         assert!(md.contains("_ff_sa: mean FCL contribution"), "{md}");
         assert!(
             md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500: Δ −0.010 [")
-                && md.contains("**inconclusive: PTJ/PTS resolution too coarse (k = 3 of 300 images"),
+                && md
+                    .contains("**inconclusive: PTJ/PTS resolution too coarse (k = 3 of 300 images"),
             "{md}"
         );
         assert!(md.contains("| centre_share | 0.8000 |"));

@@ -16,6 +16,8 @@ pub struct Submitter {
     pub exe: PathBuf,
     pub cache: PathBuf,
     pub pipeline_file: PathBuf,
+    /// The pipeline's profile (`--profile`), which the jobs must apply too.
+    pub profile: Option<String>,
     /// The jobs' working directory: the project root.
     pub root: PathBuf,
     /// `--output` of every job (`%j` is the job id).
@@ -45,6 +47,7 @@ impl Submitter {
             exe,
             cache: store.root().to_owned(),
             pipeline_file,
+            profile: pipeline.profile.clone(),
             root: pipeline.root.clone(),
             log_pattern: store.slurm_log_pattern(),
         })
@@ -86,8 +89,11 @@ impl Submitter {
     /// The job script: runs `sapipe exec-stage` for the stage.
     pub fn script(&self, req: &JobRequest) -> String {
         let q = |p: &std::path::Path| crate::exec::command::shell_quote(&p.display().to_string());
+        let profile = self.profile.as_deref().map_or(String::new(), |p| {
+            format!(" --profile {}", crate::exec::command::shell_quote(p))
+        });
         let mut line = format!(
-            "exec {} --cache {} exec-stage {} {}",
+            "exec {} --cache {}{profile} exec-stage {} {}",
             q(&self.exe),
             q(&self.cache),
             q(&self.pipeline_file),
@@ -164,6 +170,7 @@ mod tests {
             exe: "/opt/sapipe bin/sapipe".into(),
             cache: "/shared/cache".into(),
             pipeline_file: "/shared/p/pipelines/demo.yaml".into(),
+            profile: None,
             root: "/shared/p".into(),
             log_pattern: "/shared/cache/logs/slurm-%j.out".into(),
         }

@@ -1,0 +1,122 @@
+//! Profiles (`profiles:` in a pipeline, `--profile NAME`): overrides that change keys, their own
+//! lock file, located errors, and the paper profile of every experiment pipeline accepted.
+
+mod common;
+
+use common::{DIAMOND, Project};
+
+const P: &str = "pipelines/demo.yaml";
+
+fn with_profiles(profiles: &str) -> Project {
+    let p = Project::new();
+    p.write(
+        P,
+        &DIAMOND.replace("\nstages:\n", &format!("\n{profiles}\nstages:\n")),
+    );
+    p
+}
+
+const BIG: &str = r#"profiles:
+  big:
+    doc: "more of everything"
+    with:
+      gen: { n: 5 }
+      "*": { scale: 3.0 }
+      count_b: { scale: 4.0 }"#;
+
+#[test]
+fn a_profile_overrides_parameters_changes_keys_and_keeps_its_own_lock() {
+    let p = with_profiles(BIG);
+    p.ok(&["run", P]);
+    let default_lock = p.read("pipelines/demo.lock");
+    let status = p.ok(&["status", P, "--profile", "big"]);
+    assert!(
+        status
+            .stdout
+            .contains("gen      will run: parameter `n` 3 -> 5"),
+        "{}",
+        status.stdout
+    );
+    let run = p.ok(&["run", P, "--profile", "big"]);
+    assert_eq!(run.ran(), ["count_a", "count_b", "gen", "join"]);
+    // `*` reaches every stage declaring the parameter; a named stage's entry wins.
+    let explain = p.ok(&["explain", P, "count_a", "--profile", "big"]);
+    assert!(explain.stdout.contains("scale = 3.0"), "{}", explain.stdout);
+    let explain = p.ok(&["explain", P, "count_b", "--profile", "big"]);
+    assert!(explain.stdout.contains("scale = 4.0"), "{}", explain.stdout);
+    assert_eq!(
+        p.read("pipelines/demo.lock"),
+        default_lock,
+        "default lock untouched"
+    );
+    assert!(p.read("pipelines/demo.big.lock").contains("gen:"));
+    // Both stay valid: the default results are still cached, the profile's too.
+    assert!(p.ok(&["run", P]).ran().is_empty());
+    assert!(
+        p.ok(&["run", P, "--profile", "big", "--locked"])
+            .ran()
+            .is_empty()
+    );
+}
+
+#[test]
+fn unknown_profiles_stages_and_parameters_are_located_errors() {
+    let p = with_profiles(BIG);
+    let r = p.sapipe(&["status", P, "--profile", "huge"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("no profile 'huge' (profiles: big)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("demo.yaml"), "{}", r.stderr);
+
+    let p = with_profiles(&BIG.replace("gen: { n: 5 }", "gne: { n: 5 }"));
+    let r = p.sapipe(&["status", P, "--profile", "big"]);
+    assert!(
+        r.stderr.contains("no stage 'gne' in this pipeline"),
+        "{}",
+        r.stderr
+    );
+
+    let p = with_profiles(&BIG.replace("gen: { n: 5 }", "gen: { m: 5 }"));
+    let r = p.sapipe(&["status", P, "--profile", "big"]);
+    assert!(
+        r.stderr.contains("profile 'big', stage 'gen'")
+            && r.stderr.contains("declares no parameter 'm'"),
+        "{}",
+        r.stderr
+    );
+    let plain = Project::new();
+    plain.write(P, DIAMOND);
+    let r = plain.sapipe(&["status", P, "--profile", "big"]);
+    assert!(r.stderr.contains("declares no `profiles:`"), "{}", r.stderr);
+}
+
+#[test]
+fn the_paper_profile_of_every_experiment_pipeline_is_accepted() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cache = tempfile::tempdir().unwrap();
+    for pipeline in ["incremental", "data_efficiency", "factorized"] {
+        let file = format!("{root}/pipelines/{pipeline}.yaml");
+        for command in ["status", "explain"] {
+            let mut args = vec![command, file.as_str()];
+            if command == "explain" {
+                args.push("data");
+            }
+            args.extend(["--profile", "paper"]);
+            let out = std::process::Command::new(common::bin())
+                .args(&args)
+                .env("SAPIPE_CACHE", cache.path())
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(stdout.contains("data"), "{args:?}: {stdout}");
+        }
+    }
+}
