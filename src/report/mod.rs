@@ -5,6 +5,7 @@
 //! reports read the `evaluate` stage's metrics artifact
 //! ([`crate::neuro::evaluation::Evaluation`]) and train stages' curves.
 
+pub mod catalogue;
 pub mod progress;
 pub mod slurm;
 pub mod terminal;
