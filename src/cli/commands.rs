@@ -287,6 +287,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let mut words = vec!["doctor".to_string()];
             if json {
                 words.push("--json".into());
+            } else {
+                let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+                println!("sapipe:        {}", exe.display());
             }
             run_worker(&words)
         }
@@ -367,9 +370,14 @@ fn definition_json(d: &crate::spec::Definition) -> serde_json::Value {
 /// Runs the libtorch worker with these arguments, its output going straight to ours.
 fn run_worker(args: &[String]) -> anyhow::Result<i32> {
     let Some(worker) = crate::worker::worker_path() else {
+        let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+        let dir = exe.parent().unwrap_or(Path::new("."));
         println!(
-            "libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)"
+            "worker:        not found: no sapipe-torch next to {} and SAPIPE_TORCH_WORKER unset \
+             (scripts/install puts both in one folder; libtorch stages cannot run)",
+            dir.display()
         );
+        println!("libtorch:      not loaded (only the worker loads it)");
         return Ok(1);
     };
     let status = crate::worker::worker_command(&worker)

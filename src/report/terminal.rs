@@ -208,12 +208,19 @@ pub fn gc(r: &GcReport) -> String {
 
 pub fn doctor(r: &crate::neuro::runtime::RuntimeReport) -> String {
     let mut out = String::new();
+    if let Some(w) = &r.worker {
+        let _ = writeln!(out, "worker:        {w}");
+    }
     let _ = writeln!(
         out,
-        "libtorch:      {}",
+        "libtorch:      {}{}",
         r.libtorch
             .as_deref()
-            .unwrap_or("not built in (built without the `torch` feature)")
+            .unwrap_or("not built in (built without the `torch` feature)"),
+        r.libtorch_dir
+            .as_deref()
+            .map(|d| format!(" at {d}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         out,
