@@ -38,6 +38,7 @@ pub fn loaded_library_dir(prefix: &str) -> Option<String> {
         .and_then(|p| Some(p.parent()?.display().to_string()))
 }
 
+#[cfg(feature = "torch")]
 fn this_exe() -> Option<String> {
     std::env::current_exe()
         .ok()
