@@ -33,7 +33,11 @@ fn a_pipeline_outside_the_repository_runs_with_builtin_definitions_only() {
     let mut c = p.command(&["status", "mine.yaml"]);
     let st: common::Run = c.current_dir(p.path("pipelines")).output().unwrap().into();
     assert_eq!(st.code, 0, "{}", st.stderr);
-    assert!(st.stdout.contains("0 of 2 stages will run"), "{}", st.stdout);
+    assert!(
+        st.stdout.contains("0 of 2 stages will run"),
+        "{}",
+        st.stdout
+    );
     assert!(
         st.stdout
             .contains("definitions: built-in: synthetic-v1, preprocess\n"),
@@ -81,7 +85,10 @@ fn an_override_in_the_project_changes_the_key_and_is_reported() {
     p.ok(&["run", "pipelines/mine.yaml"]);
     let before = key(&p, "pipelines/mine.yaml", "prep");
     let builtin = p.ok(&["stages", "show", "preprocess"]).stdout;
-    assert!(builtin.starts_with("preprocess (kind preprocess) from built-in\n"), "{builtin}");
+    assert!(
+        builtin.starts_with("preprocess (kind preprocess) from built-in\n"),
+        "{builtin}"
+    );
 
     // The lab's own preprocess: another default validation share.
     let text = std::fs::read_to_string(concat!(
@@ -89,7 +96,10 @@ fn an_override_in_the_project_changes_the_key_and_is_reported() {
         "/stages/preprocess.yaml"
     ))
     .unwrap();
-    let ours = text.replace("default: 0.1, min: 0.0, max: 0.9", "default: 0.2, min: 0.0, max: 0.9");
+    let ours = text.replace(
+        "default: 0.1, min: 0.0, max: 0.9",
+        "default: 0.2, min: 0.0, max: 0.9",
+    );
     assert_ne!(ours, text, "the override must change the definition");
     p.write("stages/preprocess.yaml", &ours);
 
@@ -106,17 +116,23 @@ fn an_override_in_the_project_changes_the_key_and_is_reported() {
     assert_ne!(before, after);
     let ex = p.ok(&["explain", "pipelines/mine.yaml", "prep"]);
     assert!(
-        ex.stdout.contains(
-            "definition preprocess from stages/preprocess.yaml (overrides the built-in)"
-        ),
+        ex.stdout
+            .contains("definition preprocess from stages/preprocess.yaml (overrides the built-in)"),
         "{}",
         ex.stdout
     );
     assert!(ex.stdout.contains("validation"), "{}", ex.stdout);
     let list = p.ok(&["stages"]).stdout;
     let line = list.lines().find(|l| l.starts_with("preprocess ")).unwrap();
-    assert!(line.contains("stages/preprocess.yaml (overrides the built-in)"), "{list}");
-    assert!(list.lines().any(|l| l.starts_with("train ") && l.contains("built-in")), "{list}");
+    assert!(
+        line.contains("stages/preprocess.yaml (overrides the built-in)"),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("train ") && l.contains("built-in")),
+        "{list}"
+    );
 
     let r = p.ok(&["run", "pipelines/mine.yaml"]);
     assert_eq!(r.ran(), strs(&["prep"]), "{}", r.stderr);
@@ -147,7 +163,11 @@ fn stages_show_prints_types_defaults_bounds_and_docs() {
     }
     let r = p.sapipe(&["stages", "show", "preproces"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("did you mean 'preprocess'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean 'preprocess'"),
+        "{}",
+        r.stderr
+    );
     let json: serde_json::Value =
         serde_json::from_str(&p.ok(&["stages", "--json"]).stdout).unwrap();
     assert!(
@@ -183,7 +203,10 @@ fn init_creates_a_project_that_runs_as_is_and_refuses_to_overwrite() {
     let r: common::Run = run.output().unwrap().into();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let summary = p.read("lab/results/example/summary.txt");
-    assert!(summary.starts_with("simulated V1, 4 neurons\n"), "{summary}");
+    assert!(
+        summary.starts_with("simulated V1, 4 neurons\n"),
+        "{summary}"
+    );
     if cfg!(feature = "torch") {
         assert!(p.path("lab/results/example/metrics.csv").is_file());
     }
@@ -197,7 +220,10 @@ fn init_creates_a_project_that_runs_as_is_and_refuses_to_overwrite() {
         "{}",
         again.stderr
     );
-    assert!(!p.path("lab/sapipe.toml").exists(), "init wrote despite refusing");
+    assert!(
+        !p.path("lab/sapipe.toml").exists(),
+        "init wrote despite refusing"
+    );
     assert_eq!(p.read("lab/README.md"), readme);
 }
 
@@ -205,7 +231,10 @@ fn init_creates_a_project_that_runs_as_is_and_refuses_to_overwrite() {
 fn without_a_project_the_error_says_how_to_create_one() {
     let p = Project::bare();
     p.write("loose/mine.yaml", MINE);
-    if p.root().ancestors().any(|d| d.join("sapipe.toml").is_file() || d.join("pipelines").is_dir()) {
+    if p.root()
+        .ancestors()
+        .any(|d| d.join("sapipe.toml").is_file() || d.join("pipelines").is_dir())
+    {
         return; // a project above the temp folder: the rule finds it, nothing to test
     }
     let r = p.sapipe(&["run", "loose/mine.yaml"]);

@@ -70,12 +70,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 let reports = ops::status::with_jobs(statuses, queue.as_ref());
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
-                print!("{}", terminal::status(&statuses));
                 let shown: Vec<String> = statuses.iter().map(|s| s.stage.clone()).collect();
-                print!(
-                    "{}",
-                    report::catalogue::definitions_used(&session.pipeline, &shown)
-                );
+                let definitions = report::catalogue::definitions_used(&session.pipeline, &shown);
+                print!("{}", terminal::status(&statuses, &definitions));
                 if let Some(queue) = queue {
                     print!("{}", report::slurm::queue(&queue));
                 }

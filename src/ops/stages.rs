@@ -94,7 +94,7 @@ pub fn find(
     Err(SpecError::new(
         &here.join("stages"),
         format!(
-            "no stage definition '{name}' ({}; `sapipe stages` lists them)",
+            "no stage definition '{name}' ({}); `sapipe stages` lists them",
             crate::spec::error::suggest(name, known.iter().map(String::as_str))
         ),
     ))

@@ -244,8 +244,8 @@ impl Resolver<'_> {
                 &["stages", stage, "uses"],
                 format!("stage '{stage}', field 'uses'"),
                 format!(
-                    "no stage definition '{uses}': neither built in nor in {} ({}; \
-                     `sapipe stages` lists them)",
+                    "no stage definition '{uses}': neither built in nor in {} ({}); \
+                     `sapipe stages` lists them",
                     dir.display(),
                     suggest(uses, known.iter().map(String::as_str))
                 ),
