@@ -159,8 +159,8 @@ impl Definition {
         root: &Path,
         kinds: &KindRegistry,
     ) -> Result<Self, SpecError> {
-        let raw: RawDefinition = super::raw::parse_yaml(file, &text)?;
-        let at = |keys: &[&str]| super::error::locate(&text, keys);
+        let raw: RawDefinition = super::raw::parse_yaml(file, text)?;
+        let at = |keys: &[&str]| super::error::locate(text, keys);
         let stem = file
             .file_stem()
             .and_then(|s| s.to_str())
