@@ -214,7 +214,7 @@ fn init_creates_a_project_that_runs_as_is_and_refuses_to_overwrite() {
     let readme = p.read("lab/README.md");
     std::fs::remove_file(p.path("lab/sapipe.toml")).unwrap();
     let again = p.sapipe(&["init", "lab"]);
-    assert_ne!(again.code, 0);
+    assert_eq!(again.code, 2, "refusing is an error in what was asked");
     assert!(
         again.stderr.contains("README.md") && again.stderr.contains("nothing was written"),
         "{}",
