@@ -1,4 +1,5 @@
-//! Build script. With the `torch` feature it links sapipe against the libtorch of the PyTorch
+//! Build script. It embeds the built-in stage definitions (`stages/*.yaml`, listed into
+//! `$OUT_DIR/builtin_stages.rs` for `spec::builtin`). With the `torch` feature it links sapipe against the libtorch of the PyTorch
 //! wheel installed by `scripts/setup-torch` (reached through `LIBTORCH`, set in
 //! `.cargo/config.toml`): it sets an rpath so the binary runs without environment variables,
 //! force-links `libtorch_cuda` when present (otherwise the linker drops it and CUDA is silently
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    embed_stage_definitions();
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     // The libtorch version enters the keys of device stages; `sapipe` records it even when
     // built without the `torch` feature (its libtorch stages run in `sapipe-torch`).
@@ -59,4 +61,36 @@ fn main() {
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
         .warnings(false)
         .compile("sapipe_determinism");
+}
+
+/// Writes `builtin_stages.rs`: a sorted `&[(name, text)]` of every `stages/*.yaml`, each text an
+/// `include_str!` of the file, so the binary carries the exact bytes (and so the same keys) as
+/// the repository's `stages/`.
+fn embed_stage_definitions() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let dir = manifest.join("stages");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    let mut out = String::from("&[\n");
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_else(|| panic!("{}: not a UTF-8 name", file.display()));
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            file.display().to_string()
+        ));
+    }
+    out.push_str("]\n");
+    let target = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"))
+        .join("builtin_stages.rs");
+    std::fs::write(&target, out)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", target.display()));
 }

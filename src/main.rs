@@ -1,5 +1,6 @@
 //! The `sapipe` binary: parse the command line, run one operation, map errors to exit codes
-//! (0 success, 1 a stage or check failed, 2 an error in what the user wrote or asked).
+//! (0 success, 1 a stage or check failed, 2 an error in what the user wrote or asked, such as
+//! an `init` that would overwrite).
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -20,7 +21,11 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            if e.downcast_ref::<sapipe::spec::SpecError>().is_some() {
+            let refused_init = matches!(
+                e.downcast_ref::<sapipe::ops::init::InitError>(),
+                Some(sapipe::ops::init::InitError::Exists(_))
+            );
+            if e.downcast_ref::<sapipe::spec::SpecError>().is_some() || refused_init {
                 2
             } else {
                 1

@@ -36,4 +36,17 @@ fn doctor_reports_libtorch_and_determinism_through_the_worker() {
         "{v}"
     );
     assert_eq!(v["cublas_workspace_config"], ":4096:8");
+    // Where an installed sapipe found its worker and the worker its libtorch.
+    assert!(
+        v["worker"].as_str().unwrap().ends_with("sapipe-torch"),
+        "{v}"
+    );
+    let lib = std::path::Path::new(v["libtorch_dir"].as_str().unwrap());
+    assert!(lib.join("libtorch_cpu.so").is_file(), "{v}");
+    let text = p.ok(&["doctor"]).stdout;
+    assert!(text.starts_with("sapipe:        "), "{text}");
+    assert!(
+        text.contains("\nworker:        ") && text.contains(" at /"),
+        "{text}"
+    );
 }

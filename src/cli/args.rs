@@ -106,7 +106,8 @@ pub enum Command {
         /// Remove corrupt objects and the records that rely on them (they will rerun).
         #[arg(long)]
         repair: bool,
-        /// The project (default: the nearest folder above the current one holding stages/).
+        /// The project (default: the nearest folder above the current one holding
+        /// sapipe.toml or pipelines/).
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
     },
@@ -119,6 +120,23 @@ pub enum Command {
         keep_recent: std::time::Duration,
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
+    },
+    /// Create a project: sapipe.toml, a starter pipeline, an example stage, .gitignore, README.
+    Init {
+        /// Where (made if missing; default: the current folder). Nothing is overwritten.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// The stage definitions a pipeline here can use: built-in ones and the project's own.
+    Stages {
+        #[command(subcommand)]
+        show: Option<StagesCommand>,
+        /// The project (default: the nearest folder above the current one holding
+        /// sapipe.toml or pipelines/; without one, the built-in definitions).
+        #[arg(long, value_name = "DIR", global = true)]
+        project: Option<PathBuf>,
+        #[arg(long, global = true)]
+        json: bool,
     },
     /// The architectures with their trainable parameter counts per neuron.
     Models {
@@ -144,6 +162,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StagesCommand {
+    /// One definition in full: where it comes from, parameters (type, default, bounds, doc),
+    /// inputs and outputs.
+    Show { name: String },
 }
 
 #[derive(Debug, Subcommand)]

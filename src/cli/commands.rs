@@ -4,13 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::args::{BenchCommand, Cli, Command, DeviceArg};
+use super::args::{BenchCommand, Cli, Command, DeviceArg, StagesCommand};
 use crate::exec::{Environment, host_name};
 use crate::key::StageKey;
 use crate::kind::DeviceClass;
 use crate::ops::{self, Session};
 use crate::spec::Executor;
-use crate::ui::{progress::Progress, slurm, terminal};
+use crate::ui::{catalogue, progress::Progress, slurm, terminal};
 
 /// Runs the command line; returns the process exit code.
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
@@ -72,7 +72,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 let reports = ops::status::with_jobs(statuses, queue.as_ref());
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
-                print!("{}", terminal::status(&statuses));
+                let shown: Vec<String> = statuses.iter().map(|s| s.stage.clone()).collect();
+                let definitions = catalogue::definitions_used(&session.pipeline, &shown);
+                print!("{}", terminal::status(&statuses, &definitions));
                 if let Some(queue) = queue {
                     print!("{}", slurm::queue(&queue));
                 }
@@ -86,11 +88,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let session = open(&pipeline, profile, cache)?;
             let st = ops::status::explain(&session, &stage)?;
+            let definition = &session.pipeline.require_stage(&stage)?.definition;
             if json {
-                let value = serde_json::json!({ "status": st, "key_record": st.record, "previous_key": st.previous.as_ref().map(|p| &p.key) });
+                let value = serde_json::json!({ "status": st, "key_record": st.record, "previous_key": st.previous.as_ref().map(|p| &p.key), "definition": definition.source });
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 print!("{}", terminal::explain(&st));
+                print!("{}", catalogue::definition_line(definition));
             }
             Ok(0)
         }
@@ -190,6 +194,45 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Init { dir } => {
+            let created = ops::init::init(&dir)?;
+            print!("{}", catalogue::created(&created));
+            Ok(0)
+        }
+        Command::Stages {
+            show,
+            project,
+            json,
+        } => {
+            let root = match project {
+                Some(p) => Some(p),
+                None => {
+                    let cwd =
+                        std::env::current_dir().context("cannot read the current directory")?;
+                    crate::spec::project::find_root(&cwd)
+                }
+            };
+            let kinds = crate::stages::registry();
+            match show {
+                None => {
+                    let all = ops::stages::list(root.as_deref(), &kinds);
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&all)?);
+                    } else {
+                        print!("{}", catalogue::list(&all));
+                    }
+                }
+                Some(StagesCommand::Show { name }) => {
+                    let d = ops::stages::find(root.as_deref(), &name, &kinds)?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&definition_json(&d))?);
+                    } else {
+                        print!("{}", catalogue::show(&d));
+                    }
+                }
+            }
+            Ok(0)
+        }
         Command::Models { json } => {
             let archs = crate::neuro::model::architectures();
             let chain = crate::neuro::model::incremental_chain();
@@ -243,6 +286,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let mut words = vec!["doctor".to_string()];
             if json {
                 words.push("--json".into());
+            } else {
+                let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+                println!("sapipe:        {}", exe.display());
             }
             run_worker(&words)
         }
@@ -269,28 +315,74 @@ fn open(pipeline: &Path, profile: Option<&str>, cache: Option<&Path>) -> anyhow:
     )
 }
 
+/// `--project`, else the project around the current folder (the rule of `spec::project`).
 fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_owned());
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    Ok(cwd
-        .ancestors()
-        .find(|d| d.join("stages").is_dir())
-        .map(Path::to_owned)
-        .unwrap_or(cwd))
+    crate::spec::project::find_root(&cwd)
+        .ok_or_else(|| anyhow::anyhow!(crate::spec::project::not_found(&cwd)))
 }
 
 fn cache_of(cache: Option<&Path>, project: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if project.is_none() {
+        // An explicit cache needs no project (gc, which reads lock files, does).
+        let explicit = cache
+            .map(Path::to_owned)
+            .or_else(|| std::env::var_os("SAPIPE_CACHE").map(PathBuf::from));
+        if let Some(c) = explicit {
+            return Ok(c);
+        }
+    }
     Ok(ops::cache_dir(cache, &project_root(project)?))
+}
+
+/// A definition as JSON for `stages show --json`.
+fn definition_json(d: &crate::spec::Definition) -> serde_json::Value {
+    let params: serde_json::Map<String, serde_json::Value> = d
+        .params
+        .iter()
+        .map(|(n, p)| {
+            let v = serde_json::json!({
+                "type": format!("{:?}", p.ty).to_lowercase(),
+                "default": p.default, "choices": p.choices, "min": p.min, "max": p.max, "doc": p.doc,
+            });
+            (n.clone(), v)
+        })
+        .collect();
+    let inputs: serde_json::Map<String, serde_json::Value> = d
+        .inputs
+        .iter()
+        .map(|(n, i)| {
+            (
+                n.clone(),
+                serde_json::json!({ "optional": i.optional, "many": i.many, "doc": i.doc }),
+            )
+        })
+        .collect();
+    let outputs: serde_json::Map<String, serde_json::Value> = d
+        .outputs
+        .iter()
+        .map(|(n, o)| (n.clone(), serde_json::json!({ "type": o.ty, "doc": o.doc })))
+        .collect();
+    serde_json::json!({
+        "name": d.name, "kind": d.kind, "description": d.description, "definition": d.source,
+        "params": params, "inputs": inputs, "outputs": outputs,
+    })
 }
 
 /// Runs the libtorch worker with these arguments, its output going straight to ours.
 fn run_worker(args: &[String]) -> anyhow::Result<i32> {
     let Some(worker) = crate::worker::worker_path() else {
+        let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+        let dir = exe.parent().unwrap_or(Path::new("."));
         println!(
-            "libtorch: not built in (this sapipe was built without the `torch` feature; libtorch stages cannot run)"
+            "worker:        not found: no sapipe-torch next to {} and SAPIPE_TORCH_WORKER unset \
+             (scripts/install puts both in one folder; libtorch stages cannot run)",
+            dir.display()
         );
+        println!("libtorch:      not loaded (only the worker loads it)");
         return Ok(1);
     };
     let status = crate::worker::worker_command(&worker)

@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod bench_noop;
 pub mod gc;
+pub mod init;
 pub mod run;
 pub mod show;
 pub mod slurm;
+pub mod stages;
 pub mod status;
 pub mod verify;
 

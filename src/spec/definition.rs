@@ -1,5 +1,6 @@
-//! Stage definitions (`stages/<name>.yaml`) resolved into checked values: a kind that exists,
-//! typed parameters, inputs and outputs.
+//! Stage definitions (a project's `stages/<name>.yaml`, or a built-in one embedded in the
+//! binary) resolved into checked values: a kind that exists, typed parameters, inputs and
+//! outputs, and where the definition came from.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,10 +39,77 @@ pub struct OutputSpec {
     pub doc: String,
 }
 
+/// Where a definition came from. Not part of the key: the key holds what the definition
+/// says, so a project file identical to the built-in gives the same keys.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum DefinitionSource {
+    /// Embedded in this sapipe (from its repository's `stages/`).
+    Builtin,
+    /// The project's own file. `same_as_builtin`: `None` when no built-in has its name,
+    /// else whether its text is identical to the built-in's (if not, it overrides it).
+    Project {
+        file: PathBuf,
+        same_as_builtin: Option<bool>,
+    },
+}
+
+impl DefinitionSource {
+    /// The group `status` lists it under.
+    pub fn group(&self) -> &'static str {
+        match self {
+            Self::Builtin => "built-in",
+            Self::Project {
+                same_as_builtin: None,
+                ..
+            } => "project stages/",
+            Self::Project {
+                same_as_builtin: Some(true),
+                ..
+            } => "project stages/, same as the built-in",
+            Self::Project {
+                same_as_builtin: Some(false),
+                ..
+            } => "project stages/, OVERRIDING the built-in",
+        }
+    }
+
+    /// Whether this is a project file that differs from a built-in of the same name.
+    pub fn overrides_builtin(&self) -> bool {
+        matches!(
+            self,
+            Self::Project {
+                same_as_builtin: Some(false),
+                ..
+            }
+        )
+    }
+}
+
+impl std::fmt::Display for DefinitionSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Builtin => write!(f, "built-in"),
+            Self::Project {
+                file,
+                same_as_builtin,
+            } => {
+                write!(f, "{}", file.display())?;
+                match same_as_builtin {
+                    None => Ok(()),
+                    Some(true) => write!(f, " (same as the built-in)"),
+                    Some(false) => write!(f, " (overrides the built-in)"),
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
     pub name: String,
     pub file: PathBuf,
+    pub source: DefinitionSource,
     pub kind: String,
     pub description: String,
     pub implementation: Implementation,
@@ -54,12 +122,45 @@ pub struct Definition {
 pub const COMMAND_KIND: &str = "command";
 
 impl Definition {
-    /// Reads and checks `file`; `root` is the project root (code files are relative to it).
+    /// Reads and checks the project file `file`; `root` is the project root (code files are
+    /// relative to it).
     pub fn load(file: &Path, root: &Path, kinds: &KindRegistry) -> Result<Self, SpecError> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| SpecError::new(file, format!("cannot read the stage definition: {e}")))?;
-        let raw: RawDefinition = super::raw::parse_yaml(file, &text)?;
-        let at = |keys: &[&str]| super::error::locate(&text, keys);
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let source = DefinitionSource::Project {
+            file: file.strip_prefix(root).unwrap_or(file).to_owned(),
+            same_as_builtin: super::builtin::text(stem).map(|b| b == text),
+        };
+        Self::parse(&text, file, source, root, kinds)
+    }
+
+    /// The built-in definition `name`, checked, or `None` if there is none of that name.
+    pub fn builtin(
+        name: &str,
+        root: &Path,
+        kinds: &KindRegistry,
+    ) -> Result<Option<Self>, SpecError> {
+        let Some(text) = super::builtin::text(name) else {
+            return Ok(None);
+        };
+        let file = Path::new("(built-in)").join(format!("{name}.yaml"));
+        Self::parse(text, &file, DefinitionSource::Builtin, root, kinds).map(Some)
+    }
+
+    /// Checks the definition `text`, named `file` in errors.
+    fn parse(
+        text: &str,
+        file: &Path,
+        source: DefinitionSource,
+        root: &Path,
+        kinds: &KindRegistry,
+    ) -> Result<Self, SpecError> {
+        let raw: RawDefinition = super::raw::parse_yaml(file, text)?;
+        let at = |keys: &[&str]| super::error::locate(text, keys);
         let stem = file
             .file_stem()
             .and_then(|s| s.to_str())
@@ -154,6 +255,7 @@ impl Definition {
         Ok(Definition {
             name: raw.name,
             file: file.to_owned(),
+            source,
             kind: raw.kind,
             description: raw.description,
             implementation,

@@ -99,17 +99,6 @@ impl Pipeline {
     }
 }
 
-/// The project root of a pipeline file: the nearest ancestor folder holding `stages/`.
-pub fn project_root(pipeline_file: &Path) -> PathBuf {
-    let abs = std::path::absolute(pipeline_file).unwrap_or_else(|_| pipeline_file.to_owned());
-    let start = abs.parent().map(Path::to_owned).unwrap_or_default();
-    start
-        .ancestors()
-        .find(|d| d.join("stages").is_dir())
-        .map(Path::to_owned)
-        .unwrap_or(start)
-}
-
 /// Reads, checks and resolves a pipeline file.
 pub fn load(file: &Path, kinds: &KindRegistry) -> Result<Pipeline, SpecError> {
     load_profile(file, kinds, None)
@@ -124,7 +113,7 @@ pub fn load_profile(
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
     let raw: RawPipeline = super::raw::parse_yaml(file, &text)?;
-    let root = project_root(file);
+    let root = super::project::root_of_pipeline(file)?;
     let r = Resolver {
         file,
         text: &text,
@@ -289,26 +278,34 @@ impl Resolver<'_> {
                 &["stages", stage, "uses"],
                 format!("stage '{stage}', field 'uses'"),
                 format!(
-                    "'{uses}' is not a definition name: `uses:` names a file of {} without \
-                     its .yaml (letters, digits, '_' or '-')",
+                    "'{uses}' is not a definition name: `uses:` names a built-in definition or \
+                     a file of {} without its .yaml (letters, digits, '_' or '-')",
                     dir.display()
                 ),
             ));
         }
         let path = dir.join(format!("{uses}.yaml"));
-        if !path.is_file() {
-            let known = available_definitions(&dir);
+        let def = if path.is_file() {
+            Definition::load(&path, self.root, self.kinds)?
+        } else if let Some(def) = Definition::builtin(uses, self.root, self.kinds)? {
+            def
+        } else {
+            let mut known = available_definitions(&dir);
+            known.extend(super::builtin::names().map(String::from));
+            known.sort();
+            known.dedup();
             return Err(self.err(
                 &["stages", stage, "uses"],
                 format!("stage '{stage}', field 'uses'"),
                 format!(
-                    "no stage definition '{uses}' in {} ({})",
+                    "no stage definition '{uses}': neither built in nor in {} ({}); \
+                     `sapipe stages` lists them",
                     dir.display(),
                     suggest(uses, known.iter().map(String::as_str))
                 ),
             ));
-        }
-        let def = Arc::new(Definition::load(&path, self.root, self.kinds)?);
+        };
+        let def = Arc::new(def);
         self.definitions.insert(uses.to_string(), def.clone());
         Ok(def)
     }

@@ -2,6 +2,7 @@
 //! (`terminal`), the live progress display of a run (`progress`) and the Slurm executor's
 //! messages (`slurm`). The paper's report (tables, figures, claims) is `crate::report`.
 
+pub mod catalogue;
 pub mod progress;
 pub mod slurm;
 pub mod terminal;

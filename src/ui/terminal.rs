@@ -33,7 +33,9 @@ fn state_word(s: State) -> &'static str {
     }
 }
 
-pub fn status(statuses: &[StageStatus]) -> String {
+/// `sapipe status`: a line per stage, then `definitions` (which definitions they use, see
+/// `catalogue::definitions_used`), then the count line, last (scripts read it).
+pub fn status(statuses: &[StageStatus], definitions: &str) -> String {
     let width = statuses.iter().map(|s| s.stage.len()).max().unwrap_or(0);
     let mut out = String::new();
     for s in statuses {
@@ -45,6 +47,7 @@ pub fn status(statuses: &[StageStatus]) -> String {
         };
         let _ = writeln!(out, "{:width$}  {}{why}", s.stage, state_word(s.state));
     }
+    out.push_str(definitions);
     let count = |state| statuses.iter().filter(|s| s.state == state).count();
     let _ = writeln!(
         out,
@@ -208,12 +211,19 @@ pub fn gc(r: &GcReport) -> String {
 
 pub fn doctor(r: &crate::neuro::runtime::RuntimeReport) -> String {
     let mut out = String::new();
+    if let Some(w) = &r.worker {
+        let _ = writeln!(out, "worker:        {w}");
+    }
     let _ = writeln!(
         out,
-        "libtorch:      {}",
+        "libtorch:      {}{}",
         r.libtorch
             .as_deref()
-            .unwrap_or("not built in (built without the `torch` feature)")
+            .unwrap_or("not built in (built without the `torch` feature)"),
+        r.libtorch_dir
+            .as_deref()
+            .map(|d| format!(" at {d}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         out,

@@ -141,6 +141,13 @@ impl Project {
         p
     }
 
+    /// An empty temp folder (outside the repository): no stages/, no pipelines/, no marker.
+    pub fn bare() -> Self {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     /// A project with sapipe's own stage definitions (`stages/`), for the built-in kinds.
     pub fn with_project_stages() -> Self {
         let p = Project::new();

@@ -21,6 +21,32 @@ pub struct RuntimeReport {
     pub devices: Vec<String>,
     pub determinism: Option<String>,
     pub cublas_workspace_config: Option<String>,
+    /// The process that answered (the `sapipe-torch` worker), and the folder of the libtorch
+    /// it loaded: where an installed sapipe finds them.
+    pub worker: Option<String>,
+    pub libtorch_dir: Option<String>,
+}
+
+/// The folder of the loaded shared library whose file name starts with `prefix` (from
+/// /proc/self/maps; `None` where that cannot be read or it is not loaded).
+pub fn loaded_library_dir(prefix: &str) -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .map(std::path::Path::new)
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+        })
+        .and_then(|p| Some(p.parent()?.display().to_string()))
+}
+
+#[cfg(feature = "torch")]
+fn this_exe() -> Option<String> {
+    std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// Probes the runtime (initialises CUDA if present).
@@ -41,6 +67,8 @@ pub fn report(deterministic: bool) -> RuntimeReport {
             devices,
             determinism: Some(crate::neuro::runtime::determinism::flags().to_string()),
             cublas_workspace_config: std::env::var("CUBLAS_WORKSPACE_CONFIG").ok(),
+            worker: this_exe(),
+            libtorch_dir: loaded_library_dir("libtorch_cpu."),
         }
     }
     #[cfg(not(feature = "torch"))]
@@ -53,6 +81,21 @@ pub fn report(deterministic: bool) -> RuntimeReport {
             devices: vec!["cpu".into()],
             determinism: None,
             cublas_workspace_config: std::env::var("CUBLAS_WORKSPACE_CONFIG").ok(),
+            worker: None,
+            libtorch_dir: loaded_library_dir("libtorch_cpu."),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_folder_of_a_loaded_library() {
+        // Every Linux process maps its C library.
+        if std::path::Path::new("/proc/self/maps").exists() {
+            let dir = super::loaded_library_dir("libc.").expect("libc is loaded");
+            assert!(std::path::Path::new(&dir).is_dir(), "{dir}");
+        }
+        assert_eq!(super::loaded_library_dir("no-such-library-anywhere"), None);
     }
 }
