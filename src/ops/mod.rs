@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bench_noop;
 pub mod gc;
+pub mod remote;
 pub mod run;
 pub mod show;
 pub mod slurm;

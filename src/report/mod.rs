@@ -1,5 +1,6 @@
 //! Everything users see: terminal rendering of each operation's result (`terminal`), the
-//! live progress display of a run (`progress`), and reports of evaluated models: tables
+//! live progress display of a run (`progress`), push/pull progress and summaries
+//! (`transfer`), and reports of evaluated models: tables
 //! (markdown and terminal text), PNG figures, the paper's ordering claims checked on measured
 //! numbers, and the `report.md` that gathers them (`document`). The only module that prints;
 //! reports read the `evaluate` stage's metrics artifact
@@ -8,6 +9,7 @@
 pub mod progress;
 pub mod slurm;
 pub mod terminal;
+pub mod transfer;
 
 pub mod claims;
 pub mod document;
