@@ -38,7 +38,12 @@ fn a_second_clone_pulls_the_ci_pipeline_executes_nothing_audits_and_shares_its_c
     let b = clone();
     b.write(L, &a.read(L));
     let run = b.ok(&["run", P, "--pull", "--remote", &r]);
-    assert!(run.ran().is_empty(), "B executed {:?}\n{}", run.ran(), run.stderr);
+    assert!(
+        run.ran().is_empty(),
+        "B executed {:?}\n{}",
+        run.ran(),
+        run.stderr
+    );
     assert!(run.stdout.contains("0 ran, 5 pulled"), "{}", run.stdout);
     assert_eq!(b.read(L), a.read(L), "the lock file changed");
     for object in walk(&b.path("cache/objects")) {

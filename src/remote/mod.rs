@@ -3,7 +3,8 @@
 //!
 //! A remote mirrors the cache's layout (`objects/ab/cdef…`, `trees/ab/cdef….json`,
 //! `records/ab/cdef….json`) behind a small [`Backend`] trait: `directory` is a shared
-//! filesystem (NFS-safe: temporary names and atomic renames, no locks). Where remotes come from
+//! filesystem (NFS-safe: temporary names and atomic renames, no locks), `s3` an S3-compatible
+//! object store (feature `s3`). Where remotes come from
 //! is `config`; moving bytes with progress and the test hook is `transfer`; deciding what to
 //! send or fetch, verifying everything fetched and adopting it into the local store is `sync`;
 //! `run --pull/--push` is `launcher`.
@@ -15,6 +16,8 @@
 pub mod config;
 pub mod directory;
 pub mod launcher;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sync;
 pub mod transfer;
 
@@ -92,9 +95,12 @@ pub fn record_path(k: &StageKey) -> String {
 pub fn open(spec: &RemoteSpec) -> Result<Box<dyn Backend>, RemoteError> {
     match spec {
         RemoteSpec::Directory { path, .. } => Ok(Box::new(directory::DirectoryRemote::open(path)?)),
-        RemoteSpec::S3 { url, origin, .. } => Err(RemoteError::Config(format!(
-            "{origin}: remote {url}: S3 remotes are not built into this sapipe yet; \
-             use a directory remote (a path on a shared filesystem)"
+        #[cfg(feature = "s3")]
+        RemoteSpec::S3 { url, origin } => Ok(Box::new(s3::S3Remote::open(url, origin)?)),
+        #[cfg(not(feature = "s3"))]
+        RemoteSpec::S3 { url, origin } => Err(RemoteError::Config(format!(
+            "{origin}: remote {url}: this sapipe was built without S3 support (the `s3` \
+             feature); use a directory remote, or build with `--features s3`"
         ))),
     }
 }

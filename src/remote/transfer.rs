@@ -37,11 +37,17 @@ pub fn copy(from: &mut dyn Read, to: &mut dyn Write, moved: &dyn Fn(u64)) -> std
         to.write_all(&buf[..n])?;
         total += n as u64;
         moved(n as u64);
-        if total == CHUNK as u64 {
-            hold_if_asked();
-        }
+        after_chunk(total - n as u64, total);
     }
     Ok(total)
+}
+
+/// Called by every transfer after each chunk (from `before` to `total` bytes moved): where
+/// the test hook below holds a transfer that is midway.
+pub fn after_chunk(before: u64, total: u64) {
+    if before < CHUNK as u64 && total >= CHUNK as u64 {
+        hold_if_asked();
+    }
 }
 
 /// The fault-injection hook of the remote tests: with `SAPIPE_TEST_HOLD_TRANSFER=DIR`, the
