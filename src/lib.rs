@@ -12,6 +12,8 @@
 //!   the verdicts of a run against a lock file written on other hardware.
 //! - `exec`: key computation, planning, single-stage execution and the parallel scheduler;
 //!   emits events, never prints.
+//! - `remote`: shared remote caches (a directory on a shared filesystem): push, verified
+//!   pull, and `run --pull/--push`.
 //! - `kind`: what a stage kind is to the engine; `stages`: the built-in kinds' adapters.
 //! - `neuro`: the modelling library (knows nothing about pipelines or the cache).
 //! - `worker`: runs libtorch kinds in the `sapipe-torch` child process, so `sapipe` itself
@@ -32,6 +34,7 @@ pub mod kind;
 pub mod lockfile;
 pub mod neuro;
 pub mod ops;
+pub mod remote;
 pub mod report;
 pub mod reproducibility;
 pub mod spec;

@@ -20,6 +20,11 @@ pub struct Cli {
     /// keys, and its own lock file PIPELINE.NAME.lock.
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The remote cache for push, pull and run --pull/--push: a name declared in
+    /// .sapipe/config.yaml, a directory path, or s3://bucket/prefix (default: SAPIPE_REMOTE,
+    /// else the config file's).
+    #[arg(long, global = true, value_name = "REMOTE")]
+    pub remote: Option<String>,
     /// More log output (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -55,7 +60,17 @@ pub enum Command {
         /// ids and exit (`sapipe status` then follows them).
         #[arg(long)]
         detach: bool,
+        /// Before executing a stage, use the remote's result for its key if it has one.
+        #[arg(long)]
+        pull: bool,
+        /// Upload each stage's result to the remote after it runs (and all results at the end).
+        #[arg(long)]
+        push: bool,
     },
+    /// Upload the records and objects of the pipeline's current results that the remote lacks.
+    Push(TransferArgs),
+    /// Download (verified) the results the pipeline needs that the local cache lacks.
+    Pull(TransferArgs),
     /// What a run would do, and why.
     Status {
         pipeline: PathBuf,
@@ -196,6 +211,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Arguments of `push` and `pull`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TransferArgs {
+    pub pipeline: PathBuf,
+    /// Only these stages (and what they need).
+    #[arg(long = "stage", value_name = "STAGE")]
+    pub stages: Vec<String>,
+    /// Parallel transfers.
+    #[arg(long, short, default_value_t = 4)]
+    pub jobs: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::args::{BenchCommand, Cli, Command, DeviceArg, StagesCommand};
+use super::args::{BenchCommand, Cli, Command, DeviceArg, StagesCommand, TransferArgs};
 use crate::exec::{Environment, host_name};
 use crate::key::StageKey;
 use crate::kind::DeviceClass;
 use crate::ops::{self, Session};
 use crate::spec::Executor;
+use crate::ui::transfer::{self, TransferBar};
 use crate::ui::{catalogue, progress::Progress, slurm, terminal};
 
 /// Runs the command line; returns the process exit code.
@@ -26,6 +27,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             locked,
             executor,
             detach,
+            pull,
+            push,
         } => {
             let mut env = environment();
             if executor == Some(Executor::Slurm) {
@@ -56,9 +59,32 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 return Ok(0);
             }
             let progress = Progress::new();
+            if pull || push {
+                let remote = open_remote(cli.remote.as_deref(), &session.pipeline.root)?;
+                let bar = TransferBar::new("transfer");
+                let use_ = ops::remote::RemoteUse {
+                    remote: remote.as_ref(),
+                    jobs: req.jobs.clamp(1, 8),
+                    meter: &bar,
+                };
+                let (summary, pushed) =
+                    ops::remote::run(&session, &req, &|e| progress.handle(e), &use_, pull, push)?;
+                bar.finish();
+                print!("{}", terminal::run_summary(&summary));
+                let mut ok = summary.failed.is_empty();
+                if let Some(p) = pushed {
+                    print!("{}", transfer::summary("pushed", &p));
+                    ok &= p.problems.is_empty();
+                }
+                return Ok(if ok { 0 } else { 1 });
+            }
             let summary = ops::run::run(&session, &req, &|e| progress.handle(e))?;
             print!("{}", terminal::run_summary(&summary));
             Ok(if summary.failed.is_empty() { 0 } else { 1 })
+        }
+        Command::Push(args) => transfer_command(&args, profile, cache, cli.remote.as_deref(), true),
+        Command::Pull(args) => {
+            transfer_command(&args, profile, cache, cli.remote.as_deref(), false)
         }
         Command::Status {
             pipeline,
@@ -293,6 +319,46 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             run_worker(&words)
         }
     }
+}
+
+/// The remote to use (see `remote::config`), opened.
+fn open_remote(
+    explicit: Option<&str>,
+    root: &Path,
+) -> anyhow::Result<Box<dyn crate::remote::Backend>> {
+    let spec = crate::remote::resolve(explicit, root)?;
+    crate::remote::open(&spec)
+        .with_context(|| format!("cannot open the remote {}", spec.location()))
+}
+
+/// `push` or `pull`: prints the summary; exit 1 when something could not move.
+fn transfer_command(
+    args: &TransferArgs,
+    profile: Option<&str>,
+    cache: Option<&Path>,
+    remote: Option<&str>,
+    push: bool,
+) -> anyhow::Result<i32> {
+    let session = open(&args.pipeline, profile, cache)?;
+    let remote = open_remote(remote, &session.pipeline.root)?;
+    let bar = TransferBar::new(if push { "push" } else { "pull" });
+    let use_ = ops::remote::RemoteUse {
+        remote: remote.as_ref(),
+        jobs: args.jobs,
+        meter: &bar,
+    };
+    let (verb, summary) = if push {
+        ("pushed", ops::remote::push(&session, &args.stages, &use_)?)
+    } else {
+        ("pulled", ops::remote::pull(&session, &args.stages, &use_)?)
+    };
+    bar.finish();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", transfer::summary(verb, &summary));
+    }
+    Ok(if summary.problems.is_empty() { 0 } else { 1 })
 }
 
 /// This process's compute environment.

@@ -101,6 +101,10 @@ pub enum Event {
     Cached {
         stage: String,
     },
+    /// The stage's result came from a remote cache instead of executing.
+    Pulled {
+        stage: String,
+    },
     /// Another process holds the key's lock; waiting for it.
     Waiting {
         stage: String,

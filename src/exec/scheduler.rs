@@ -63,6 +63,8 @@ pub struct RunOptions {
 pub struct RunSummary {
     pub executed: Vec<String>,
     pub cached: Vec<String>,
+    /// Stages whose result came from a remote cache (`run --pull`) instead of executing.
+    pub pulled: Vec<String>,
     /// Stage and message.
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<String>,
@@ -193,6 +195,15 @@ pub fn run_with(
                     let (record, executed) = match done {
                         Done::Executed(r) => (r, true),
                         Done::ComputedElsewhere(r) => (r, false),
+                        Done::Pulled(r) => {
+                            (engine.events)(Event::Pulled {
+                                stage: name.clone(),
+                            });
+                            summary.pulled.push(name.clone());
+                            known.insert(name.clone(), digests(&r));
+                            summary.records.insert(name, r);
+                            continue;
+                        }
                     };
                     if executed {
                         (engine.events)(Event::Finished {
@@ -267,6 +278,7 @@ fn forget_done(
     }
     known.remove(stage);
     summary.cached.retain(|s| s != stage);
+    summary.pulled.retain(|s| s != stage);
     summary.executed.retain(|s| s != stage);
     slots.insert(name, Slot::Waiting);
     Ok(())

@@ -21,6 +21,8 @@ pub enum Done {
     Executed(StageRecord),
     /// Another run computed the key while we waited for its lock.
     ComputedElsewhere(StageRecord),
+    /// A remote cache had the key's result, verified and adopted instead of executing.
+    Pulled(StageRecord),
 }
 
 /// Executes `stage` unless (and `force` overrides this) another run completed its key while

@@ -219,7 +219,7 @@ fn audit_stage(
         ));
     }
     let fresh = match execute(engine, stage, rec, &known, true) {
-        Ok(Done::Executed(r) | Done::ComputedElsewhere(r)) => r,
+        Ok(Done::Executed(r) | Done::ComputedElsewhere(r) | Done::Pulled(r)) => r,
         Err(e) => return Ok(verdict(Verdict::Failed, Vec::new(), Some(e.to_string()))),
     };
     let mut differences = Vec::new();

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bench_noop;
 pub mod gc;
 pub mod init;
+pub mod remote;
 pub mod run;
 pub mod show;
 pub mod slurm;

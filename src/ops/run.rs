@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::Session;
 use crate::exec::Event;
-use crate::exec::scheduler::{RunOptions, RunSummary, run as schedule};
+use crate::exec::scheduler::{InProcess, Launcher, RunOptions, RunSummary, run_with as schedule};
 use crate::exec::slurm::{self, submit::Submitter};
 use crate::lockfile::{LockFile, LockedStage};
 use crate::reproducibility::{LockVerdict, judge};
@@ -28,6 +28,16 @@ pub fn run(
     req: &RunRequest,
     events: &(dyn Fn(Event) + Sync),
 ) -> anyhow::Result<RunSummary> {
+    run_with(session, req, events, &InProcess)
+}
+
+/// `run` with stages launched by `launcher` (local executor only: `run --pull/--push`).
+pub fn run_with(
+    session: &Session,
+    req: &RunRequest,
+    events: &(dyn Fn(Event) + Sync),
+    launcher: &dyn Launcher,
+) -> anyhow::Result<RunSummary> {
     let stages = session.selection(&req.targets)?;
     for f in &req.force {
         session.pipeline.require_stage(f)?;
@@ -43,7 +53,7 @@ pub fn run(
     let summary = match session.pipeline.executor {
         Executor::Local => {
             session.env.device(&session.pipeline)?;
-            schedule(&engine, &opts)?
+            schedule(&engine, &opts, launcher)?
         }
         Executor::Slurm => {
             let submitter = Submitter::new(&session.pipeline, &session.store)?;

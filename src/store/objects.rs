@@ -88,18 +88,40 @@ impl Store {
         if intact {
             std::fs::remove_file(path).map_err(StoreError::io(path))?;
         } else {
-            let parent = target.parent().expect("sharded paths have a parent");
-            std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
-            let mut perms = std::fs::metadata(path)
-                .map_err(StoreError::io(path))?
-                .permissions();
-            perms.set_readonly(true);
-            std::fs::set_permissions(path, perms).map_err(StoreError::io(path))?;
-            if std::fs::rename(path, &target).is_err() {
-                std::fs::copy(path, &target).map_err(StoreError::io(&target))?;
-            }
+            self.place_blob(path, &target)?;
         }
         Ok((digest, size))
+    }
+
+    /// Adopts a file already hashed to `digest` (a verified download) as that blob; an intact
+    /// blob of that name is kept and the file dropped.
+    pub fn adopt_blob(&self, path: &Path, digest: &ContentDigest) -> Result<(), StoreError> {
+        let target = self.object_path(digest);
+        if self.check_blob(digest, None, Depth::Digest).is_ok() {
+            return std::fs::remove_file(path).map_err(StoreError::io(path));
+        }
+        self.place_blob(path, &target)
+    }
+
+    /// Writes a manifest whose bytes were checked against `digest`.
+    pub fn write_tree(&self, digest: &ContentDigest, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.tree_path(digest);
+        write_atomic(&path, bytes).map_err(StoreError::io(&path))
+    }
+
+    /// Moves a file into place as a read-only blob (renamed, or copied across filesystems).
+    fn place_blob(&self, path: &Path, target: &Path) -> Result<(), StoreError> {
+        let parent = target.parent().expect("sharded paths have a parent");
+        std::fs::create_dir_all(parent).map_err(StoreError::io(parent))?;
+        let mut perms = std::fs::metadata(path)
+            .map_err(StoreError::io(path))?
+            .permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(path, perms).map_err(StoreError::io(path))?;
+        if std::fs::rename(path, target).is_err() {
+            std::fs::copy(path, target).map_err(StoreError::io(target))?;
+        }
+        Ok(())
     }
 
     /// Stores every file under `dir` and its manifest; returns the manifest's digest and the

@@ -46,6 +46,11 @@ struct Head {
 }
 
 impl Store {
+    /// The file holding the record of `key` (present or not).
+    pub fn record_file(&self, key: &StageKey) -> PathBuf {
+        self.record_path(key)
+    }
+
     fn record_path(&self, key: &StageKey) -> PathBuf {
         let hex = key.hex();
         self.root

@@ -6,3 +6,4 @@ pub mod catalogue;
 pub mod progress;
 pub mod slurm;
 pub mod terminal;
+pub mod transfer;

@@ -43,6 +43,7 @@ impl Progress {
         match event {
             Event::Planned { stages } => tracing::debug!(count = stages.len(), "planned"),
             Event::Cached { stage } => self.line(format!("  cached   {stage}")),
+            Event::Pulled { stage } => self.line(format!("  pulled   {stage} (from the remote)")),
             Event::Waiting { stage } => self.line(format!(
                 "  waiting  {stage} (another sapipe run is computing it)"
             )),

@@ -9,8 +9,12 @@ use crate::store::gc::GcReport;
 use crate::store::verify::VerifyReport;
 
 pub fn run_summary(s: &RunSummary) -> String {
+    let pulled = match s.pulled.len() {
+        0 => String::new(),
+        n => format!("{n} pulled, "),
+    };
     let mut out = format!(
-        "{} ran, {} cached, {} failed, {} skipped\n",
+        "{} ran, {pulled}{} cached, {} failed, {} skipped\n",
         s.executed.len(),
         s.cached.len(),
         s.failed.len(),

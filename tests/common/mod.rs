@@ -129,6 +129,15 @@ stages:
   join: { uses: join, needs: [count_a, count_b], inputs: { counts: [count_a.count, count_b.count] } }
 ";
 
+/// The remote tests' pipeline: `gen` writes ~590 KB (several transfer chunks), `count` a folder holding a copy of it.
+pub const SHARED: &str = "name: shared
+stages:
+  gen: { uses: gen, with: { n: 100000 } }
+  count_a: { uses: count, needs: [gen] }
+  count_b: { uses: count, needs: [gen], with: { scale: 2.0 } }
+  join: { uses: join, needs: [count_a, count_b], inputs: { counts: [count_a.count, count_b.count] }, publish: { all: results/all.txt } }
+";
+
 impl Project {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -239,4 +248,19 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 
 pub fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The largest file under a sharded `objects/` folder, with the digest its path names.
+pub fn largest_object(objects: &Path) -> (PathBuf, String) {
+    let mut all = walk(objects);
+    all.sort_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+    let path = all.pop().expect("an object");
+    let shard = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    let hex = format!("{shard}{}", path.file_name().unwrap().to_string_lossy());
+    (path, hex)
 }
