@@ -1,6 +1,6 @@
 //! Assembles a report directory: `report.md` with every evaluated model, the requested
 //! tables, the paper's claims checked on this run, every figure (PNG files beside it) and
-//! whatever decomposition summaries were given.
+//! the decomposition summaries given (typed in [`crate::neuro::analysis::files`]).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -13,6 +13,7 @@ use super::figures::{self, FigureError};
 use super::font::{FontStatus, ensure_font};
 use super::tables::{TableKind, build_tables, fmt3};
 use super::training::TrainingCurve;
+use crate::neuro::analysis::files::{DecompositionSummary, SUMMARY_FILE, file_part};
 use crate::neuro::scoring::evaluation::{Evaluation, SCHEMA};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +55,8 @@ pub struct ReportInputs {
     pub evaluations: Vec<(String, Evaluation)>,
     /// (train stage, its curves).
     pub curves: Vec<(String, TrainingCurve)>,
-    /// (stage, its `summary.json`).
-    pub decompositions: Vec<(String, Value)>,
+    /// (decompose stage, its `summary.json`).
+    pub decompositions: Vec<(String, DecompositionSummary)>,
     /// PNG figures of the decomposition stages, copied into the report beside their summary.
     pub decomposition_figures: Vec<StageFigure>,
     pub tables: Vec<TableKind>,
@@ -80,16 +81,7 @@ pub struct Written {
 
 /// A file-name-safe, unique stem for a stage name.
 fn stem(name: &str, used: &mut BTreeSet<String>) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = file_part(name);
     let mut candidate = safe.clone();
     let mut n = 2;
     while !used.insert(candidate.clone()) {
@@ -259,8 +251,10 @@ fn decomposition_section(
     let mut out = String::from("## FCL decomposition\n\n");
     let mut used = BTreeSet::new();
     for (stage, summary) in &inputs.decompositions {
+        // The summary's fields as dotted keys, in the order its file lists them.
+        let value = serde_json::to_value(summary).expect("decomposition summaries serialise");
         let mut rows = Vec::new();
-        flatten("", summary, &mut rows);
+        flatten("", &value, &mut rows);
         let _ = write!(out, "### {stage}\n\n| Field | Value |\n|---|---|\n");
         for (k, v) in rows.iter().take(MAX_DECOMPOSITION_ROWS) {
             let _ = writeln!(out, "| {k} | {v} |");
@@ -268,7 +262,7 @@ fn decomposition_section(
         if rows.len() > MAX_DECOMPOSITION_ROWS {
             let _ = writeln!(
                 out,
-                "\n_{} more fields in {stage}'s summary.json._",
+                "\n_{} more fields in {stage}'s {SUMMARY_FILE}._",
                 rows.len() - MAX_DECOMPOSITION_ROWS
             );
         }

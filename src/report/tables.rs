@@ -461,6 +461,16 @@ mod tests {
         assert_eq!(inc[1], "—");
     }
 
+    /// Every table, as `report.md` (markdown) and `sapipe show` (text) render it.
+    #[test]
+    fn tables_render() {
+        let all = build_tables(&evals(), &TableKind::ALL);
+        let markdown: Vec<String> = all.iter().map(Table::to_markdown).collect();
+        insta::assert_snapshot!("tables_markdown", markdown.join("\n"));
+        let text: Vec<String> = all.iter().map(Table::to_text).collect();
+        insta::assert_snapshot!("tables_text", text.join("\n"));
+    }
+
     #[test]
     fn absent_models_give_a_not_evaluated_table_and_text_aligns() {
         let none = vec![(

@@ -1,9 +1,9 @@
 //! The `decompose` stage kind (models.md §7): runs every bound train stage's checkpoint on the
 //! prepared dataset's test (or validation) images and writes, into the `decomposition`
-//! directory:
+//! directory, the files typed in [`crate::neuro::analysis::files`]:
 //!
-//! - `summary.json`: `{split, images, top_k, truth, models: {<train stage>: {label, model,
-//!   fcl: population means, attention: {...}}}}` (what the report shows);
+//! - `summary.json`: `{images, models: {<train stage>: {attention, fcl: population means,
+//!   label, model}}, split, top_k, truth}` (what the report shows);
 //! - `per_neuron.json`: per train stage, one entry per neuron (see
 //!   [`crate::neuro::analysis::summary`] for the definitions);
 //! - per train stage with an FCL readout (plain or split): `centre_<stage>.npy` and
@@ -14,20 +14,22 @@
 //!   centre hypercolumn's attention row averaged over each neuron's `top_k` most responsive
 //!   images) and `attention_<stage>.png` (its average over neurons).
 //!
-//! Models with neither (rf-CNN) are listed with their label only.
+//! Models with neither (rf-CNN) are listed with their label only. The adapter reads its
+//! parameters ([`DecomposeSpec`]), calls [`decompose_checkpoint`] per model and writes.
 
 use std::io::Write as _;
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use super::decompose_spec;
+use super::decompose_spec::{self, DecomposeSpec};
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::analysis::fcl::{PopulationAnalysis, analyse_checkpoint};
-use crate::neuro::analysis::summary::{mean_over_neurons, summarise_neurons, summarise_population};
+use crate::neuro::analysis::decompose::{ModelDecomposition, SplitData, decompose_checkpoint};
+use crate::neuro::analysis::files::{
+    ArrayFile, DecompositionFigure, DecompositionSummary, PerNeuronFile, write_per_neuron,
+};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
-use crate::neuro::data::truth::Truth;
 use crate::neuro::model::checkpoint::Checkpoint;
 use crate::neuro::runtime::determinism;
 use crate::neuro::train::torch_device;
@@ -38,41 +40,6 @@ pub struct DecomposeKind;
 
 /// Images per forward pass.
 const BATCH: usize = 256;
-
-/// A stage name as a file-name part: ASCII letters, digits, `-` and `_` kept, others `_`.
-fn file_part(stage: &str) -> String {
-    stage
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn finite(x: Option<f64>) -> Value {
-    match x {
-        Some(v) if v.is_finite() => json!(v),
-        _ => Value::Null,
-    }
-}
-
-/// What one analysed model contributes to the outputs.
-struct ModelOutput {
-    summary: Value,
-    per_neuron: Value,
-    metrics: Vec<(String, Value)>,
-}
-
-struct Split<'a> {
-    name: &'a str,
-    images: &'a ArrayF32,
-    responses: &'a ArrayF32,
-    truth: Option<&'a Truth>,
-}
 
 impl StageKind for DecomposeKind {
     fn name(&self) -> &'static str {
@@ -89,34 +56,15 @@ impl StageKind for DecomposeKind {
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
         let stage = ctx.stage;
-        let invalid = |m: String| KindError::Invalid(format!("stage '{stage}': {m}"));
-        let top_k = ctx.param_u64("top_k")?.max(1) as usize;
+        let spec = DecomposeSpec::from_params(ctx)?;
         let data = PreparedDataset::read(ctx.input("prepared")?)
-            .map_err(|e| invalid(format!("input 'prepared': {e}")))?;
-        let split = match ctx.param_str("split")? {
-            "test" => Split {
-                name: "test",
-                images: &data.test_images,
-                responses: &data.test_responses,
-                truth: data.truth.as_ref(),
-            },
-            "val" => Split {
-                name: "val",
-                images: &data.val_images,
-                responses: &data.val_responses,
-                truth: None,
-            },
-            other => {
-                return Err(invalid(format!(
-                    "split: unknown value '{other}' (valid: test, val)"
-                )));
-            }
-        };
+            .map_err(|e| KindError::Invalid(format!("stage '{stage}': input 'prepared': {e}")))?;
         let bound = ctx.inputs_many("checkpoint");
         if bound.is_empty() {
-            return Err(invalid(
-                "input 'checkpoint' is bound to no stage: list train stages in `needs`".into(),
-            ));
+            return Err(KindError::Invalid(format!(
+                "stage '{stage}': input 'checkpoint' is bound to no stage: list train stages in \
+                 `needs`"
+            )));
         }
         determinism::set_deterministic(ctx.deterministic);
         let device = torch_device(ctx.device)
@@ -131,187 +79,120 @@ impl StageKind for DecomposeKind {
                 ctx.log_path.display()
             )))?;
 
-        let (mut models, mut per_neuron, mut metrics) = (Map::new(), Map::new(), Metrics::new());
+        let split = SplitData::of(&data, spec.split);
+        let mut summary = DecompositionSummary {
+            images: split.images.shape[0],
+            models: Default::default(),
+            split: spec.split,
+            top_k: spec.top_k,
+            truth: split.truth.is_some(),
+        };
+        let (mut per_neuron, mut metrics) = (PerNeuronFile::new(), Metrics::new());
         for (i, (train_stage, path)) in bound.iter().enumerate() {
             let msg = format!("analysing {train_stage} ({}/{})", i + 1, bound.len());
             let _ = writeln!(log, "{msg}");
             (ctx.progress)(i as u64, bound.len() as u64, &msg);
-            let output =
-                analyse_model(stage, train_stage, path, &data, &split, top_k, device, out)?;
-            models.insert(train_stage.to_string(), output.summary);
-            per_neuron.insert(train_stage.to_string(), output.per_neuron);
-            metrics.extend(output.metrics);
+            let invalid = |m: String| {
+                KindError::Invalid(format!(
+                    "stage '{stage}': input 'checkpoint' of train stage '{train_stage}': {m}"
+                ))
+            };
+            let ckpt = Checkpoint::read(path).map_err(|e| invalid(e.to_string()))?;
+            let model =
+                decompose_checkpoint(&ckpt, path, &data, spec.split, spec.top_k, device, BATCH)
+                    .map_err(|e| invalid(e.to_string()))?;
+            if model.is_empty() {
+                tracing::warn!(
+                    stage,
+                    train_stage,
+                    "model {} has neither an FCL readout nor self-attention: nothing to decompose",
+                    model.model
+                );
+            }
+            write_arrays_and_figures(stage, train_stage, &model, spec.top_k, out)?;
+            metrics.extend(model_metrics(train_stage, &model));
+            summary
+                .models
+                .insert(train_stage.to_string(), model.summary());
+            per_neuron.insert(train_stage.to_string(), model.neurons());
         }
         (ctx.progress)(bound.len() as u64, bound.len() as u64, "done");
-
-        let summary = json!({
-            "split": split.name,
-            "images": split.images.shape[0],
-            "top_k": top_k,
-            "truth": split.truth.is_some(),
-            "models": models,
-        });
-        write_json(&out.join("summary.json"), &summary, stage)?;
-        write_json(
-            &out.join("per_neuron.json"),
-            &Value::Object(per_neuron),
-            stage,
-        )?;
+        let failed = |e: crate::neuro::analysis::files::FilesError| {
+            KindError::Failed(format!("stage '{stage}': {e}"))
+        };
+        summary.write(out).map_err(failed)?;
+        write_per_neuron(&per_neuron, out).map_err(failed)?;
         Ok(metrics)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn analyse_model(
+/// One model's `.npy` arrays and PNG figures, named by [`ArrayFile`] and
+/// [`DecompositionFigure`].
+fn write_arrays_and_figures(
     stage: &str,
     train_stage: &str,
-    path: &Path,
-    data: &PreparedDataset,
-    split: &Split,
+    model: &ModelDecomposition,
     top_k: usize,
-    device: tch::Device,
     out: &Path,
-) -> Result<ModelOutput, KindError> {
-    let invalid = |m: String| {
-        KindError::Invalid(format!(
-            "stage '{stage}': input 'checkpoint' of train stage '{train_stage}': {m}"
-        ))
-    };
-    let ckpt = Checkpoint::read(path).map_err(|e| invalid(e.to_string()))?;
-    if ckpt.meta.neurons != data.meta.neurons || ckpt.meta.input_size != data.meta.size {
-        return Err(invalid(format!(
-            "{}: {} neurons on {}-pixel images, but the prepared dataset has {} neurons on \
-             {}-pixel images (bind the dataset the model was trained on)",
-            path.display(),
-            ckpt.meta.neurons,
-            ckpt.meta.input_size,
-            data.meta.neurons,
-            data.meta.size
-        )));
-    }
-    let analysis = analyse_checkpoint(
-        &ckpt,
-        path,
-        split.images,
-        split.responses,
-        top_k,
-        device,
-        BATCH,
-    )
-    .map_err(|e| invalid(e.to_string()))?;
-    let label = ckpt
-        .meta
-        .extra
-        .get("label")
-        .cloned()
-        .unwrap_or_else(|| ckpt.meta.model.clone());
-    let part = file_part(train_stage);
-    let npy = |a: &ArrayF32, name: String| {
+) -> Result<(), KindError> {
+    let npy = |a: &ArrayF32, file: ArrayFile| {
+        let name = file.file_name(train_stage);
         a.write_npy(&out.join(&name))
             .map_err(|e| KindError::Failed(format!("stage '{stage}': {name}: {e}")))
     };
     let figure =
         |e: crate::report::figures::FigureError| KindError::Failed(format!("stage '{stage}': {e}"));
-    let mut summary = Map::new();
-    summary.insert("label".into(), json!(label));
-    summary.insert("model".into(), json!(ckpt.meta.model));
-    let mut neurons = Map::new();
-    neurons.insert("label".into(), json!(label));
-    let mut metrics = Vec::new();
-    let PopulationAnalysis {
-        feature_grid,
-        attention_grid,
-        fcl,
-        attention,
-    } = analysis;
-    if let Some((centre, surround, maps)) = fcl {
-        let per = summarise_neurons(&centre, &surround, split.truth);
-        let population = summarise_population(&per);
-        let strengths: Vec<(f64, f64)> = per
-            .iter()
-            .map(|n| (n.centre_strength, n.surround_strength))
-            .collect();
-        npy(&centre, format!("centre_{part}.npy"))?;
-        npy(&surround, format!("surround_{part}.npy"))?;
-        npy(&maps, format!("fcl_maps_{part}.npy"))?;
+    let png = |f: DecompositionFigure| out.join(f.file_name(train_stage));
+    let title = |f: DecompositionFigure| f.title(&model.label, top_k);
+    if let Some(fcl) = &model.fcl {
+        npy(&fcl.centre, ArrayFile::Centre)?;
+        npy(&fcl.surround, ArrayFile::Surround)?;
+        npy(&fcl.maps, ArrayFile::FclMaps)?;
+        let map = DecompositionFigure::FclMap;
         heatmap(
-            &mean_over_neurons(&maps),
-            feature_grid,
-            &format!("{label}: mean FCL contribution"),
-            &out.join(format!("fcl_map_{part}.png")),
+            &fcl.mean_map,
+            model.feature_grid,
+            &title(map),
+            &png(map),
             true,
         )
         .map_err(figure)?;
-        centre_surround_scatter(
-            &strengths,
-            &format!("{label}: centre vs surround"),
-            &out.join(format!("centre_vs_surround_{part}.png")),
-            true,
-        )
-        .map_err(figure)?;
-        metrics.push((
-            format!("{train_stage}_centre_fraction"),
-            finite(population.centre_fraction),
-        ));
-        if let Some(t) = &population.truth {
-            metrics.push((format!("{train_stage}_centre_corr"), finite(t.centre_corr)));
-            metrics.push((
-                format!("{train_stage}_surround_corr"),
-                finite(t.surround_corr),
-            ));
-        }
-        summary.insert("fcl".into(), json!(population));
-        neurons.insert("fcl".into(), json!(per));
+        let scatter = DecompositionFigure::CentreVsSurround;
+        centre_surround_scatter(&fcl.strengths(), &title(scatter), &png(scatter), true)
+            .map_err(figure)?;
     }
-    if let Some((_, highlights)) = attention {
-        let mean = mean_over_neurons(&highlights);
-        let centre = (attention_grid / 2) * attention_grid + attention_grid / 2;
-        npy(&highlights, format!("attention_{part}.npy"))?;
+    if let Some(attention) = &model.attention {
+        npy(&attention.highlights, ArrayFile::Attention)?;
+        let f = DecompositionFigure::Attention;
         heatmap(
-            &mean,
-            attention_grid,
-            &format!("{label}: centre attention, top {top_k}"),
-            &out.join(format!("attention_{part}.png")),
+            &attention.mean,
+            model.attention_grid,
+            &title(f),
+            &png(f),
             true,
         )
         .map_err(figure)?;
-        let width = attention_grid * attention_grid;
-        let self_weights: Vec<f64> = highlights
-            .data
-            .chunks(width.max(1))
-            .map(|row| f64::from(row[centre]))
-            .collect();
-        summary.insert(
-            "attention".into(),
-            json!({ "centre_self_weight": finite(mean.get(centre).copied()) }),
-        );
-        neurons.insert("attention_centre_self_weight".into(), json!(self_weights));
-        metrics.push((
-            format!("{train_stage}_attention_centre_self"),
-            finite(mean.get(centre).copied()),
-        ));
     }
-    if summary.len() == 2 {
-        tracing::warn!(
-            stage,
-            train_stage,
-            "model {} has neither an FCL readout nor self-attention: nothing to decompose",
-            ckpt.meta.model
-        );
-    }
-    Ok(ModelOutput {
-        summary: Value::Object(summary),
-        per_neuron: Value::Object(neurons),
-        metrics,
-    })
+    Ok(())
 }
 
-fn write_json(path: &Path, value: &Value, stage: &str) -> Result<(), KindError> {
-    let text = serde_json::to_string_pretty(value).expect("JSON values serialise");
-    std::fs::write(path, text).map_err(KindError::io(format!(
-        "stage '{stage}': {}",
-        path.display()
-    )))
+/// The stage's metrics for one model, prefixed with its train stage.
+fn model_metrics(train_stage: &str, model: &ModelDecomposition) -> Metrics {
+    let mut metrics = Metrics::new();
+    let mut put = |name: &str, value: Option<f64>| {
+        metrics.insert(format!("{train_stage}_{name}"), json!(value));
+    };
+    if let Some(fcl) = &model.fcl {
+        put("centre_fraction", fcl.population.centre_fraction);
+        if let Some(t) = &fcl.population.truth {
+            put("centre_corr", t.centre_corr);
+            put("surround_corr", t.surround_corr);
+        }
+    }
+    if let Some(attention) = &model.attention {
+        put("attention_centre_self", attention.centre_self_weight);
+    }
+    metrics
 }
 
 #[cfg(test)]
@@ -319,8 +200,11 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::PathBuf;
 
+    use serde_json::Value;
+
     use super::*;
     use crate::kind::{DeviceClass, Params};
+    use crate::neuro::data::truth::Truth;
     use crate::neuro::model::ModelId;
     use crate::neuro::train::Strategy;
     use crate::neuro::train::fixtures::{self, synthetic};
@@ -442,6 +326,12 @@ mod tests {
         // The mean contributions agree with the per-image arrays written beside them.
         let centre = ArrayF32::read_npy(&out.join("centre_ff_fc1.npy")).unwrap();
         assert_eq!(centre.shape, vec![9, 2]);
+        // The typed readers read what was written.
+        let typed = DecompositionSummary::read(&out.join("summary.json")).unwrap();
+        assert_eq!(serde_json::to_value(&typed).unwrap(), summary);
+        let per_typed =
+            crate::neuro::analysis::files::read_per_neuron(&out.join("per_neuron.json")).unwrap();
+        assert_eq!(per_typed["rf_sa"].label, "rf-sa-cnn (test)");
         let per = read_json(&out.join("per_neuron.json"));
         let mean0 = (0..9).map(|i| f64::from(centre.data[i * 2])).sum::<f64>() / 9.0;
         let recorded = per["ff_fc1"]["fcl"][0]["centre_mean"].as_f64().unwrap();
@@ -479,7 +369,7 @@ mod tests {
         );
         for f in &files {
             assert!(
-                decompose_spec::figure_caption(f).is_some(),
+                DecompositionFigure::parse(f).is_some(),
                 "{f} has no caption"
             );
         }

@@ -1,49 +1,79 @@
-//! What sapipe needs to know about the `decompose` kind without libtorch: its version and the
-//! figures it writes (the report stage shows them). The kind itself (`decompose`) runs in the
-//! libtorch worker.
+//! What sapipe needs to know about the `decompose` kind without libtorch: its version and its
+//! typed parameters. The kind itself (`decompose`) runs in the libtorch worker; the files and
+//! figures it writes are typed in [`crate::neuro::analysis::files`].
+
+use crate::kind::{KindError, StageContext};
+use crate::neuro::analysis::files::SplitName;
 
 /// Implementation version of `decompose`: bump when its outputs change for the same inputs.
 pub const VERSION: u32 = 1;
 
-/// The PNG figures of a decomposition directory, one of each per analysed model: the file name
-/// is `<prefix><stage>.png`, with the train stage's name; and what it shows.
-pub const FIGURES: [(&str, &str); 3] = [
-    (
-        "fcl_map_",
-        "mean FCL contribution of each hypercolumn (signed, averaged over images and neurons; \
-         the framed cell is the centre)",
-    ),
-    (
-        "attention_",
-        "attention of the centre hypercolumn, averaged over each neuron's top-k images and over \
-         neurons",
-    ),
-    (
-        "centre_vs_surround_",
-        "centre vs surround strength per neuron (sd of each contribution over images; below the \
-         diagonal: centre-dominated)",
-    ),
-];
+/// A `decompose` stage's parameters, as declared in `stages/decompose.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecomposeSpec {
+    /// Images per neuron over which the centre hypercolumn's attention row is averaged.
+    pub top_k: usize,
+    /// The split analysed.
+    pub split: SplitName,
+}
 
-/// What a decomposition figure shows, from its file name (`None` for other files).
-pub fn figure_caption(file: &str) -> Option<(&'static str, &str)> {
-    let stem = file.strip_suffix(".png")?;
-    FIGURES
-        .iter()
-        .find_map(|(prefix, caption)| Some((*caption, stem.strip_prefix(prefix)?)))
+impl DecomposeSpec {
+    /// Reads the stage's parameters once; errors name the stage and the parameter.
+    pub fn from_params(ctx: &StageContext) -> Result<Self, KindError> {
+        let top_k = ctx.param_u64("top_k")?.max(1) as usize;
+        let split = ctx.param_str("split")?;
+        let split = SplitName::parse(split).ok_or_else(|| {
+            let valid = SplitName::ALL.map(SplitName::name).join(", ");
+            KindError::Invalid(format!(
+                "stage '{}': parameter 'split': unknown value '{split}' (valid: {valid})",
+                ctx.stage
+            ))
+        })?;
+        Ok(DecomposeSpec { top_k, split })
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
     use super::*;
+    use crate::kind::{DeviceClass, Params};
+
+    fn spec(top_k: serde_json::Value, split: &str) -> Result<DecomposeSpec, KindError> {
+        let params = Params::from([
+            ("top_k".to_owned(), top_k),
+            ("split".to_owned(), json!(split)),
+        ]);
+        let none = BTreeMap::new();
+        let ctx = StageContext {
+            stage: "dec",
+            params: &params,
+            inputs: &none,
+            outputs: &none,
+            workdir: ".".into(),
+            log_path: "log".into(),
+            device: DeviceClass::Cpu,
+            deterministic: true,
+            progress: &|_, _, _| {},
+            numerics: &|_| {},
+        };
+        DecomposeSpec::from_params(&ctx)
+    }
 
     #[test]
-    fn captions_come_from_the_file_name() {
-        let (caption, stage) = figure_caption("centre_vs_surround_ff_sa.png").unwrap();
-        assert!(caption.starts_with("centre vs surround"));
-        assert_eq!(stage, "ff_sa");
-        assert_eq!(figure_caption("attention_x.png").unwrap().1, "x");
-        assert!(figure_caption("summary.json").is_none());
-        assert!(figure_caption("other.png").is_none());
+    fn parameters_are_read_once_and_named_when_wrong() {
+        let s = spec(json!(3), "val").unwrap();
+        assert_eq!((s.top_k, s.split), (3, SplitName::Val));
+        assert_eq!(spec(json!(0), "test").unwrap().top_k, 1);
+        let err = spec(json!(3), "train").unwrap_err().to_string();
+        assert!(
+            err.contains("stage 'dec'") && err.contains("'split'") && err.contains("test, val"),
+            "{err}"
+        );
+        let err = spec(json!("many"), "test").unwrap_err().to_string();
+        assert!(err.contains("'top_k'"), "{err}");
     }
 }

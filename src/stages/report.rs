@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
+use crate::neuro::analysis::files::{DecompositionFigure, DecompositionSummary, SUMMARY_FILE};
 use crate::report::training::{TrainingCurve, parse_curves};
 use crate::report::{ReportInputs, StageFigure, TableKind, load_evaluation, write_report};
-use crate::stages::decompose_spec::figure_caption;
 
 pub struct Report;
 
@@ -124,20 +124,19 @@ fn read_curves(ctx: &StageContext) -> Result<Vec<(String, TrainingCurve)>, KindE
     Ok(curves)
 }
 
-/// Decomposition directories' `summary.json`, included as they are.
-fn read_decompositions(ctx: &StageContext) -> Result<Vec<(String, Value)>, KindError> {
+/// Decomposition directories' `summary.json`, typed.
+fn read_decompositions(
+    ctx: &StageContext,
+) -> Result<Vec<(String, DecompositionSummary)>, KindError> {
     let mut summaries = Vec::new();
     for (stage, path) in ctx.inputs_many("decomposition") {
-        let path = file_in(path, "summary.json");
-        let value =
-            serde_json::from_str(&read_text(ctx, "decomposition", &path)?).map_err(|e| {
-                KindError::Invalid(format!(
-                    "stage '{}': input 'decomposition': {}: {e}",
-                    ctx.stage,
-                    path.display()
-                ))
-            })?;
-        summaries.push((stage.to_string(), value));
+        let summary = DecompositionSummary::read(&file_in(path, SUMMARY_FILE)).map_err(|e| {
+            KindError::Invalid(format!(
+                "stage '{}': input 'decomposition' (stage '{stage}'): {e}",
+                ctx.stage
+            ))
+        })?;
+        summaries.push((stage.to_string(), summary));
     }
     Ok(summaries)
 }
@@ -162,11 +161,11 @@ fn decomposition_figures(ctx: &StageContext) -> Result<Vec<StageFigure>, KindErr
             .collect();
         found.sort();
         for (name, file) in found {
-            if let Some((caption, model)) = figure_caption(&name) {
+            if let Some((figure, model)) = DecompositionFigure::parse(&name) {
                 figures.push(StageFigure {
                     stage: stage.to_string(),
                     path: file,
-                    caption: format!("{model}: {caption}"),
+                    caption: format!("{model}: {}", figure.caption()),
                 });
             }
         }
@@ -178,8 +177,11 @@ fn decomposition_figures(ctx: &StageContext) -> Result<Vec<StageFigure>, KindErr
 mod tests {
     use std::collections::BTreeMap;
 
+    use serde_json::Value;
+
     use super::*;
     use crate::kind::{DeviceClass, Params};
+    use crate::neuro::analysis::fixtures as decomposition;
     use crate::report::fixtures::{computed, evaluation, model};
 
     fn run(
@@ -224,8 +226,7 @@ mod tests {
         let csv = "epoch,neuron,train_loss,val_loss,val_corr\n1,0,2,3,0.1\n2,0,1,2,0.3\n";
         std::fs::write(dir.join("curves.csv"), csv).unwrap();
         std::fs::create_dir_all(dir.join("dec")).unwrap();
-        let summary = json!({"model": "ff_sa", "centre_share": 0.8, "map": [1.0, 2.0]});
-        std::fs::write(dir.join("dec/summary.json"), summary.to_string()).unwrap();
+        decomposition::summary().write(&dir.join("dec")).unwrap();
         let png = dir.join("dec/fcl_map_ff_sa.png");
         crate::report::maps::heatmap(&[0.0, 1.0, 2.0, 3.0], 2, "map", &png, false).unwrap();
         BTreeMap::from([
@@ -292,7 +293,11 @@ mod tests {
                     .contains("**inconclusive: PTJ/PTS resolution too coarse (k = 3 of 300 images"),
             "{md}"
         );
-        assert!(md.contains("| centre_share | 0.8000 |"));
+        assert!(
+            md.contains("| models.ff_sa.fcl.centre_share_mean | 0.8000 |"),
+            "{md}"
+        );
+        assert!(md.contains("| models.rf_sa.attention.centre_self_weight | — |"));
         // eval_chain measures claim 4 (holds); eval_main lacks rf+sa-CNN, and its PTJ/PTS
         // (k = 3 of 300 images) cannot decide claims 2 and 3 (inconclusive).
         assert_eq!(metrics["claims_measured"], json!(3));

@@ -383,3 +383,60 @@ pub fn bench_data(b: &crate::neuro::data::sim::bench::BenchReport) -> String {
         b.responses_digest
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::compare::Difference;
+    use crate::ops::audit::{AuditReport, StageAudit, Verdict};
+
+    fn stage(name: &str, verdict: Verdict) -> StageAudit {
+        StageAudit {
+            stage: name.into(),
+            verdict,
+            reference_key: None,
+            differences: Vec::new(),
+            note: None,
+        }
+    }
+
+    /// Every verdict as `sapipe audit` prints it, with a note and both kinds of difference.
+    #[test]
+    fn audit_verdicts_render() {
+        let mut differs = stage("train_ff_sa_cnn", Verdict::Differs);
+        differs.differences = vec![
+            Difference {
+                what: "checkpoint.safetensors: tensor alpha1.conv.weight".into(),
+                max_abs: Some(0.5),
+                max_rel: Some(0.25),
+                note: None,
+            },
+            Difference {
+                what: "metrics: mean_corr".into(),
+                max_abs: None,
+                max_rel: None,
+                note: Some("missing".into()),
+            },
+        ];
+        let mut stale = stage("evaluate", Verdict::Stale);
+        stale.note = Some("the pipeline changed since the lock file was written".into());
+        let report = AuditReport {
+            stages: vec![
+                stage("data", Verdict::Identical),
+                stage("prep", Verdict::WithinTolerance),
+                stage("train_rf", Verdict::WithinToleranceOnOtherHardware),
+                differs,
+                stale,
+                stage("report", Verdict::NoReference),
+                stage("decompose", Verdict::Failed),
+            ],
+            passed: false,
+        };
+        insta::assert_snapshot!("audit_failed", audit(&report));
+        let passed = AuditReport {
+            stages: vec![stage("gen", Verdict::Identical)],
+            passed: true,
+        };
+        insta::assert_snapshot!("audit_passed", audit(&passed));
+    }
+}

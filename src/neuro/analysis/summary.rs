@@ -1,6 +1,7 @@
 //! Summaries of an FCL decomposition and of attention highlighting (models.md §7), and their
 //! comparison with a simulated population's ground truth. Pure arithmetic on the arrays that
-//! [`crate::neuro::analysis::fcl`] computes; the `decompose` stage writes what this returns.
+//! [`crate::neuro::analysis::fcl`] computes; the `decompose` stage writes what this returns
+//! ([`crate::neuro::analysis::files`]; fields are declared alphabetically, the order written).
 //!
 //! Definitions (per neuron, over the images of the analysed split):
 //! - `centre_mean` / `surround_mean`: the mean (signed) centre and surround contributions.
@@ -14,27 +15,32 @@
 //!   `truth_centre_share` is the share computed the same way from those two true terms.
 //!   Correlations are `None` where a series is constant (e.g. a neuron without surround).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::files::f64_or_nan;
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::truth::Truth;
 use crate::neuro::scoring::metrics::pearson;
 use crate::neuro::stats::{mean_of, mean_var, widen};
 
 /// One neuron's decomposition summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeuronSummary {
+    #[serde(deserialize_with = "f64_or_nan")]
     pub centre_mean: f64,
-    pub surround_mean: f64,
-    pub centre_strength: f64,
-    pub surround_strength: f64,
     pub centre_share: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub centre_strength: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub surround_mean: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub surround_strength: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth: Option<NeuronTruth>,
 }
 
 /// One neuron's comparison with the simulated truth.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeuronTruth {
     pub centre_corr: Option<f64>,
     pub surround_corr: Option<f64>,
@@ -42,29 +48,31 @@ pub struct NeuronTruth {
 }
 
 /// Population means of [`NeuronSummary`] (means skip undefined values; `None` if all are).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PopulationSummary {
-    pub neurons: usize,
-    pub centre_mean: f64,
-    pub surround_mean: f64,
-    pub centre_share_mean: Option<f64>,
     /// Fraction of neurons whose model is centre-dominated (share > 0.5).
     pub centre_fraction: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub centre_mean: f64,
+    pub centre_share_mean: Option<f64>,
+    pub neurons: usize,
+    #[serde(deserialize_with = "f64_or_nan")]
+    pub surround_mean: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth: Option<PopulationTruth>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PopulationTruth {
     /// Mean over neurons of the per-neuron correlations.
     pub centre_corr: Option<f64>,
-    pub surround_corr: Option<f64>,
-    /// Fraction of neurons that are centre-dominated in the truth.
-    pub truth_centre_fraction: Option<f64>,
     /// Fraction of neurons where model and truth agree on centre dominance.
     pub dominance_agreement: Option<f64>,
     /// Pearson r across neurons between the model's and the truth's centre share.
     pub share_corr: Option<f64>,
+    pub surround_corr: Option<f64>,
+    /// Fraction of neurons that are centre-dominated in the truth.
+    pub truth_centre_fraction: Option<f64>,
 }
 
 /// Standard deviation over images (ddof 0): how much a term moves the prediction.
