@@ -12,7 +12,7 @@
 //!   the verdicts of a run against a lock file written on other hardware.
 //! - `exec`: key computation, planning, single-stage execution and the parallel scheduler;
 //!   emits events, never prints.
-//! - `remote`: shared remote caches (a directory on a shared filesystem): push, verified
+//! - `remote`: shared remote caches (a directory on a shared filesystem, or S3): push, verified
 //!   pull, and `run --pull/--push`.
 //! - `kind`: what a stage kind is to the engine; `stages`: the built-in kinds' adapters.
 //! - `neuro`: the modelling library (knows nothing about pipelines or the cache).
