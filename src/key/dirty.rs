@@ -283,7 +283,7 @@ fn union<'a, V>(a: &'a BTreeMap<String, V>, b: &'a BTreeMap<String, V>) -> BTree
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::record::tests::fixture;
+    use crate::key::fixtures::fixture;
     use serde_json::json;
 
     #[test]

@@ -3,6 +3,8 @@
 
 pub mod digest;
 pub mod dirty;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod record;
 
 pub use digest::{ContentDigest, StageKey};

@@ -110,35 +110,11 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+mod tests {
     use serde_json::json;
 
-    pub(crate) fn fixture() -> KeyRecord {
-        KeyRecord {
-            schema: KEY_SCHEMA,
-            definition: "train".into(),
-            kind: "train".into(),
-            implementation: ImplementationKey::Builtin { version: 3 },
-            params: BTreeMap::from([
-                ("epochs".to_string(), json!(20)),
-                ("lr".to_string(), json!(0.001)),
-                ("model".to_string(), json!("rf-cnn")),
-                ("freeze".to_string(), json!(["alpha"])),
-            ]),
-            inputs: BTreeMap::from([(
-                "prepared".to_string(),
-                InputKey::One(ContentDigest::of_bytes(b"prepared")),
-            )]),
-            outputs: BTreeMap::from([("checkpoint".to_string(), OutputType::File)]),
-            context: Some(ComputeContext {
-                libtorch: "2.11.0".into(),
-                device: DeviceClass::Cpu,
-                deterministic: true,
-                cpu_numerics: None,
-            }),
-        }
-    }
+    use super::*;
+    use crate::key::fixtures::fixture;
 
     /// Pins the key of a fixed record: if this changes, every user's cache is invalidated,
     /// so it must only change together with KEY_SCHEMA.

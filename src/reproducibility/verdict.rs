@@ -221,7 +221,7 @@ fn lines(stage: &str, old: &LockedStage, new: &LockedStage) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::record::tests::fixture;
+    use crate::key::fixtures::fixture;
     use crate::key::{ContentDigest, InputKey};
     use crate::reproducibility::{Environment, Numerics};
     use crate::spec::OutputType;

@@ -50,9 +50,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::neuro::data::import::tests::npy;
-    use crate::stages::synthetic::definition_tests::params_from_definition;
-    use crate::stages::synthetic::tests::run_kind;
+    use crate::neuro::data::fixtures::npy;
+    use crate::stages::fixtures::{params_from_definition, run_kind};
 
     #[test]
     fn import_stage_writes_a_raw_dataset_or_names_the_problem() {

@@ -9,6 +9,8 @@
 pub mod decompose;
 pub mod decompose_spec;
 pub mod evaluate;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod import;
 pub mod preprocess;
 pub mod report;

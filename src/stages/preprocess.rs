@@ -70,9 +70,8 @@ mod tests {
 
     use super::*;
     use crate::neuro::data::dataset::PreparedDataset;
+    use crate::stages::fixtures::{params_from_definition, run_kind, synthetic_params};
     use crate::stages::synthetic::SyntheticV1;
-    use crate::stages::synthetic::definition_tests::params_from_definition;
-    use crate::stages::synthetic::tests::{run_kind, synthetic_params};
 
     #[test]
     fn preprocess_stage_prepares_synthetic_data_with_truth() {

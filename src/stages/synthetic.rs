@@ -110,53 +110,13 @@ impl StageKind for SyntheticV1 {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
 
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
-    use crate::kind::{DeviceClass, Params};
-
-    /// Runs `kind` with `params`, inputs and outputs (name -> (path, is_dir)) in `dir`.
-    pub(crate) fn run_kind(
-        kind: &dyn StageKind,
-        params: Value,
-        inputs: BTreeMap<String, PathBuf>,
-        outputs: &[(&str, bool)],
-        dir: &Path,
-    ) -> (Result<Metrics, KindError>, BTreeMap<String, PathBuf>) {
-        let params: Params = params.as_object().unwrap().clone().into_iter().collect();
-        let mut out = BTreeMap::new();
-        for &(name, is_dir) in outputs {
-            let p = dir.join(name);
-            if is_dir {
-                std::fs::create_dir_all(&p).unwrap();
-            }
-            out.insert(name.to_owned(), p);
-        }
-        let ctx = StageContext {
-            stage: "s",
-            params: &params,
-            inputs: &inputs,
-            outputs: &out,
-            workdir: dir.to_owned(),
-            log_path: dir.join("log.txt"),
-            device: DeviceClass::Cpu,
-            deterministic: true,
-            progress: &|_, _, _| {},
-            numerics: &|_| {},
-        };
-        (kind.run(&ctx), out)
-    }
-
-    pub(crate) fn synthetic_params() -> Value {
-        json!({
-            "neurons": 3, "train_images": 20, "validation_images": 4, "test_images": 6, "repeats": 2,
-            "image_size": 32, "complex_fraction": 0.5, "no_surround_fraction": 0.2, "photos": "", "seed": 5
-        })
-    }
+    use crate::stages::fixtures::{run_kind, synthetic_params};
 
     #[test]
     fn synthetic_stage_writes_data_pictures_and_calibration_metrics() {
@@ -210,38 +170,13 @@ pub(crate) mod tests {
 }
 
 #[cfg(test)]
-pub(crate) mod definition_tests {
+mod definition_tests {
     use std::collections::BTreeMap;
 
-    use serde_json::{Value, json};
+    use serde_json::json;
 
-    use super::tests::run_kind;
     use super::*;
-
-    /// The parameters a stage definition declares, with its defaults, overridden by `with`.
-    pub(crate) fn params_from_definition(file: &str, with: Value) -> (Value, Vec<String>) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("stages")
-            .join(file);
-        let def: serde_yaml::Value =
-            serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let mut params = serde_json::Map::new();
-        for (name, spec) in def["params"].as_mapping().unwrap() {
-            if let Some(d) = spec.get("default") {
-                params.insert(
-                    name.as_str().unwrap().to_owned(),
-                    serde_json::to_value(d).unwrap(),
-                );
-            }
-        }
-        for (k, v) in with.as_object().unwrap() {
-            params.insert(k.clone(), v.clone());
-        }
-        let outputs = def["outputs"]
-            .as_mapping()
-            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect());
-        (Value::Object(params), outputs.unwrap_or_default())
-    }
+    use crate::stages::fixtures::{params_from_definition, run_kind};
 
     #[test]
     fn the_definition_declares_what_the_kind_reads_and_writes() {

@@ -4,6 +4,8 @@
 //! `resample`, `dataset`) and the summary statistics of a dataset (`summary`).
 
 pub mod dataset;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod import;
 pub mod preprocess;
 pub mod raw;

@@ -228,7 +228,7 @@ pub fn preprocess(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neuro::data::raw::tests::tiny;
+    use crate::neuro::data::fixtures::tiny;
 
     fn cfg(fraction: f64) -> PreprocessConfig {
         PreprocessConfig {
@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_31_pixel_uint8_import_preprocesses_to_50_pixels() {
-        use crate::neuro::data::import::tests::npy;
+        use crate::neuro::data::fixtures::npy;
         use crate::neuro::data::import::{ImportConfig, import};
         let dir = tempfile::tempdir().unwrap();
         let n = 12;

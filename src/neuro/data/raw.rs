@@ -249,40 +249,9 @@ impl RawDataset {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A small consistent dataset: `n` images of `side` px, `k` neurons, last `n_test` images
-    /// tested with 2 repeats.
-    pub(crate) fn tiny(n: usize, side: usize, k: usize, n_test: usize) -> RawDataset {
-        let images = ArrayF32::new(
-            vec![n, side, side],
-            (0..n * side * side).map(|v| (v % 13) as f32).collect(),
-        );
-        let responses = ArrayF32::new(vec![n, k], (0..n * k).map(|v| (v % 5) as f32).collect());
-        RawDataset {
-            images,
-            responses,
-            split: Split {
-                train: (0..n - n_test).collect(),
-                validation: None,
-                test: (n - n_test..n).collect(),
-            },
-            test_repeats: Some(ArrayF32::zeros(vec![2, n_test, k])),
-            truth: None,
-            neurons: None,
-            meta: RawMeta {
-                format: FORMAT,
-                source: "import".into(),
-                images: n,
-                height: side,
-                width: side,
-                neurons: k,
-                repeats: Some(2),
-                seed: None,
-            },
-        }
-    }
+    use crate::neuro::data::fixtures::tiny;
 
     #[test]
     fn round_trip() {

@@ -329,4 +329,4 @@ fn check_repeats(
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -1,30 +1,10 @@
 //! Import: valid layouts in both containers, and one test per malformed input checking that
 //! its message names the file, the array and what was expected and found.
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::Path;
-
 use npyz::WriterBuilder;
 
 use super::*;
-
-pub(crate) fn npy<T: npyz::AutoSerialize + Copy>(
-    dir: &Path,
-    name: &str,
-    shape: &[u64],
-    data: &[T],
-) {
-    let file = BufWriter::new(File::create(dir.join(format!("{name}.npy"))).unwrap());
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(shape)
-        .writer(file)
-        .begin_nd()
-        .unwrap();
-    w.extend(data.iter().copied()).unwrap();
-    w.finish().unwrap();
-}
+use crate::neuro::data::fixtures::npy;
 
 fn cfg() -> ImportConfig {
     ImportConfig {

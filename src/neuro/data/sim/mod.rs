@@ -270,24 +270,10 @@ pub fn simulate(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::neuro::data::fixtures::small_config;
     use stimuli::DeadLeaves;
-
-    pub(crate) fn small_config(seed: u64) -> SimConfig {
-        SimConfig {
-            seed,
-            train_images: 24,
-            validation_images: 6,
-            test_images: 8,
-            repeats: 3,
-            population: PopulationConfig {
-                neurons: 5,
-                calibration_images: 40,
-                ..Default::default()
-            },
-        }
-    }
 
     fn digest(ds: &RawDataset) -> String {
         let dir = tempfile::tempdir().unwrap();

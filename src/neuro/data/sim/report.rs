@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn metrics_cover_the_calibration_targets() {
-        let cfg = crate::neuro::data::sim::tests::small_config(4);
+        let cfg = crate::neuro::data::fixtures::small_config(4);
         let out = simulate(&SimConfig { ..cfg }, &DeadLeaves::new(32), &|_, _, _| {}).unwrap();
         let m = calibration_metrics(&out.raw, &out.population);
         for key in [
