@@ -1,7 +1,8 @@
 //! Issue 18's end-to-end story on the CI pipeline (libtorch stages included): clone A runs
 //! `pipelines/ci.yaml` and pushes; clone B, with an empty cache, runs `run --pull` and executes
 //! no stage, its results bit-identical to A's and `audit` passing; B changes one parameter,
-//! runs and pushes; A pulls only the new records.
+//! runs and pushes; A pulls only the new records. Told twice: through a directory remote and
+//! through an S3 remote on a real S3-protocol server (moto, `tests/common/s3.rs`).
 
 #![cfg(feature = "torch")]
 
@@ -22,22 +23,60 @@ fn clone() -> Project {
     p
 }
 
+/// Where the clones share results: a remote and, for S3, the server's endpoint.
+struct Remote {
+    url: String,
+    endpoint: Option<String>,
+}
+
+impl Remote {
+    /// `sapipe args` in `p`, asserting success.
+    fn ok(&self, p: &Project, args: &[&str]) -> common::Run {
+        let mut c = p.command(args);
+        if let Some(e) = &self.endpoint {
+            common::s3::credentials(&mut c, e);
+        }
+        let r: common::Run = c.output().unwrap().into();
+        assert_eq!(r.code, 0, "sapipe {args:?}:\n{}\n{}", r.stdout, r.stderr);
+        r
+    }
+}
+
 fn json(r: &common::Run) -> serde_json::Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
 }
 
 #[test]
 fn a_second_clone_pulls_the_ci_pipeline_executes_nothing_audits_and_shares_its_change_back() {
-    let remote = tempfile::tempdir().unwrap();
-    let r = remote.path().display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    story(&Remote {
+        url: dir.path().display().to_string(),
+        endpoint: None,
+    });
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn the_same_story_through_an_s3_remote() {
+    let Some(server) = common::s3::start("the_same_story_through_an_s3_remote") else {
+        return;
+    };
+    story(&Remote {
+        url: format!("s3://{}/ci", common::s3::BUCKET),
+        endpoint: Some(server.endpoint()),
+    });
+}
+
+fn story(remote: &Remote) {
+    let r = remote.url.clone();
     let a = clone();
     a.ok(&["run", P]);
-    a.ok(&["push", P, "--remote", &r]);
+    remote.ok(&a, &["push", P, "--remote", &r]);
 
     // B: a clone of A's repository (pipeline and committed lock file), with an empty cache.
     let b = clone();
     b.write(L, &a.read(L));
-    let run = b.ok(&["run", P, "--pull", "--remote", &r]);
+    let run = remote.ok(&b, &["run", P, "--pull", "--remote", &r]);
     assert!(
         run.ran().is_empty(),
         "B executed {:?}\n{}",
@@ -62,10 +101,10 @@ fn a_second_clone_pulls_the_ci_pipeline_executes_nothing_audits_and_shares_its_c
     let changed = ci().replace("freeze: [alpha], epochs: 1", "freeze: [alpha], epochs: 2");
     assert_ne!(changed, ci());
     b.write(P, &changed);
-    let rerun = b.ok(&["run", P, "--push", "--remote", &r]);
+    let rerun = remote.ok(&b, &["run", P, "--push", "--remote", &r]);
     assert_eq!(rerun.ran(), ["eval", "rf_sa_incr"], "{}", rerun.stderr);
     a.write(P, &changed);
-    let pulled = json(&a.ok(&["pull", P, "--remote", &r, "--json"]));
+    let pulled = json(&remote.ok(&a, &["pull", P, "--remote", &r, "--json"]));
     assert_eq!(
         pulled["stages"],
         serde_json::json!(["rf_sa_incr", "eval"]),

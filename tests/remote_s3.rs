@@ -7,108 +7,25 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::s3::{BUCKET, Server, moto_server, start};
 use common::{Project, walk};
 
 const P: &str = "pipelines/shared.yaml";
 use common::SHARED as PIPELINE;
-const BUCKET: &str = "sapipe-test";
-
-/// A moto S3 server on a free localhost port, stopped on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_server() -> Option<PathBuf> {
-    let path = std::env::var_os("SAPIPE_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/.torch-env/bin/moto_server"
-            ))
-        });
-    path.is_file().then_some(path)
-}
-
-/// A raw HTTP request to the server (moto accepts an unsigned request creating a bucket).
-fn http(port: u16, method: &str, path: &str, body: &[u8]) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
-fn start(test: &str) -> Option<Server> {
-    let Some(bin) = moto_server() else {
-        assert!(
-            std::env::var("SAPIPE_REQUIRE_S3").as_deref() != Ok("1"),
-            "{test}: SAPIPE_REQUIRE_S3=1 but moto_server is not installed (scripts/setup-s3-server)"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test}: no S3 server (install one with scripts/setup-s3-server)"
-        );
-        return None;
-    };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server { child, port };
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "moto_server never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let reply = http(port, "PUT", &format!("/{BUCKET}"), b"");
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    Some(server)
-}
 
 fn clone(server: &Server) -> (Project, String) {
     let p = Project::new();
     p.write(P, PIPELINE);
-    (p, format!("http://127.0.0.1:{}", server.port))
+    (p, server.endpoint())
 }
 
 /// `sapipe args` in `p`, with the server's credentials and endpoint.
 fn s3_command(p: &Project, endpoint: &str, args: &[&str]) -> Command {
     let mut c = p.command(args);
-    c.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint);
+    common::s3::credentials(&mut c, endpoint);
     c
 }
 
@@ -255,4 +172,76 @@ fn two_s3_pushes_of_the_same_keys_at_once_end_consistent() {
     ok(&b, &e, &["run", P, "--pull", "--remote", &remote]);
     assert!(b.executions().is_empty(), "{:?}", b.executions());
     ok(&b, &e, &["verify"]);
+}
+
+/// Objects and records under `prefix` in the test bucket, listed through boto3.
+fn listed(endpoint: &str, prefix: &str) -> Vec<String> {
+    let python = moto_server().unwrap().with_file_name("python3");
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import sys, boto3; c = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
+             aws_access_key_id='testing', aws_secret_access_key='testing'); \
+             [print(o['Key']) for p in c.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]) \
+             for o in p.get('Contents', [])]",
+            endpoint,
+            BUCKET,
+            prefix,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn an_s3_push_killed_midway_leaves_no_record_and_a_repeat_completes_it() {
+    let Some(server) = start("an_s3_push_killed_midway_leaves_no_record_and_a_repeat_completes_it")
+    else {
+        return;
+    };
+    let remote = format!("s3://{BUCKET}/killed");
+    let (a, e) = clone(&server);
+    ok(&a, &e, &["run", P]);
+    let hold = tempfile::tempdir().unwrap();
+    let mut child = s3_command(&a, &e, &["push", P, "--remote", &remote])
+        .env("SAPIPE_TEST_HOLD_TRANSFER", hold.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !hold.path().join("held").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the push never held"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let keys = listed(&e, "killed/");
+    assert!(
+        keys.iter().any(|k| k.starts_with("killed/objects/")),
+        "the push was not killed midway: {keys:?}"
+    );
+    assert!(
+        !keys.iter().any(|k| k.starts_with("killed/records/")),
+        "a record reached the remote before its objects: {keys:?}"
+    );
+
+    let pushed = json(&ok(&a, &e, &["push", P, "--remote", &remote, "--json"]));
+    assert_eq!(pushed["stages"].as_array().unwrap().len(), 4, "{pushed}");
+    let (b, _) = clone(&server);
+    ok(&b, &e, &["run", P, "--pull", "--remote", &remote]);
+    assert!(b.executions().is_empty(), "{:?}", b.executions());
+    ok(&b, &e, &["verify"]);
+    assert_eq!(b.read("results/all.txt"), a.read("results/all.txt"));
 }
