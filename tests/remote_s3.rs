@@ -39,6 +39,27 @@ fn ok(p: &Project, endpoint: &str, args: &[&str]) -> common::Run {
     r
 }
 
+/// Runs `sapipe args` with the transfer hook, kills it once a transfer is held midway.
+fn kill_when_held(p: &Project, endpoint: &str, args: &[&str]) {
+    let hold = tempfile::tempdir().unwrap();
+    let mut child = s3_command(p, endpoint, args)
+        .env("SAPIPE_TEST_HOLD_TRANSFER", hold.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !hold.path().join("held").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "sapipe {args:?} never held a transfer"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 fn json(r: &common::Run) -> serde_json::Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
 }
@@ -80,23 +101,7 @@ fn s3_corrupt_objects_are_refused_and_a_killed_pull_is_repeated() {
 
     // A pull killed midway through a download, then repeated.
     let (b, _) = clone(&server);
-    let hold = tempfile::tempdir().unwrap();
-    let mut child = s3_command(&b, &e, &["pull", P, "--remote", &remote])
-        .env("SAPIPE_TEST_HOLD_TRANSFER", hold.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !hold.path().join("held").exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the pull never held"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_held(&b, &e, &["pull", P, "--remote", &remote]);
     assert!(walk(&b.path("cache/records")).is_empty());
     ok(&b, &e, &["verify"]);
     ok(&b, &e, &["pull", P, "--remote", &remote]);
@@ -210,23 +215,7 @@ fn an_s3_push_killed_midway_leaves_no_record_and_a_repeat_completes_it() {
     let remote = format!("s3://{BUCKET}/killed");
     let (a, e) = clone(&server);
     ok(&a, &e, &["run", P]);
-    let hold = tempfile::tempdir().unwrap();
-    let mut child = s3_command(&a, &e, &["push", P, "--remote", &remote])
-        .env("SAPIPE_TEST_HOLD_TRANSFER", hold.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !hold.path().join("held").exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "the push never held"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when_held(&a, &e, &["push", P, "--remote", &remote]);
     let keys = listed(&e, "killed/");
     assert!(
         keys.iter().any(|k| k.starts_with("killed/objects/")),
