@@ -54,6 +54,7 @@ pub fn model(
             init: None,
             frozen: Vec::new(),
             convergence: None,
+            recipe: None,
         },
         summary: ModelSummary {
             corr: summary(Some(corr)),

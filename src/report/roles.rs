@@ -110,6 +110,7 @@ mod tests {
             init: None,
             frozen: Vec::new(),
             convergence: None,
+            recipe: None,
         };
         assert!(RF_SA_STAR_INCR.matches(&info("rf-sa-cnn-star", true)));
         assert!(!RF_SA_STAR_SIMUL.matches(&info("rf-sa-cnn-star", true)));

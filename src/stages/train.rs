@@ -159,6 +159,7 @@ mod tests {
             ("selection", json!("per-neuron")),
             ("strategy", json!("auto")),
             ("combine_init", json!("auto")),
+            ("readout_bias", json!("default")),
             ("label", json!("")),
         ]
         .into_iter()

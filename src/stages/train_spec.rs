@@ -7,13 +7,14 @@ use serde_json::Value;
 use crate::kind::Params;
 use crate::neuro::model::{FreezeMode, ModelId};
 use crate::neuro::train::spec::{CombineChoice, InitSpec, TrainSpec};
-use crate::neuro::train::{Selection, Strategy};
+use crate::neuro::train::{ReadoutBias, Selection, Strategy};
 
 /// Implementation version of `train`: bump when its outputs change for the same inputs.
 /// 3: `combine_init` (an FC1 step that copies the centre term starts from its predictions).
 /// 4: typed `info.json` (says `incremental`, `init`, `frozen`); an undefined validation CORR
 ///    is an empty field of `curves.csv`, not NaN.
-pub const VERSION: u32 = 4;
+/// 5: `info.json` records the training recipe (epochs, batch, lr, readout bias, images).
+pub const VERSION: u32 = 5;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {
@@ -142,6 +143,12 @@ pub fn resolve(params: &Params) -> Result<TrainSpec, String> {
             text("combine_init")?,
             CombineChoice::parse,
             CombineChoice::VALID,
+        )?,
+        readout_bias: choice(
+            "readout_bias",
+            text("readout_bias")?,
+            ReadoutBias::parse,
+            ReadoutBias::VALID,
         )?,
         init: init_param(params)?,
         label: match text("label")? {

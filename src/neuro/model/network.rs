@@ -386,6 +386,20 @@ impl Network {
         Ok(())
     }
 
+    /// Sets the readout's output bias (the combiner's, for a split FCL) to one value per
+    /// neuron of this group.
+    pub fn set_output_bias(&mut self, values: &[f32]) {
+        let name = match self.arch.readout {
+            ReadoutKind::SplitFcl => "readout.combine.bias",
+            ReadoutKind::Fcl | ReadoutKind::Ctl => "readout.bias",
+        };
+        let _guard = tch::no_grad_guard();
+        let mut bias = self.vars[name].shallow_clone();
+        let shape = bias.size();
+        let values = tensor_from(&[values.len()], values, bias.device()).to_kind(bias.kind());
+        bias.copy_(&values.view(shape.as_slice()));
+    }
+
     /// Detached copies of every variable (on the network's device).
     pub fn snapshot(&self) -> Vars {
         self.vars

@@ -13,7 +13,7 @@ use crate::neuro::scoring::metrics::{
     population_tuning_curve, ratio, summarize, tuning_curve,
 };
 use crate::neuro::scoring::noise::NoiseEstimate;
-use crate::neuro::train::predictions::{InitProvenance, PredictionInfo};
+use crate::neuro::train::predictions::{InitProvenance, PredictionInfo, Recipe};
 
 /// Version of the JSON layout of [`Evaluation`]. 2: models carry `init` and `frozen`, not
 /// the raw `info.json`.
@@ -73,6 +73,9 @@ pub struct ModelInfo {
     pub frozen: Vec<String>,
     /// Whether training had converged, where `info.json` records it.
     pub convergence: Option<Convergence>,
+    /// How it was trained, where `info.json` records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<Recipe>,
 }
 
 impl ModelInfo {
@@ -90,6 +93,7 @@ impl ModelInfo {
             init: info.init,
             frozen: info.frozen,
             convergence,
+            recipe: info.recipe,
         }
     }
 }

@@ -401,7 +401,7 @@ fn fc1_with_a_centre_combiner_starts_from_the_upstream_predictions() {
             ..settings(model, 1, Strategy::Population)
         };
         let arch = Architecture::new(model, size).unwrap();
-        let net = super::trainer::prepare_network(&s, arch, &[0, 1], Some(&init)).unwrap();
+        let net = super::trainer::prepare_network(&s, arch, &[0, 1], Some(&init), None).unwrap();
         crate::neuro::model::network::to_array(
             &net.predict(&images_tensor(&ds.val_images, Device::Cpu), 50),
         )
@@ -424,6 +424,43 @@ fn fc1_with_a_centre_combiner_starts_from_the_upstream_predictions() {
     );
     let err = other.start_from_centre_term().unwrap_err();
     assert!(err.contains("only ff-sa-cnn-star-fc1"), "{err}");
+}
+
+/// `readout_bias: mean`: the output bias starts at each neuron's mean training response, taken
+/// by neuron id (so whichever neurons share a group), on the combiner for a split FCL; never
+/// where the combiner starts as a copied centre term.
+#[test]
+fn a_mean_readout_bias_starts_at_each_neurons_mean_response() {
+    let size = 26;
+    let means = [1.5f32, -2.0, 4.25];
+    let bias = |model, combine_init, init: Option<&InitFrom>| {
+        let s = TrainSettings {
+            combine_init,
+            readout_bias: super::ReadoutBias::Mean,
+            ..settings(model, 1, Strategy::Population)
+        };
+        let arch = Architecture::new(model, size).unwrap();
+        let net = super::trainer::prepare_network(&s, arch, &[1, 2], init, Some(&means)).unwrap();
+        let vars = net.snapshot();
+        let name = match model {
+            ModelId::FfSaCnnStarFc1 => "readout.combine.bias",
+            _ => "readout.bias",
+        };
+        Vec::<f32>::try_from(vars[name].flatten(0, -1)).unwrap()
+    };
+    let random = super::CombineInit::Random;
+    assert_eq!(bias(ModelId::RfCnn, random, None), vec![-2.0, 4.25]);
+    assert_eq!(bias(ModelId::FfSaCnnStar, random, None), vec![-2.0, 4.25]);
+    assert_eq!(
+        bias(ModelId::FfSaCnnStarFc1, random, None),
+        vec![-2.0, 4.25]
+    );
+    let centre = bias(ModelId::FfSaCnnStarFc1, super::CombineInit::Centre, None);
+    assert_eq!(
+        centre,
+        vec![0.0, 0.0],
+        "the copied centre term already predicts the level"
+    );
 }
 
 #[test]

@@ -9,12 +9,12 @@ use std::path::Path;
 use tch::Device;
 
 use super::curves::CurveRow;
-use super::predictions::{InitProvenance, PredictionInfo};
+use super::predictions::{InitProvenance, PredictionInfo, Recipe};
 use super::spec::TrainSpec;
 use super::trainer::{
     EpochReport, InitFrom, TrainData, TrainSettings, Trained, predict_checkpoint, train,
 };
-use super::{Precision, TrainError};
+use super::{Precision, ReadoutBias, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::model::Unit;
@@ -82,6 +82,7 @@ pub fn fit(
             .combine_init
             .resolve(&arch, copies_centre)
             .map_err(TrainError::Invalid)?,
+        readout_bias: spec.readout_bias,
     };
     let init = upstream.as_ref().map(|(_, checkpoint, path)| InitFrom {
         checkpoint,
@@ -129,6 +130,13 @@ pub fn fit(
         best_epoch: trained.best_epoch.clone(),
         best_val_corr: trained.best_val_corr.clone(),
         improving_at_end: improving_at_end(&per_epoch_corr(&trained.curves, spec.epochs)),
+        recipe: Some(Recipe {
+            epochs: spec.epochs,
+            batch_size: spec.batch_size,
+            lr: spec.lr,
+            readout_bias: spec.readout_bias.id().to_owned(),
+            train_images: data.train_images.shape.first().copied().unwrap_or(0),
+        }),
     };
     Ok(Fitted {
         checkpoint,
@@ -183,6 +191,12 @@ fn checkpoint(
         extra.insert(
             "combine_init".to_owned(),
             settings.combine_init.id().to_owned(),
+        );
+    }
+    if settings.readout_bias != ReadoutBias::Default {
+        extra.insert(
+            "readout_bias".to_owned(),
+            settings.readout_bias.id().to_owned(),
         );
     }
     if let Some(init) = &spec.init {

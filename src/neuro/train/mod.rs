@@ -105,6 +105,36 @@ impl Precision {
     }
 }
 
+/// How the readout's output bias (the combiner's, for a split FCL) starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadoutBias {
+    /// PyTorch's default initialisation (uniform in +-1/sqrt(fan_in)), as the reference code.
+    #[default]
+    Default,
+    /// Each neuron's mean training response: the network starts predicting about the right
+    /// level, so the first updates go into the response's variation across images instead of
+    /// into its mean. Left alone where the bias is copied from upstream or the combiner
+    /// starts as the copied centre term (those already predict the right level).
+    Mean,
+}
+
+impl ReadoutBias {
+    pub const VALID: &'static str = "default, mean";
+
+    pub fn id(self) -> &'static str {
+        match self {
+            ReadoutBias::Default => "default",
+            ReadoutBias::Mean => "mean",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ReadoutBias::Default, ReadoutBias::Mean]
+            .into_iter()
+            .find(|b| b.id() == s)
+    }
+}
+
 /// How a split-FCL (FC1) model's 2 -> 1 combiner starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CombineInit {

@@ -19,6 +19,21 @@ pub struct InitProvenance {
     pub blocks: Vec<String>,
 }
 
+/// How a model was trained, in the terms the paper's protocol fixes (models.md §4), so that a
+/// report can say where a run departs from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// How the readout's output bias started (`default` or `mean`).
+    pub readout_bias: String,
+    /// Training images (after any training fraction).
+    pub train_images: usize,
+}
+
 /// What a model is, as its train stage says (`info.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +75,9 @@ pub struct PredictionInfo {
     /// Per neuron: was validation CORR still improving at the last epoch?
     #[serde(default)]
     pub improving_at_end: Vec<bool>,
+    /// How it was trained; absent in hand-written files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<Recipe>,
 }
 
 /// The split a predictions file holds.
@@ -160,6 +178,13 @@ mod tests {
             best_epoch: vec![2, 3],
             best_val_corr: vec![Some(0.5), None],
             improving_at_end: vec![false, true],
+            recipe: Some(Recipe {
+                epochs: 3,
+                batch_size: 16,
+                lr: 0.003,
+                readout_bias: "mean".into(),
+                train_images: 1500,
+            }),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{CombineInit, Selection, Strategy};
+use super::{CombineInit, ReadoutBias, Selection, Strategy};
 use crate::neuro::model::arch::{ArchError, ReadoutKind};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
 
@@ -70,6 +70,7 @@ pub struct TrainSpec {
     pub freeze_mode: FreezeMode,
     pub strategy: Strategy,
     pub combine_init: CombineChoice,
+    pub readout_bias: ReadoutBias,
     pub init: Option<InitSpec>,
     /// Display label; the model's display name when `None`.
     pub label: Option<String>,

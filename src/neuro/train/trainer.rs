@@ -19,12 +19,12 @@ use super::curves::CurveRow;
 use super::dropout::StepDropout;
 use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
-use super::{CombineInit, Precision, Strategy, TrainError};
+use super::{CombineInit, Precision, ReadoutBias, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Pass, Unit};
-use crate::neuro::stats::{mean_of, mean_var};
+use crate::neuro::stats::{mean_of, mean_var, widen};
 
 /// Everything that decides how a population trains.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ pub struct TrainSettings {
     pub precision: Precision,
     /// How a split-FCL readout's combiner starts (other readouts have none).
     pub combine_init: CombineInit,
+    /// How the readout's output bias starts.
+    pub readout_bias: ReadoutBias,
 }
 
 /// `init: {from, blocks}` resolved: the upstream checkpoint and the units to copy.
@@ -103,6 +105,17 @@ struct DeviceData {
     train_responses: Tensor,
     val_images: Tensor,
     val_responses: ArrayF32,
+    /// Per neuron, the start of the readout's output bias (`readout_bias: mean`).
+    output_bias: Option<Vec<f32>>,
+}
+
+/// Each neuron's mean response over `responses` `[n, neurons]` (summed in f64, in image
+/// order: the same whichever other neurons are trained with it).
+fn mean_responses(responses: &ArrayF32) -> Vec<f32> {
+    let neurons = responses.shape.get(1).copied().unwrap_or(0);
+    (0..neurons)
+        .map(|j| mean_var(&widen(&responses.column(j))).0 as f32)
+        .collect()
 }
 
 /// Trains every neuron of `data`; `on_epoch` hears about each finished epoch of each group.
@@ -140,6 +153,8 @@ pub fn train(
         .to_kind(kind),
         val_images: images_tensor(data.val_images, device).to_kind(kind),
         val_responses: data.val_responses.clone(),
+        output_bias: (settings.readout_bias == ReadoutBias::Mean)
+            .then(|| mean_responses(data.train_responses)),
     };
     let group_size = settings.strategy.group_size(device, neurons);
     let groups: Vec<std::ops::Range<usize>> = (0..neurons)
@@ -235,12 +250,15 @@ struct GroupResult {
     train_seconds: f64,
 }
 
-/// A freshly initialised (and, with `init`, partly copied and frozen) group of networks.
+/// A freshly initialised (and, with `init`, partly copied and frozen) group of networks;
+/// `output_bias` (per neuron of the population, `readout_bias: mean`) starts the readout's
+/// output bias unless it was copied or the combiner starts as the copied centre term.
 pub fn prepare_network(
     settings: &TrainSettings,
     arch: Architecture,
     ids: &[usize],
     init: Option<&InitFrom>,
+    output_bias: Option<&[f32]>,
 ) -> Result<Network, TrainError> {
     let mut net = Network::new(arch, ids, settings.seed, settings.device)
         .into_kind(settings.precision.kind());
@@ -249,6 +267,14 @@ pub fn prepare_network(
     }
     if settings.combine_init == CombineInit::Centre {
         net.start_from_centre_term().map_err(TrainError::Invalid)?;
+    }
+    let bias_copied = init.is_some_and(|i| i.units.contains(&Unit::Readout));
+    if let Some(means) = output_bias
+        && !bias_copied
+        && settings.combine_init != CombineInit::Centre
+    {
+        let values: Vec<f32> = ids.iter().map(|&i| means[i]).collect();
+        net.set_output_bias(&values);
     }
     net.freeze(&settings.freeze, settings.freeze_mode);
     Ok(net)
@@ -286,7 +312,7 @@ fn train_group(
 ) -> Result<GroupResult, TrainError> {
     let device = settings.device;
     let p = ids.len();
-    let mut net = prepare_network(settings, arch, ids, init)?;
+    let mut net = prepare_network(settings, arch, ids, init, dev.output_bias.as_deref())?;
     let mut adam = Adam::new(
         net.trainable().into_iter().map(|(_, t)| t).collect(),
         settings.lr,
