@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::claims::{Verdict, check_claims, claims_markdown, convergence_markdown};
+use super::decomposition::{decomposition_tables, figure_caption};
 use super::figures::{self, FigureError};
 use super::font::{FontStatus, ensure_font};
+use super::protocol::protocol_section;
 use super::tables::{TableKind, build_tables, fmt3};
 use super::training::TrainingCurve;
-use crate::neuro::analysis::files::{DecompositionSummary, SUMMARY_FILE, file_part};
+use crate::neuro::analysis::files::{DecompositionSummary, file_part};
 use crate::neuro::scoring::evaluation::{Evaluation, SCHEMA};
 
 #[derive(Debug, thiserror::Error)]
@@ -204,45 +206,6 @@ fn curve_label(inputs: &ReportInputs, stage: &str) -> String {
         .map_or(stage.to_string(), |m| format!("{} ({stage})", m.label))
 }
 
-/// Scalars of a JSON document as (dotted path, value) rows; long arrays are summarised.
-fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
-    let join = |key: &str| {
-        if prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{prefix}.{key}")
-        }
-    };
-    match value {
-        Value::Object(map) => map.iter().for_each(|(k, v)| flatten(&join(k), v, out)),
-        Value::Array(items) if items.iter().all(Value::is_number) => {
-            let numbers: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
-            let shown = if numbers.len() <= 9 {
-                let cells: Vec<String> = numbers.iter().map(|v| format!("{v:.4}")).collect();
-                format!("[{}]", cells.join(", "))
-            } else {
-                let mean = numbers.iter().sum::<f64>() / numbers.len() as f64;
-                format!("{} values, mean {mean:.4}", numbers.len())
-            };
-            out.push((prefix.to_string(), shown));
-        }
-        Value::Array(items) => {
-            out.push((prefix.to_string(), format!("list of {} items", items.len())))
-        }
-        Value::Number(n) => out.push((
-            prefix.to_string(),
-            n.as_f64().map_or(n.to_string(), |v| format!("{v:.4}")),
-        )),
-        Value::Null => out.push((prefix.to_string(), "—".into())),
-        other => out.push((
-            prefix.to_string(),
-            other.to_string().trim_matches('"').to_string(),
-        )),
-    }
-}
-
-const MAX_DECOMPOSITION_ROWS: usize = 200;
-
 fn decomposition_section(
     inputs: &ReportInputs,
     dir: &Path,
@@ -251,22 +214,8 @@ fn decomposition_section(
     let mut out = String::from("## FCL decomposition\n\n");
     let mut used = BTreeSet::new();
     for (stage, summary) in &inputs.decompositions {
-        // The summary's fields as dotted keys, in the order its file lists them.
-        let value = serde_json::to_value(summary).expect("decomposition summaries serialise");
-        let mut rows = Vec::new();
-        flatten("", &value, &mut rows);
-        let _ = write!(out, "### {stage}\n\n| Field | Value |\n|---|---|\n");
-        for (k, v) in rows.iter().take(MAX_DECOMPOSITION_ROWS) {
-            let _ = writeln!(out, "| {k} | {v} |");
-        }
-        if rows.len() > MAX_DECOMPOSITION_ROWS {
-            let _ = writeln!(
-                out,
-                "\n_{} more fields in {stage}'s {SUMMARY_FILE}._",
-                rows.len() - MAX_DECOMPOSITION_ROWS
-            );
-        }
-        out.push('\n');
+        let _ = write!(out, "### {stage}\n\n");
+        out += &decomposition_tables(stage, summary);
         let s = stem(stage, &mut used);
         for figure in inputs
             .decomposition_figures
@@ -281,7 +230,7 @@ fn decomposition_section(
             let path = dir.join(&file);
             std::fs::copy(&figure.path, &path)
                 .map_err(|source| ReportError::Write { path, source })?;
-            let caption = &figure.caption;
+            let caption = figure_caption(&name, summary).unwrap_or_else(|| figure.caption.clone());
             let _ = write!(out, "![{caption}]({file})\n\n_{caption}_\n\n");
             written.figures.push(file);
         }
@@ -302,6 +251,8 @@ pub fn write_report(inputs: &ReportInputs, dir: &Path) -> Result<Written, Report
     };
     let mut md = format!("# {}\n\n", inputs.title);
     md += &models_section(inputs);
+    md.push('\n');
+    md += &protocol_section(&inputs.evaluations);
     md += "\n## Tables\n\n";
     for table in build_tables(&inputs.evaluations, &inputs.tables) {
         md += &table.to_markdown();

@@ -5,10 +5,12 @@
 //! ([`crate::neuro::scoring::evaluation::Evaluation`]) and train stages' curves.
 
 pub mod claims;
+pub mod decomposition;
 pub mod document;
 pub mod figures;
 pub mod font;
 pub mod maps;
+pub mod protocol;
 pub mod roles;
 pub mod tables;
 pub mod training;

@@ -33,7 +33,7 @@ use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::model::checkpoint::Checkpoint;
 use crate::neuro::runtime::determinism;
 use crate::neuro::train::torch_device;
-use crate::report::maps::{centre_surround_scatter, heatmap};
+use crate::report::maps::{Reference, centre_surround_scatter, heatmap};
 
 /// The `decompose` kind.
 pub struct DecomposeKind;
@@ -152,6 +152,7 @@ fn write_arrays_and_figures(
         heatmap(
             &fcl.mean_map,
             model.feature_grid,
+            Reference::ZERO,
             &title(map),
             &png(map),
             true,
@@ -167,6 +168,7 @@ fn write_arrays_and_figures(
         heatmap(
             &attention.mean,
             model.attention_grid,
+            Reference::uniform(attention.mean.len()),
             &title(f),
             &png(f),
             true,

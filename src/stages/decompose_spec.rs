@@ -6,7 +6,9 @@ use crate::kind::{KindError, StageContext};
 use crate::neuro::analysis::files::SplitName;
 
 /// Implementation version of `decompose`: bump when its outputs change for the same inputs.
-pub const VERSION: u32 = 1;
+/// 2: maps drawn against a reference (zero, uniform attention) with a colour bar; the summary
+/// records each attention map's deviation from uniform.
+pub const VERSION: u32 = 2;
 
 /// A `decompose` stage's parameters, as declared in `stages/decompose.yaml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,9 @@ impl StageKind for Report {
         "report"
     }
 
+    /// 2: the protocol section, and decomposition tables instead of a dump of fields.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -228,7 +229,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("dec")).unwrap();
         decomposition::summary().write(&dir.join("dec")).unwrap();
         let png = dir.join("dec/fcl_map_ff_sa.png");
-        crate::report::maps::heatmap(&[0.0, 1.0, 2.0, 3.0], 2, "map", &png, false).unwrap();
+        let zero = crate::report::maps::Reference::ZERO;
+        crate::report::maps::heatmap(&[0.0, 1.0, 2.0, 3.0], 2, zero, "map", &png, false).unwrap();
         BTreeMap::from([
             ("metrics/eval_main".to_string(), dir.join("main.json")),
             ("metrics/eval_chain".to_string(), dir.join("chain.json")),
@@ -286,7 +288,10 @@ mod tests {
             md.contains("](decomposition_decomp_fcl_map_ff_sa.png)"),
             "{md}"
         );
-        assert!(md.contains("_ff_sa: mean FCL contribution"), "{md}");
+        assert!(
+            md.contains("_ff+sa-CNN* (ff_sa): mean FCL contribution"),
+            "{md}"
+        );
         assert!(
             md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500: Δ −0.010 [")
                 && md
@@ -294,10 +299,11 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| models.ff_sa.fcl.centre_share_mean | 0.8000 |"),
+            md.contains("### Centre and surround in the FCL — decomp")
+                && md.contains("| ff+sa-CNN* (ff_sa) | 4 | 0.800 | 75% (3 of 4) |"),
             "{md}"
         );
-        assert!(md.contains("| models.rf_sa.attention.centre_self_weight | — |"));
+        assert!(md.contains("| rf+sa-CNN (rf_sa) | — | 0.1111 |"), "{md}");
         // eval_chain measures claim 4 (holds); eval_main lacks rf+sa-CNN, and its PTJ/PTS
         // (k = 3 of 300 images) cannot decide claims 2 and 3 (inconclusive).
         assert_eq!(metrics["claims_measured"], json!(3));

@@ -7,7 +7,8 @@
 use super::fcl::PopulationAnalysis;
 use super::files::{AttentionSummary, ModelNeurons, ModelSummary, SplitName};
 use super::summary::{
-    NeuronSummary, PopulationSummary, mean_over_neurons, summarise_neurons, summarise_population,
+    NeuronSummary, PopulationSummary, deviation_from_uniform, mean_over_neurons, summarise_neurons,
+    summarise_population, uniform_weight,
 };
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
@@ -147,6 +148,8 @@ impl ModelDecomposition {
         ModelSummary {
             attention: self.attention.as_ref().map(|a| AttentionSummary {
                 centre_self_weight: a.centre_self_weight,
+                largest_deviation_from_uniform: deviation_from_uniform(&a.mean),
+                uniform: Some(uniform_weight(a.mean.len())),
             }),
             fcl: self.fcl.as_ref().map(|f| f.population.clone()),
             label: self.label.clone(),

@@ -89,6 +89,26 @@ pub struct ModelSummary {
 pub struct AttentionSummary {
     /// The centre hypercolumn's attention to itself, averaged over neurons.
     pub centre_self_weight: Option<f64>,
+    /// The largest distance of the mean attention map from uniform, relative to the uniform
+    /// weight ([`crate::neuro::analysis::summary::deviation_from_uniform`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest_deviation_from_uniform: Option<f64>,
+    /// The weight of uniform attention, 1 / (positions attended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uniform: Option<f64>,
+}
+
+impl AttentionSummary {
+    /// Within this relative distance of uniform everywhere, a mean attention map is reported
+    /// as indistinguishable from uniform attention.
+    pub const UNIFORM_TOLERANCE: f64 = 0.10;
+
+    /// Whether every position of the mean map is within [`Self::UNIFORM_TOLERANCE`] of
+    /// uniform (`None` when the deviation was not recorded).
+    pub fn looks_uniform(&self) -> Option<bool> {
+        self.largest_deviation_from_uniform
+            .map(|d| d < Self::UNIFORM_TOLERANCE)
+    }
 }
 
 /// `per_neuron.json`: per train stage.
@@ -318,7 +338,7 @@ mod tests {
     }
 
     /// `testdata/` holds the files of the `decompose` stage in `pipelines/incremental.lock`
-    /// (output digest 54e0ac51…): read and written again, they have the same lines, but for
+    /// (output digest d0337b21…): read and written again, they have the same lines, but for
     /// the last digit of some numbers (`serde_json`'s default float parser may be one ulp off;
     /// the writer's own bytes are pinned by `files_are_written_with_sorted_keys`).
     #[test]

@@ -28,6 +28,8 @@ pub fn summary() -> DecompositionSummary {
     let ff_sa = ModelSummary {
         attention: Some(AttentionSummary {
             centre_self_weight: Some(0.0625),
+            largest_deviation_from_uniform: Some(0.5),
+            uniform: Some(1.0 / 9.0),
         }),
         fcl: Some(fcl),
         label: "ff+sa-CNN*".into(),
@@ -36,6 +38,8 @@ pub fn summary() -> DecompositionSummary {
     let rf_sa = ModelSummary {
         attention: Some(AttentionSummary {
             centre_self_weight: None,
+            largest_deviation_from_uniform: Some(0.05),
+            uniform: Some(1.0 / 9.0),
         }),
         fcl: None,
         label: "rf+sa-CNN".into(),

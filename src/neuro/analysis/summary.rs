@@ -173,6 +173,20 @@ pub fn mean_over_neurons(maps: &ArrayF32) -> Vec<f64> {
     out
 }
 
+/// The weight every position gets under uniform attention over `positions` positions.
+pub fn uniform_weight(positions: usize) -> f64 {
+    1.0 / positions.max(1) as f64
+}
+
+/// The largest distance of a mean attention map from uniform attention over its positions,
+/// relative to the uniform weight: 0.1 means some position gets 10% more (or less) than
+/// uniform. `None` for an empty map or one with non-finite values.
+pub fn deviation_from_uniform(mean: &[f64]) -> Option<f64> {
+    let u = uniform_weight(mean.len());
+    let finite = !mean.is_empty() && mean.iter().all(|v| v.is_finite());
+    finite.then(|| mean.iter().map(|v| (v - u).abs() / u).fold(0.0, f64::max))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +230,16 @@ mod tests {
         let without = summarise_population(&summarise_neurons(&centre, &surround, None));
         assert!(without.truth.is_none());
         assert_eq!(without.centre_share_mean, p.centre_share_mean);
+    }
+
+    #[test]
+    fn deviation_from_uniform_is_relative_to_the_uniform_weight() {
+        assert_eq!(uniform_weight(4), 0.25);
+        assert_eq!(deviation_from_uniform(&[0.25; 4]), Some(0.0));
+        let d = deviation_from_uniform(&[0.3, 0.2, 0.25, 0.25]).unwrap();
+        assert!((d - 0.2).abs() < 1e-12, "{d}");
+        assert_eq!(deviation_from_uniform(&[]), None);
+        assert_eq!(deviation_from_uniform(&[f64::NAN, 1.0]), None);
     }
 
     #[test]
