@@ -73,7 +73,14 @@ pub fn start(test: &str) -> Option<Server> {
     // script's shebang to the clone path it was installed through, and the per-user
     // environment outlives clones.
     let child = Command::new(bin.with_file_name("python3"))
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
