@@ -35,6 +35,10 @@ pub struct StageStatus {
     /// The last completed record of this stage, if any.
     #[serde(skip)]
     pub previous: Option<StageRecord>,
+    /// The stage's resolved parameters (defaults and profile filled in), known even when the
+    /// key is not computable yet.
+    #[serde(skip)]
+    pub params: BTreeMap<String, serde_json::Value>,
 }
 
 /// The last completed record of a stage: its head in this cache, else the lock file's key.
@@ -137,6 +141,7 @@ pub fn plan(
             reasons,
             record,
             previous,
+            params: stage.params.clone(),
         });
     }
     Ok(out)

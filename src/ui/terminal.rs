@@ -82,6 +82,12 @@ pub fn explain(s: &StageStatus) -> String {
         }
         None => out.push_str("key: not computable yet\n"),
     }
+    if s.record.is_none() && !s.params.is_empty() {
+        out.push_str("parameters (the key also needs upstream outputs, not known yet):\n");
+        for (name, v) in &s.params {
+            let _ = writeln!(out, "  param   {name} = {v}");
+        }
+    }
     if let Some(r) = &s.record {
         out.push_str("components:\n");
         let _ = writeln!(out, "  schema          {}", r.schema);
