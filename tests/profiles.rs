@@ -120,3 +120,48 @@ fn the_paper_profile_of_every_experiment_pipeline_is_accepted() {
         }
     }
 }
+
+/// The main job departs from the paper's protocol to learn within its CPU budget; its `paper`
+/// profile must restore the protocol (models.md §4) for every train stage.
+#[test]
+fn the_main_jobs_paper_profile_restores_the_papers_protocol() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/incremental.yaml");
+    let cache = tempfile::tempdir().unwrap();
+    let explain = |stage: &str, profile: Option<&str>| {
+        let mut args = vec!["explain", file, stage];
+        if let Some(p) = profile {
+            args.extend(["--profile", p]);
+        }
+        let out = std::process::Command::new(common::bin())
+            .args(&args)
+            .env("SAPIPE_CACHE", cache.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let protocol = [
+        "param   epochs = 50\n",
+        "param   batch_size = 50\n",
+        "param   lr = 0.001\n",
+        "param   readout_bias = \"default\"\n",
+    ];
+    for stage in [
+        "rf_cnn",
+        "rf_sa_incr",
+        "fc2_incr",
+        "fc1_incr",
+        "rf_sa_simul",
+        "ff_sa_simul",
+    ] {
+        let paper = explain(stage, Some("paper"));
+        for line in protocol {
+            assert!(paper.contains(line), "{stage}: {line:?} missing:\n{paper}");
+        }
+        let demo = explain(stage, None);
+        assert!(
+            demo.contains("param   readout_bias = \"mean\"\n"),
+            "{stage}: the demo departs from the protocol:\n{demo}"
+        );
+    }
+}
