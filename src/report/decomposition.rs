@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::tables::{Table, fmt3};
+use super::tables::{MISSING, Table, fmt3, row};
 use crate::neuro::analysis::files::{
     AttentionSummary, DecompositionFigure, DecompositionSummary, ModelSummary, SplitName, file_part,
 };
@@ -18,7 +18,7 @@ fn share_of(fraction: Option<f64>, n: usize) -> String {
             let count = (f * n as f64).round() as usize;
             format!("{:.0}% ({count} of {n})", 100.0 * f)
         }
-        _ => "—".into(),
+        _ => MISSING.into(),
     }
 }
 
@@ -52,7 +52,7 @@ fn fcl_table(stage: &str, s: &DecompositionSummary) -> Option<Table> {
         .collect();
     (!rows.is_empty()).then(|| Table {
         title: format!("Centre and surround in the FCL — {stage}"),
-        header: header.into_iter().map(String::from).collect(),
+        header: row(&header),
         rows,
         notes: vec![format!(
             "How much of each neuron's FCL output comes from the centre hypercolumn rather than \
@@ -92,16 +92,13 @@ fn truth_table(stage: &str, s: &DecompositionSummary) -> Option<Table> {
         .collect();
     (!rows.is_empty()).then(|| Table {
         title: format!("The decomposition against the simulated truth — {stage}"),
-        header: [
+        header: row(&[
             "Model",
             "r, centre vs true centre",
             "r, surround vs true surround modulation",
             "Agree on dominance",
             "r of centre shares across neurons",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect(),
+        ]),
         rows,
         notes: vec![format!(
             "Pearson r per neuron over the {} images, averaged over neurons: 1 means the \
@@ -141,33 +138,30 @@ fn attention_table(stage: &str, s: &DecompositionSummary) -> Option<Table> {
             let verdict = match a.looks_uniform() {
                 Some(true) => "indistinguishable from uniform",
                 Some(false) => "structured",
-                None => "—",
+                None => MISSING,
             };
             Some(vec![
                 model_cell(train, m),
                 a.centre_self_weight
-                    .map_or("—".into(), |w| format!("{w:.4}")),
-                a.uniform.map_or("—".into(), |u| format!("{u:.4}")),
-                relative.map_or("—".into(), |r| format!("{r:.2}×")),
+                    .map_or(MISSING.into(), |w| format!("{w:.4}")),
+                a.uniform.map_or(MISSING.into(), |u| format!("{u:.4}")),
+                relative.map_or(MISSING.into(), |r| format!("{r:.2}×")),
                 a.largest_deviation_from_uniform
-                    .map_or("—".into(), |d| format!("{:.1}%", 100.0 * d)),
+                    .map_or(MISSING.into(), |d| format!("{:.1}%", 100.0 * d)),
                 verdict.into(),
             ])
         })
         .collect();
     (!rows.is_empty()).then(|| Table {
         title: format!("Attention of the centre hypercolumn — {stage}"),
-        header: [
+        header: row(&[
             "Model",
             "Self-weight",
             "Uniform weight",
             "Self-weight / uniform",
             "Largest deviation of the map from uniform",
             "Map",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect(),
+        ]),
         rows,
         notes: vec![format!(
             "The centre hypercolumn's attention weights, averaged over each neuron's top {} \

@@ -48,7 +48,7 @@ impl TableKind {
     }
 }
 
-const MISSING: &str = "—";
+pub(super) const MISSING: &str = "—";
 
 pub fn fmt3(value: Option<f64>) -> String {
     value.map_or(MISSING.into(), |v| format!("{v:.3}"))
@@ -66,7 +66,7 @@ fn fmt_params(value: Option<u64>) -> String {
     value.map_or(MISSING.into(), |v| v.to_string())
 }
 
-fn row(cells: &[&str]) -> Vec<String> {
+pub(super) fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|c| c.to_string()).collect()
 }
 

@@ -63,6 +63,13 @@ pub fn status(statuses: &[StageStatus], definitions: &str) -> String {
     out
 }
 
+/// `  param   NAME = VALUE` lines, as `explain` lists a stage's parameters.
+fn param_lines(out: &mut String, params: &std::collections::BTreeMap<String, serde_json::Value>) {
+    for (name, v) in params {
+        let _ = writeln!(out, "  param   {name} = {v}");
+    }
+}
+
 pub fn explain(s: &StageStatus) -> String {
     let mut out = format!("stage {}: {}\n", s.stage, state_word(s.state));
     match &s.key {
@@ -84,9 +91,7 @@ pub fn explain(s: &StageStatus) -> String {
     }
     if s.record.is_none() && !s.params.is_empty() {
         out.push_str("parameters (the key also needs upstream outputs, not known yet):\n");
-        for (name, v) in &s.params {
-            let _ = writeln!(out, "  param   {name} = {v}");
-        }
+        param_lines(&mut out, &s.params);
     }
     if let Some(r) = &s.record {
         out.push_str("components:\n");
@@ -94,9 +99,7 @@ pub fn explain(s: &StageStatus) -> String {
         let _ = writeln!(out, "  definition      {} (kind {})", r.definition, r.kind);
         let imp = serde_json::to_string(&r.implementation).unwrap_or_default();
         let _ = writeln!(out, "  implementation  {imp}");
-        for (name, v) in &r.params {
-            let _ = writeln!(out, "  param   {name} = {v}");
-        }
+        param_lines(&mut out, &r.params);
         for (name, v) in &r.inputs {
             let _ = writeln!(
                 out,
