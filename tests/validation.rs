@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Project;
+use common::{Project, raw_npy};
 
 const P: &str = "pipelines/demo.yaml";
 
@@ -166,20 +166,6 @@ fn builtin_sizes_are_bounded_and_an_inherited_negative_seed_fails_at_load() {
     );
 }
 
-/// A `.npy` file: header for `descr` and `shape`, then `data` as given.
-fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + dict.len() + 1) % 64 != 0 {
-        dict.push(' ');
-    }
-    dict.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((dict.len() as u16).to_le_bytes());
-    out.extend(dict.as_bytes());
-    out.extend(data);
-    out
-}
-
 #[test]
 fn array_headers_are_checked_against_the_file_size_before_allocating() {
     let p = Project::new();
@@ -188,7 +174,7 @@ fn array_headers_are_checked_against_the_file_size_before_allocating() {
     std::fs::create_dir_all(p.path("data")).unwrap();
     std::fs::write(
         p.path("data/responses.npy"),
-        npy("<f4", "(4, 2)", &responses),
+        raw_npy("<f4", "(4, 2)", &responses),
     )
     .unwrap();
     p.write(
@@ -199,7 +185,7 @@ fn array_headers_are_checked_against_the_file_size_before_allocating() {
         ("(4, 4611686018427387904, 4)", "does not fit in 64 bits"),
         ("(4, 1048576, 4)", "but the file holds only"),
     ] {
-        std::fs::write(p.path("data/images.npy"), npy("|u1", shape, &[0; 16])).unwrap();
+        std::fs::write(p.path("data/images.npy"), raw_npy("|u1", shape, &[0; 16])).unwrap();
         let r = p.sapipe(&["run", P]);
         assert_eq!(r.code, 1, "{}", r.stderr);
         assert!(r.stderr.contains("images.npy"), "{}", r.stderr);

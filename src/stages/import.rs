@@ -1,11 +1,13 @@
 //! The `import` stage kind: reads the user's NumPy recordings ([`crate::neuro::data::import`]) and
 //! writes them as a raw dataset directory (`data`), or fails naming the file, the array and
-//! what was wrong, writing nothing.
+//! what was wrong, writing nothing. Its metrics add the import report (what was read from
+//! where, what was skipped, the split's source, per-neuron response statistics) to the
+//! dataset's summary; its log says the same at length.
 
 use std::path::Path;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::data::import::{ImportConfig, import};
+use crate::neuro::data::import::{ImportConfig, import_reported};
 use crate::neuro::data::summary::dataset_metrics;
 
 pub struct Import;
@@ -16,8 +18,11 @@ impl StageKind for Import {
     }
 
     /// 2: the noise ceiling is the evaluate stage's estimator (see `synthetic`).
+    /// 3: unknown files are errors unless listed in `ignore`; split labels (`split`,
+    /// `is_test`); the import report in the metrics (`array_*`, `skipped`, `split_source`,
+    /// `neuron_*_responses`).
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -26,21 +31,38 @@ impl StageKind for Import {
             test_fraction: ctx.param_f64("test_fraction")?,
             seed: ctx.param_u64("seed")?,
         };
-        let raw = import(source, &cfg).map_err(|e| {
+        let ignore = ignore_list(ctx)?;
+        let imported = import_reported(source, &cfg, &ignore).map_err(|e| {
             KindError::Invalid(format!("stage '{}': parameter 'source': {e}", ctx.stage))
         })?;
+        let raw = &imported.raw;
         raw.write(ctx.output("data")?)
             .map_err(|e| KindError::Failed(format!("stage '{}': output 'data': {e}", ctx.stage)))?;
-        ctx.log(&format!(
-            "imported {} images ({} x {}) x {} neurons from {}",
-            raw.meta.images,
-            raw.meta.height,
-            raw.meta.width,
-            raw.meta.neurons,
-            source.display()
-        ))?;
-        Ok(dataset_metrics(&raw))
+        for line in imported.report.log_lines(raw) {
+            ctx.log(&line)?;
+        }
+        let mut metrics = dataset_metrics(raw);
+        metrics.extend(imported.report.metrics());
+        Ok(metrics)
     }
+}
+
+/// The `ignore` parameter: a list of file or array names.
+fn ignore_list(ctx: &StageContext) -> Result<Vec<String>, KindError> {
+    let value = ctx.param("ignore")?;
+    let invalid = || {
+        KindError::Invalid(format!(
+            "stage '{}': parameter 'ignore' must be a list of file or array names (e.g. \
+             [notes.txt, extra]), found {value}",
+            ctx.stage
+        ))
+    };
+    value
+        .as_array()
+        .ok_or_else(invalid)?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(invalid))
+        .collect()
 }
 
 #[cfg(test)]
@@ -70,8 +92,26 @@ mod tests {
             &[("data", true)],
             dir.path(),
         );
-        assert_eq!(m.unwrap()["test_images"], json!(1));
+        let m = m.unwrap();
+        assert_eq!(m["test_images"], json!(1));
+        assert_eq!(
+            m["array_images"],
+            json!("images.npy: shape [6, 8, 8], dtype |u1")
+        );
+        assert_eq!(
+            m["split_source"],
+            json!("random test_fraction 0.2 with seed 1")
+        );
+        assert_eq!(
+            m["neuron_1_responses"],
+            json!({"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5, "nan": 0})
+        );
         assert!(out["data"].join("images.npy").exists());
+        let log = std::fs::read_to_string(dir.path().join("log.txt")).unwrap();
+        assert!(
+            log.contains("read responses.npy: shape [6, 2], dtype <f4"),
+            "{log}"
+        );
         npy(&src, "responses", &[5, 2], &[0.5f32; 10]);
         let (m, out) = run_kind(
             &Import,
@@ -90,6 +130,33 @@ mod tests {
             std::fs::read_dir(&out["data2"]).unwrap().count(),
             0,
             "nothing written on failure"
+        );
+    }
+
+    #[test]
+    fn ignore_is_a_list_of_names_and_what_it_skips_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("rec");
+        std::fs::create_dir_all(&src).unwrap();
+        npy(&src, "images", &[4, 2, 2], &[1u8; 16]);
+        npy(&src, "responses", &[4, 1], &[0.5f32; 4]);
+        std::fs::write(src.join("notes.txt"), "x").unwrap();
+        let with = |ignore: serde_json::Value| json!({"source": src.display().to_string(), "seed": 1, "ignore": ignore});
+        let (params, _) = params_from_definition("import.yaml", with(json!(["notes"])));
+        let run = |params, sub: &str| {
+            let out = dir.path().join(sub);
+            std::fs::create_dir_all(&out).unwrap();
+            run_kind(&Import, params, BTreeMap::new(), &[("data", true)], &out).0
+        };
+        assert_eq!(
+            run(params, "a").unwrap()["skipped"],
+            json!("notes.txt (ignore)")
+        );
+        let (params, _) = params_from_definition("import.yaml", with(json!([1])));
+        let e = run(params, "b").unwrap_err().to_string();
+        assert!(
+            e.contains("stage 's': parameter 'ignore' must be a list of file or array names"),
+            "{e}"
         );
     }
 }

@@ -266,3 +266,18 @@ pub fn largest_object(objects: &Path) -> (PathBuf, String) {
     let hex = format!("{shard}{}", path.file_name().unwrap().to_string_lossy());
     (path, hex)
 }
+
+/// `.npy` bytes: a header for `descr` and `shape` (a Python tuple), then `data` as given: for
+/// dtypes and malformed files that a NumPy writer would not produce.
+pub fn raw_npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out.extend(data);
+    out
+}

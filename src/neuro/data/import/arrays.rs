@@ -1,6 +1,8 @@
 //! Reading the user's NumPy arrays, whatever their container: a folder of `.npy` files or one
-//! `.npz` archive. Arrays come back with their shape and dtype; errors name the file and the
-//! array (`data.npz: array 'images'` or `recordings/images.npy`).
+//! `.npz` archive. Opening a container takes its inventory ([`super::inventory`]), so only
+//! accepted arrays that are not ignored can be read. Arrays come back with their shape and
+//! dtype, and every read is recorded for the import report; errors name the file and the array
+//! (`data.npz: array 'images'` or `recordings/images.npy`).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -11,6 +13,8 @@ use npyz::{DType, NpyFile, Order, TypeChar};
 use crate::neuro::array::{check_npy_header, precheck_npy};
 
 use super::ImportError;
+use super::inventory::{Inventory, Layout, take_inventory};
+use super::report::{ArrayRead, Skipped};
 
 /// The element types the importer understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,8 +22,12 @@ pub enum Kind {
     U8,
     F32,
     F64,
-    /// Any signed or unsigned integer of 1-8 bytes (index arrays).
+    /// Any signed or unsigned integer of 1-8 bytes (index arrays, integer labels).
     Int,
+    /// Unicode (`<U..`) or byte (`|S..`) strings of at least one character (split labels).
+    Str,
+    /// NumPy's `bool` (`|b1`), each byte 0 or 1 (test masks).
+    Bool,
 }
 
 /// An array as read: shape, and values in its own type (row-major).
@@ -29,6 +37,9 @@ pub enum Values {
     F32(Vec<f32>),
     F64(Vec<f64>),
     Int(Vec<i64>),
+    /// Strings without their trailing NULs; bytes that are not UTF-8 read as U+FFFD.
+    Str(Vec<String>),
+    Bool(Vec<bool>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +52,8 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Values as f32 (uint8 scaled by 1/255 when `scale_u8`).
+    /// Values as f32 (uint8 scaled by 1/255 when `scale_u8`; bool as 0 or 1; strings, which
+    /// are not numbers, as NaN).
     pub fn to_f32(&self, scale_u8: bool) -> Vec<f32> {
         match &self.values {
             Values::U8(v) => {
@@ -51,12 +63,14 @@ impl Loaded {
             Values::F32(v) => v.clone(),
             Values::F64(v) => v.iter().map(|&x| x as f32).collect(),
             Values::Int(v) => v.iter().map(|&x| x as f32).collect(),
+            Values::Str(v) => vec![f32::NAN; v.len()],
+            Values::Bool(v) => v.iter().map(|&b| f32::from(u8::from(b))).collect(),
         }
     }
 }
 
 /// Where arrays are read from.
-pub enum Container {
+enum Place {
     Dir(PathBuf),
     Npz {
         path: PathBuf,
@@ -64,28 +78,46 @@ pub enum Container {
     },
 }
 
+/// An opened source: its place, its inventory, and the arrays read so far.
+pub struct Container {
+    place: Place,
+    inventory: Inventory,
+    reads: Vec<ArrayRead>,
+}
+
 impl Container {
-    /// Opens a folder of `.npy` files or an `.npz` archive.
-    pub fn open(path: &Path) -> Result<Self, ImportError> {
+    /// Opens a folder of `.npy` files or an `.npz` archive and takes its inventory: every file
+    /// (or archive entry) must be accepted or named in `ignore`, and every `ignore` entry must
+    /// name one.
+    pub fn open(path: &Path, ignore: &[String]) -> Result<Self, ImportError> {
         let bad = |message: &str| ImportError::Source {
             path: path.to_owned(),
             message: message.to_owned(),
         };
         if path.as_os_str().is_empty() {
-            return Err(ImportError::Source {
-                path: path.to_owned(),
-                message:
-                    "no source given: set `source` to a folder of .npy files or an .npz archive"
-                        .into(),
-            });
+            return Err(bad(
+                "no source given: set `source` to a folder of .npy files or an .npz archive",
+            ));
         }
         if !path.exists() {
             return Err(bad(
                 "not found (expected a folder of .npy files or an .npz archive)",
             ));
         }
+        let source = path.display().to_string();
         if path.is_dir() {
-            return Ok(Container::Dir(path.to_owned()));
+            let entries = std::fs::read_dir(path)
+                .and_then(|rd| {
+                    rd.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                        .collect::<std::io::Result<Vec<String>>>()
+                })
+                .map_err(|e| bad(&format!("cannot list the folder: {e}")))?;
+            let inventory = take_inventory(&entries, Layout::Folder, ignore, &source)?;
+            return Ok(Container {
+                place: Place::Dir(path.to_owned()),
+                inventory,
+                reads: Vec::new(),
+            });
         }
         if path
             .extension()
@@ -96,81 +128,100 @@ impl Container {
         {
             return Err(bad("expected a folder of .npy files or an .npz archive"));
         }
-        let archive = npyz::npz::NpzArchive::open(path)
+        let mut archive = npyz::npz::NpzArchive::open(path)
             .map_err(|e| bad(&format!("cannot open the .npz archive: {e}")))?;
-        Ok(Container::Npz {
-            path: path.to_owned(),
-            archive,
+        let entries: Vec<String> = archive
+            .zip_archive()
+            .file_names()
+            .map(str::to_owned)
+            .collect();
+        let inventory = take_inventory(&entries, Layout::Archive, ignore, &source)?;
+        Ok(Container {
+            place: Place::Npz {
+                path: path.to_owned(),
+                archive,
+            },
+            inventory,
+            reads: Vec::new(),
         })
     }
 
-    /// How `name` is referred to in messages.
     /// The folder or archive, for messages about several of its arrays.
     pub fn source(&self) -> String {
-        match self {
-            Container::Dir(dir) => dir.display().to_string(),
-            Container::Npz { path, .. } => path.display().to_string(),
+        match &self.place {
+            Place::Dir(dir) => dir.display().to_string(),
+            Place::Npz { path, .. } => path.display().to_string(),
         }
     }
 
+    /// How array `name` is referred to in messages.
     pub fn location(&self, name: &str) -> String {
-        match self {
-            Container::Dir(dir) => dir.join(format!("{name}.npy")).display().to_string(),
-            Container::Npz { path, .. } => format!("{}: array '{name}'", path.display()),
+        match &self.place {
+            Place::Dir(dir) => dir.join(format!("{name}.npy")).display().to_string(),
+            Place::Npz { path, .. } => format!("{}: array '{name}'", path.display()),
         }
     }
 
-    /// The arrays present (for messages).
+    /// How array `name` is referred to in the report, relative to the source:
+    /// `split.npy`, or `rec.npz: array 'split'`.
+    pub fn short(&self, name: &str) -> String {
+        match &self.place {
+            Place::Dir(_) => format!("{name}.npy"),
+            Place::Npz { path, .. } => format!("{}: array '{name}'", file_name(path)),
+        }
+    }
+
+    /// The accepted arrays present and not ignored, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = match self {
-            Container::Dir(dir) => std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .filter_map(|e| {
-                            let p = e.path();
-                            (p.extension().and_then(|x| x.to_str()) == Some("npy"))
-                                .then(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                                .flatten()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Container::Npz { archive, .. } => archive.array_names().map(str::to_owned).collect(),
-        };
-        names.sort();
-        names
+        self.inventory.arrays.iter().cloned().collect()
     }
 
-    /// A file beside the arrays (folders only), e.g. `split.json`.
+    /// Whether accepted array `name` is present and not ignored.
+    pub fn has(&self, name: &str) -> bool {
+        self.inventory.arrays.contains(name)
+    }
+
+    /// A file beside the arrays (folders only), e.g. `split.json`, unless ignored.
     pub fn side_file(&self, file: &str) -> Option<PathBuf> {
-        match self {
-            Container::Dir(dir) => Some(dir.join(file)).filter(|p| p.exists()),
-            Container::Npz { .. } => None,
+        match &self.place {
+            Place::Dir(dir) if self.inventory.side_files.contains(file) => Some(dir.join(file)),
+            _ => None,
         }
     }
 
-    /// Reads array `name` if present, accepting only the element kinds in `allowed`.
+    /// The arrays read so far, in order.
+    pub fn reads(&self) -> &[ArrayRead] {
+        &self.reads
+    }
+
+    /// What the inventory skipped, and why.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.inventory.skipped
+    }
+
+    /// Reads array `name` if present (and not ignored), accepting only the element kinds in
+    /// `allowed`.
     pub fn read(&mut self, name: &str, allowed: &[Kind]) -> Result<Option<Loaded>, ImportError> {
+        if !self.has(name) {
+            return Ok(None);
+        }
         let location = self.location(name);
         let io = |e: std::io::Error| ImportError::Read {
             location: location.clone(),
             message: e.to_string(),
         };
-        match self {
-            Container::Dir(dir) => {
+        let (loaded, file, in_archive) = match &mut self.place {
+            Place::Dir(dir) => {
                 let path = dir.join(format!("{name}.npy"));
-                if !path.exists() {
-                    return Ok(None);
-                }
                 let file = File::open(&path).map_err(io)?;
                 let available = file.metadata().map_err(io)?.len();
                 precheck(&file, available, &location)?;
                 let file = File::open(&path).map_err(io)?;
                 let npy = NpyFile::new(BufReader::new(file)).map_err(io)?;
-                decode(npy, location.clone(), allowed, available).map(Some)
+                let loaded = decode(npy, location.clone(), allowed, available)?;
+                (loaded, format!("{name}.npy"), false)
             }
-            Container::Npz { archive, .. } => {
+            Place::Npz { path, archive } => {
                 // The header is checked on a first read of the entry: npyz trusts it.
                 let entry = npyz::npz::file_name_from_array_name(name);
                 let available = match archive.zip_archive().by_name(&entry) {
@@ -181,12 +232,21 @@ impl Container {
                     }
                     Err(_) => return Ok(None),
                 };
-                match archive.by_name(name).map_err(io)? {
-                    None => Ok(None),
-                    Some(npy) => decode(npy, location.clone(), allowed, available).map(Some),
-                }
+                let Some(npy) = archive.by_name(name).map_err(io)? else {
+                    return Ok(None);
+                };
+                let loaded = decode(npy, location.clone(), allowed, available)?;
+                (loaded, file_name(path), true)
             }
-        }
+        };
+        self.reads.push(ArrayRead {
+            array: name.to_owned(),
+            file,
+            in_archive,
+            shape: loaded.shape.clone(),
+            dtype: loaded.dtype.clone(),
+        });
+        Ok(Some(loaded))
     }
 
     /// Reads a required array; its absence is an error listing what is there.
@@ -201,6 +261,13 @@ impl Container {
     }
 }
 
+/// The last component of `path`, for the report.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 fn kind_of(dtype: &DType) -> Option<Kind> {
     let DType::Plain(t) = dtype else {
         return None;
@@ -210,6 +277,9 @@ fn kind_of(dtype: &DType) -> Option<Kind> {
         (TypeChar::Float, 4) => Some(Kind::F32),
         (TypeChar::Float, 8) => Some(Kind::F64),
         (TypeChar::Int | TypeChar::Uint, 1 | 2 | 4 | 8) => Some(Kind::Int),
+        (TypeChar::Bool, 1) => Some(Kind::Bool),
+        // `<U0` and `|S0` hold nothing: not labels.
+        (TypeChar::UnicodeStr | TypeChar::ByteStr, n) if n > 0 => Some(Kind::Str),
         _ => None,
     }
 }
@@ -222,6 +292,8 @@ fn kind_names(allowed: &[Kind]) -> String {
             Kind::F32 => "float32",
             Kind::F64 => "float64",
             Kind::Int => "an integer type",
+            Kind::Str => "strings (<U.. or |S..)",
+            Kind::Bool => "bool",
         })
         .collect();
     match names.split_last() {
@@ -237,19 +309,15 @@ fn precheck(reader: impl Read, available: u64, location: &str) -> Result<(), Imp
     })
 }
 
-/// Decodes an array of at most `available` bytes (its file's, or its archive entry's, size).
+/// Decodes an array of at most `available` bytes (its file's, or its archive entry's, size):
+/// the dtype must be one of `allowed`, and the header's shape times the item size must fit in
+/// the bytes there are, before anything is allocated.
 fn decode<R: Read>(
     npy: NpyFile<R>,
     location: String,
     allowed: &[Kind],
     available: u64,
 ) -> Result<Loaded, ImportError> {
-    check_npy_header(npy.shape(), npy.len(), npy.dtype().num_bytes(), available).map_err(
-        |message| ImportError::Read {
-            location: location.clone(),
-            message,
-        },
-    )?;
     let dtype = npy.dtype();
     let shown = match &dtype {
         DType::Plain(t) => t.to_string(),
@@ -262,6 +330,17 @@ fn decode<R: Read>(
             expected: kind_names(allowed),
             found: shown.clone(),
         })?;
+    let header = |message: String| ImportError::Read {
+        location: location.clone(),
+        message,
+    };
+    // An item size that overflows (`<U4611686018427387904`) must not pass as one byte.
+    let item_bytes = dtype.num_bytes().filter(|&b| b > 0).ok_or_else(|| {
+        header(format!(
+            "its header declares dtype {shown}, whose item size does not fit in 64 bits"
+        ))
+    })?;
+    check_npy_header(npy.shape(), npy.len(), Some(item_bytes), available).map_err(header)?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let order = npy.order();
     let read_err = |e: std::io::Error| ImportError::Read {
@@ -280,6 +359,9 @@ fn decode<R: Read>(
         Kind::F32 => Values::F32(npy.into_vec::<f32>().map_err(read_err)?),
         Kind::F64 => Values::F64(npy.into_vec::<f64>().map_err(read_err)?),
         Kind::Int => Values::Int(read_ints(npy, &dtype).map_err(read_err)?),
+        Kind::Str => Values::Str(read_strings(npy, &dtype).map_err(read_err)?),
+        // npyz refuses a byte other than 0 or 1 ("invalid value for bool").
+        Kind::Bool => Values::Bool(npy.into_vec::<bool>().map_err(read_err)?),
     };
     let values = if order == Order::Fortran {
         to_row_major(values, &shape)
@@ -291,6 +373,30 @@ fn decode<R: Read>(
         shape,
         dtype: shown,
         values,
+    })
+}
+
+/// Strings of a `<U..` (UTF-32 code points, either byte order) or `|S..` (bytes) array, without
+/// their trailing NULs; what is not a character reads as U+FFFD.
+fn read_strings<R: Read>(npy: NpyFile<R>, dtype: &DType) -> std::io::Result<Vec<String>> {
+    let DType::Plain(t) = dtype else {
+        return Err(std::io::Error::other("not a plain dtype"));
+    };
+    Ok(if t.type_char() == TypeChar::UnicodeStr {
+        npy.into_vec::<Vec<u32>>()?
+            .into_iter()
+            .map(|points| {
+                points
+                    .into_iter()
+                    .map(|p| char::from_u32(p).unwrap_or(char::REPLACEMENT_CHARACTER))
+                    .collect()
+            })
+            .collect()
+    } else {
+        npy.into_vec::<Vec<u8>>()?
+            .into_iter()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect()
     })
 }
 
@@ -318,7 +424,7 @@ fn read_ints<R: Read>(npy: NpyFile<R>, dtype: &DType) -> std::io::Result<Vec<i64
 
 /// Reorders column-major (Fortran) data to row-major.
 fn to_row_major(values: Values, shape: &[usize]) -> Values {
-    fn reorder<T: Copy>(v: Vec<T>, shape: &[usize]) -> Vec<T> {
+    fn reorder<T: Clone>(v: Vec<T>, shape: &[usize]) -> Vec<T> {
         let n = v.len();
         if shape.len() < 2 || n == 0 {
             return v;
@@ -333,7 +439,7 @@ fn to_row_major(values: Values, shape: &[usize]) -> Values {
                 offset += i * stride;
                 stride *= d;
             }
-            out.push(v[offset]);
+            out.push(v[offset].clone());
             for axis in (0..shape.len()).rev() {
                 index[axis] += 1;
                 if index[axis] < shape[axis] {
@@ -349,6 +455,8 @@ fn to_row_major(values: Values, shape: &[usize]) -> Values {
         Values::F32(v) => Values::F32(reorder(v, shape)),
         Values::F64(v) => Values::F64(reorder(v, shape)),
         Values::Int(v) => Values::Int(reorder(v, shape)),
+        Values::Str(v) => Values::Str(reorder(v, shape)),
+        Values::Bool(v) => Values::Bool(reorder(v, shape)),
     }
 }
 

@@ -12,25 +12,30 @@
 //! test_repeats  [R, N_test, neurons], float32 or float64, optional; NaN marks a missing
 //!               trial, each (image, neuron) needs at least one trial; row i belongs to the
 //!               image split.test[i], so an explicit split is required
-//! train, validation, test
-//!               1-D integer image indices, optional (the explicit split); a folder may give
-//!               split.json ({"train": [...], "validation": [...] or null, "test": [...]})
-//!               instead
+//! split, is_test, train, validation, test (or split.json in a folder)
+//!               optional, one convention at most: the explicit split (see [`split`])
 //! ```
 //!
-//! Without an explicit split, `test_fraction` of the images (chosen with the seed) are test
-//! images and validation is left to `preprocess`. Every malformed input is rejected with a
-//! message naming the file, the array, and what was expected and found.
+//! Every other file (or archive entry) is an error that lists what was found and what is
+//! accepted, unless the stage's `ignore` list names it; hidden files of a folder (`.DS_Store`)
+//! are skipped and reported ([`inventory`]). Without an explicit split, `test_fraction` of the
+//! images (chosen with the seed) are test images and validation is left to `preprocess`. Every
+//! malformed input is rejected with a message naming the file, the array, and what was
+//! expected and found. What was read, skipped and decided is the [`ImportReport`].
 
 pub mod arrays;
+pub mod inventory;
+pub mod report;
+pub mod split;
 
 use std::path::{Path, PathBuf};
 
-use arrays::{Container, Kind, Loaded, Values};
+use arrays::{Container, Kind, Loaded};
+pub use report::{ImportReport, SplitSource};
+use split::{explicit_split, seeded_split};
 
 use super::raw::{FORMAT, RawDataset, RawMeta, Split};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::random::sequential::Stream;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -59,6 +64,31 @@ pub enum ImportError {
     Split { location: String, message: String },
     #[error("{location}: cannot read: {message}")]
     Read { location: String, message: String },
+    /// Files (or archive entries) that are neither accepted nor ignored.
+    #[error("{location}: {}", inventory::unknown_message(*.layout, .unknown, .found, .accepted))]
+    Unknown {
+        location: String,
+        layout: inventory::Layout,
+        unknown: Vec<String>,
+        found: Vec<String>,
+        accepted: Vec<String>,
+    },
+    /// An `ignore` entry that names no file (or array).
+    #[error("{location}: {}", inventory::unmatched_message(*.layout, .entry, .found))]
+    IgnoreUnmatched {
+        location: String,
+        layout: inventory::Layout,
+        entry: String,
+        found: Vec<String>,
+    },
+    #[error(
+        "{location}: `ignore` entry '{entry}' would skip the required array {array} (images and responses are required)"
+    )]
+    IgnoreRequired {
+        location: String,
+        entry: String,
+        array: String,
+    },
 }
 
 /// How to import.
@@ -69,9 +99,27 @@ pub struct ImportConfig {
     pub seed: u64,
 }
 
-/// Reads and checks everything under `source` and returns the raw dataset.
+/// A checked import: the raw dataset, and the report of how it was made.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub raw: RawDataset,
+    pub report: ImportReport,
+}
+
+/// Reads and checks everything under `source` (nothing ignored) and returns the raw dataset.
 pub fn import(source: &Path, cfg: &ImportConfig) -> Result<RawDataset, ImportError> {
-    let mut c = Container::open(source)?;
+    import_reported(source, cfg, &[]).map(|i| i.raw)
+}
+
+/// Reads and checks everything under `source` except what `ignore` names (file or array names,
+/// with or without extension; each must name something), and returns the raw dataset with
+/// its report.
+pub fn import_reported(
+    source: &Path,
+    cfg: &ImportConfig,
+    ignore: &[String],
+) -> Result<Imported, ImportError> {
+    let mut c = Container::open(source, ignore)?;
     let images = c.require("images", &[Kind::U8, Kind::F32, Kind::F64])?;
     let (n, h, w) = image_dims(&images)?;
     let pixels = images.to_f32(true);
@@ -101,19 +149,27 @@ pub fn import(source: &Path, cfg: &ImportConfig) -> Result<RawDataset, ImportErr
         });
     }
     let repeats = c.read("test_repeats", &[Kind::F32, Kind::F64])?;
-    let split = match explicit_split(&mut c, n)? {
+    let (split, split_source) = match explicit_split(&mut c, n)? {
         Some(s) => s,
         None if repeats.is_some() => {
             return Err(ImportError::Split {
                 location: c.location("test_repeats"),
-                message: "test repeats need an explicit split naming their test images: add \
-                          test (and train) index arrays, or split.json in a folder"
+                message: "test repeats need an explicit split naming their test images: add a \
+                          split array of labels, an is_test mask, test (and train) index \
+                          arrays, or split.json in a folder"
                     .into(),
             });
         }
-        None => seeded_split(n, cfg, &responses.location)?,
+        None => (
+            seeded_split(n, cfg, &responses.location)?,
+            SplitSource::Seeded {
+                test_fraction: cfg.test_fraction,
+                seed: cfg.seed,
+            },
+        ),
     };
     let mut values = responses.to_f32(false);
+    let neurons = report::neuron_stats(&values, k);
     let repeats = match repeats {
         Some(r) => Some(check_repeats(&r, &split, k, &mut values)?),
         None => None,
@@ -135,8 +191,15 @@ pub fn import(source: &Path, cfg: &ImportConfig) -> Result<RawDataset, ImportErr
         });
     }
     let r_count = repeats.as_ref().map(|r: &ArrayF32| r.shape[0]);
-    let seeded = !has_explicit_split(&c);
-    Ok(RawDataset {
+    let seeded = matches!(split_source, SplitSource::Seeded { .. });
+    let report = ImportReport {
+        source: source.to_owned(),
+        arrays: c.reads().to_vec(),
+        skipped: c.skipped().to_vec(),
+        split: split_source,
+        neurons,
+    };
+    let raw = RawDataset {
         images: ArrayF32::new(vec![n, h, w], pixels),
         responses: ArrayF32::new(vec![n, k], values),
         split,
@@ -153,7 +216,8 @@ pub fn import(source: &Path, cfg: &ImportConfig) -> Result<RawDataset, ImportErr
             repeats: r_count,
             seed: seeded.then_some(cfg.seed),
         },
-    })
+    };
+    Ok(Imported { raw, report })
 }
 
 /// (N, H, W) of an image array in any of the accepted layouts.
@@ -166,115 +230,6 @@ fn image_dims(images: &Loaded) -> Result<(usize, usize, usize), ImportError> {
             found: images.shape.clone(),
         }),
     }
-}
-
-fn has_explicit_split(c: &Container) -> bool {
-    c.side_file("split.json").is_some()
-        || ["train", "validation", "test"]
-            .iter()
-            .any(|a| c.names().iter().any(|n| n == a))
-}
-
-/// The split given by the user (split.json or index arrays), checked against `n` images.
-fn explicit_split(c: &mut Container, n: usize) -> Result<Option<Split>, ImportError> {
-    let json = c.side_file("split.json");
-    let arrays_given = ["train", "validation", "test"]
-        .iter()
-        .any(|a| c.names().iter().any(|x| x == a));
-    let (split, location) = match (json, arrays_given) {
-        (Some(path), true) => {
-            return Err(ImportError::Split {
-                location: path.display().to_string(),
-                message: "both split.json and train/validation/test arrays are given; keep one"
-                    .into(),
-            });
-        }
-        (Some(path), false) => {
-            let location = path.display().to_string();
-            let text = std::fs::read_to_string(&path).map_err(|e| ImportError::Read {
-                location: location.clone(),
-                message: e.to_string(),
-            })?;
-            let split: Split = serde_json::from_str(&text).map_err(|e| ImportError::Split {
-                location: location.clone(),
-                message: format!("expected {{\"train\": [...], \"validation\": [...] or null, \"test\": [...]}}: {e}"),
-            })?;
-            (split, location)
-        }
-        (None, true) => {
-            let train = index_array(c, "train", n)?.unwrap_or_default();
-            let validation = index_array(c, "validation", n)?;
-            let test = index_array(c, "test", n)?.unwrap_or_default();
-            (
-                Split {
-                    train,
-                    validation,
-                    test,
-                },
-                format!("{} (index arrays train, validation, test)", c.source()),
-            )
-        }
-        (None, false) => return Ok(None),
-    };
-    split
-        .check(n)
-        .map_err(|message| ImportError::Split { location, message })?;
-    Ok(Some(split))
-}
-
-fn index_array(c: &mut Container, name: &str, n: usize) -> Result<Option<Vec<usize>>, ImportError> {
-    let Some(a) = c.read(name, &[Kind::Int])? else {
-        return Ok(None);
-    };
-    if a.shape.len() != 1 {
-        return Err(ImportError::Shape {
-            location: a.location.clone(),
-            expected: "[count] (a 1-D list of image indices)".into(),
-            found: a.shape.clone(),
-        });
-    }
-    let Values::Int(v) = &a.values else {
-        return Err(ImportError::Dtype {
-            location: a.location.clone(),
-            expected: "an integer type".into(),
-            found: a.dtype.clone(),
-        });
-    };
-    v.iter()
-        .map(|&i| {
-            usize::try_from(i)
-                .ok()
-                .filter(|&u| u < n)
-                .ok_or_else(|| ImportError::Split {
-                    location: a.location.clone(),
-                    message: format!(
-                        "index {i} is not an image index (there are {n} images: 0..{n})"
-                    ),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// Test images chosen with the seed: `test_fraction` of them, at least one, leaving one to train.
-fn seeded_split(n: usize, cfg: &ImportConfig, location: &str) -> Result<Split, ImportError> {
-    if n < 2 {
-        return Err(ImportError::Split {
-            location: location.to_owned(),
-            message: format!("{n} image(s): at least 2 are needed to hold out a test set"),
-        });
-    }
-    let n_test = ((cfg.test_fraction * n as f64).round() as usize).clamp(1, n - 1);
-    let perm = Stream::new(cfg.seed, "import/test", 0).permutation(n);
-    let mut test: Vec<usize> = perm[..n_test].to_vec();
-    let mut train: Vec<usize> = perm[n_test..].to_vec();
-    test.sort_unstable();
-    train.sort_unstable();
-    Ok(Split {
-        train,
-        validation: None,
-        test,
-    })
 }
 
 /// Checks test repeats against the split and writes their NaN-means into the test rows of
@@ -328,5 +283,7 @@ fn check_repeats(
     Ok(ArrayF32::new(r.shape.clone(), data))
 }
 
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod tests;

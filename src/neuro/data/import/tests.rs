@@ -1,12 +1,13 @@
-//! Import: valid layouts in both containers, and one test per malformed input checking that
-//! its message names the file, the array and what was expected and found.
+//! Import: valid layouts in both containers, one test per malformed input checking that its
+//! message names the file, the array and what was expected and found, unknown files and
+//! `ignore`, and the import report. Split conventions are in `split_tests.rs`.
 
 use npyz::WriterBuilder;
 
 use super::*;
 use crate::neuro::data::fixtures::npy;
 
-fn cfg() -> ImportConfig {
+pub(super) fn cfg() -> ImportConfig {
     ImportConfig {
         test_fraction: 0.25,
         seed: 1,
@@ -14,7 +15,7 @@ fn cfg() -> ImportConfig {
 }
 
 /// A valid folder: `n` uint8 images of 31 x 31, 3 neurons, float64 responses.
-fn valid_dir(n: usize) -> tempfile::TempDir {
+pub(super) fn valid_dir(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let pixels: Vec<u8> = (0..n * 31 * 31).map(|i| (i * 7 % 256) as u8).collect();
     npy(dir.path(), "images", &[n as u64, 31, 31], &pixels);
@@ -23,7 +24,7 @@ fn valid_dir(n: usize) -> tempfile::TempDir {
     dir
 }
 
-fn error(dir: &Path) -> String {
+pub(super) fn error(dir: &Path) -> String {
     import(dir, &cfg()).unwrap_err().to_string()
 }
 
@@ -260,4 +261,157 @@ fn responses_without_neurons_are_refused() {
         e.contains("responses.npy: expected shape [N=4, neurons] with at least one neuron"),
         "{e}"
     );
+}
+
+/// `.npy` bytes with header `descr` and `shape` (a Python tuple), then `data` as given: for
+/// dtypes the fixtures cannot write, and for malformed files.
+pub(super) fn raw_npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// NumPy's `<U{width}` encoding of `labels`.
+pub(super) fn utf32(labels: &[&str], width: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in labels {
+        let points: Vec<u32> = l.chars().map(u32::from).collect();
+        for i in 0..width {
+            out.extend(points.get(i).copied().unwrap_or(0).to_le_bytes());
+        }
+    }
+    out
+}
+
+fn write(dir: &Path, file: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(file), bytes).unwrap();
+}
+
+#[test]
+fn unknown_files_are_errors_that_list_what_is_there_and_what_is_accepted() {
+    let dir = valid_dir(4);
+    write(dir.path(), "notes.txt", b"recorded on a Tuesday");
+    let e = error(dir.path());
+    let folder = dir.path().display().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{folder}: unknown file notes.txt; found: images.npy, notes.txt, responses.npy; \
+             accepted: images.npy, responses.npy, test_repeats.npy,"
+        )),
+        "{e}"
+    );
+    assert!(e.ends_with("(e.g. ignore: [notes.txt])"), "{e}");
+    // A misspelt array is unknown too, with the name it was probably meant to be.
+    std::fs::remove_file(dir.path().join("notes.txt")).unwrap();
+    npy(dir.path(), "tests", &[1], &[3i32]);
+    let e = error(dir.path());
+    assert!(
+        e.contains("unknown file tests.npy (did you mean 'test.npy'?)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn ignore_skips_files_and_arrays_and_must_name_something() {
+    let dir = valid_dir(4);
+    write(dir.path(), "notes.txt", b"x");
+    npy(dir.path(), "extra", &[2], &[1f32, 2.0]);
+    write(dir.path(), ".DS_Store", b"finder");
+    let ignore = |names: &[&str]| -> Vec<String> { names.iter().map(|s| s.to_string()).collect() };
+    let done = import_reported(dir.path(), &cfg(), &ignore(&["notes", "extra.npy"])).unwrap();
+    let skipped: Vec<String> = done.report.skipped.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        skipped,
+        [
+            ".DS_Store (hidden)",
+            "extra.npy (ignore)",
+            "notes.txt (ignore)"
+        ]
+    );
+    let read: Vec<&str> = done
+        .report
+        .arrays
+        .iter()
+        .map(|a| a.array.as_str())
+        .collect();
+    assert_eq!(read, ["images", "responses"]);
+    let e = import_reported(dir.path(), &cfg(), &ignore(&["notes", "extra", "nope"]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with(
+            "`ignore` entry 'nope' names no file; found: .DS_Store, extra.npy, images.npy, \
+             notes.txt, responses.npy"
+        ),
+        "{e}"
+    );
+    // Ignoring an accepted optional array means it is not used.
+    npy(dir.path(), "test_repeats", &[2, 1, 3], &[0f32; 6]);
+    let done = import_reported(
+        dir.path(),
+        &cfg(),
+        &ignore(&["notes", "extra", "test_repeats"]),
+    )
+    .unwrap();
+    assert_eq!(done.raw.test_repeats, None);
+}
+
+#[test]
+fn an_npz_with_an_unknown_array_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.npz");
+    let mut zip = npyz::zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    for (name, bytes) in [
+        ("images.npy", raw_npy("|u1", "(2, 1, 1)", &[0, 1])),
+        ("responses.npy", raw_npy("<f4", "(2, 1)", &[0; 8])),
+        ("arr_0.npy", raw_npy("<f4", "(1,)", &[0; 4])),
+    ] {
+        zip.start_file(name, npyz::zip::write::FileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let e = error(&path);
+    assert!(
+        e.contains(
+            "rec.npz: unknown array arr_0; found: arr_0, images, responses; accepted: \
+                    images, responses,"
+        ),
+        "{e}"
+    );
+    let done = import_reported(&path, &cfg(), &["arr_0".to_string()]).unwrap();
+    assert_eq!(done.report.skipped[0].to_string(), "arr_0 (ignore)");
+    assert_eq!(
+        done.report.arrays[0].to_string(),
+        "rec.npz, array images: shape [2, 1, 1], dtype |u1"
+    );
+}
+
+#[test]
+fn the_report_says_what_was_read_and_where_the_split_came_from() {
+    let dir = valid_dir(8);
+    let done = import_reported(dir.path(), &cfg(), &[]).unwrap();
+    let r = &done.report;
+    assert_eq!(
+        r.arrays.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        [
+            "images.npy: shape [8, 31, 31], dtype |u1",
+            "responses.npy: shape [8, 3], dtype <f8"
+        ]
+    );
+    assert_eq!(r.split.to_string(), "random test_fraction 0.25 with seed 1");
+    assert_eq!(r.neurons.len(), 3);
+    // Neuron 0 sees (i * 3 % 11) / 10 for images 0..8: 0, .3, .6, .9, .1, .4, .7, 1.0.
+    assert!((r.neurons[0].mean - 0.5).abs() < 1e-6, "{:?}", r.neurons[0]);
+    assert_eq!((r.neurons[0].min, r.neurons[0].max), (0.0, 1.0));
+    let m = r.metrics();
+    assert_eq!(m["split_source"], "random test_fraction 0.25 with seed 1");
+    assert!(m.contains_key("neuron_2_responses") && !m.contains_key("skipped"));
 }
