@@ -83,5 +83,13 @@ fn bench_train(
     settings.steps = args.steps;
     settings.rounds = args.rounds;
     settings.batch_size = args.batch_size;
+    settings.per_neuron = args.per_neuron;
+    settings.memory = match &args.memory {
+        Some(text) => Some(
+            sapipe::neuro::train::memory::Budget::parse(text)
+                .map_err(|e| format!("--memory: {e}"))?,
+        ),
+        None => None,
+    };
     bench_train(&settings).map_err(|e| e.to_string())
 }

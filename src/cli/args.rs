@@ -255,6 +255,13 @@ pub struct BenchTrainArgs {
     /// Deterministic algorithms (as pipelines default to).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub deterministic: bool,
+    /// Memory budget of the population trainer, as the train stage's `memory` (auto, 8GiB, ...):
+    /// it trains in chunks of neurons that fit. Without it the population is one chunk.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Also time the one-neuron-at-a-time baseline.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub per_neuron: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -281,7 +288,12 @@ impl BenchTrainArgs {
             self.batch_size.to_string(),
             "--deterministic".into(),
             self.deterministic.to_string(),
+            "--per-neuron".into(),
+            self.per_neuron.to_string(),
         ];
+        if let Some(memory) = &self.memory {
+            v.extend(["--memory".into(), memory.clone()]);
+        }
         if self.json {
             v.push("--json".into());
         }

@@ -45,6 +45,7 @@ pub fn key_record(
         inputs.insert(name.clone(), key);
     }
     let mut params = stage.params.clone();
+    params.retain(|name, _| def.params.get(name).is_none_or(|p| p.key));
     for (name, path) in &stage.paths {
         let digest = Manifest::digest_path(path).map_err(|e| {
             ExecError::Input(format!(

@@ -59,6 +59,8 @@ pub struct ParamSpec {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub doc: String,
+    /// Whether the value enters the stage key (`key: false`: it changes how, not what).
+    pub key: bool,
 }
 
 impl ParamSpec {
@@ -86,6 +88,7 @@ impl ParamSpec {
             min: raw.min,
             max: raw.max,
             doc: raw.doc.clone(),
+            key: raw.key,
         };
         if let Some(choices) = &raw.choices {
             let checked: Result<Vec<Value>, String> = choices
@@ -217,6 +220,7 @@ mod tests {
             min: Some(0.0),
             max: None,
             doc: String::new(),
+            key: true,
         })
         .unwrap()
     }
@@ -252,6 +256,7 @@ mod tests {
             min: None,
             max: None,
             doc: String::new(),
+            key: true,
         };
         assert!(
             ParamSpec::from_raw(&raw)

@@ -56,6 +56,14 @@ pub struct RawParam {
     pub max: Option<f64>,
     #[serde(default)]
     pub doc: String,
+    /// `false` for a parameter that changes how a result is computed, not what it is (a
+    /// memory budget): it stays out of the stage key.
+    #[serde(default = "yes")]
+    pub key: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

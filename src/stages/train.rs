@@ -20,7 +20,7 @@ pub struct TrainKind;
 
 fn train_error(stage: &str, e: TrainError) -> KindError {
     match e {
-        TrainError::NonFinite { .. } | TrainError::Device(_) => {
+        TrainError::NonFinite { .. } | TrainError::Device(_) | TrainError::OutOfMemory(_) => {
             KindError::Failed(format!("stage '{stage}': {e}"))
         }
         _ => KindError::Invalid(format!("stage '{stage}': {e}")),
@@ -158,6 +158,7 @@ mod tests {
             ("freeze_mode", json!("strict")),
             ("selection", json!("per-neuron")),
             ("strategy", json!("auto")),
+            ("memory", json!("auto")),
             ("combine_init", json!("auto")),
             ("readout_bias", json!("default")),
             ("label", json!("")),

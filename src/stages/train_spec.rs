@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::kind::Params;
 use crate::neuro::model::{FreezeMode, ModelId};
+use crate::neuro::train::memory::Budget;
 use crate::neuro::train::spec::{CombineChoice, InitSpec, TrainSpec};
 use crate::neuro::train::{ReadoutBias, Selection, Strategy};
 
@@ -14,7 +15,9 @@ use crate::neuro::train::{ReadoutBias, Selection, Strategy};
 /// 4: typed `info.json` (says `incremental`, `init`, `frozen`); an undefined validation CORR
 ///    is an empty field of `curves.csv`, not NaN.
 /// 5: `info.json` records the training recipe (epochs, batch, lr, readout bias, images).
-pub const VERSION: u32 = 5;
+/// 6: on CPU every neuron computes exactly what it computes alone (chunk invariance), which
+///    changes the population's rounding.
+pub const VERSION: u32 = 6;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {
@@ -150,6 +153,7 @@ pub fn resolve(params: &Params) -> Result<TrainSpec, String> {
             ReadoutBias::parse,
             ReadoutBias::VALID,
         )?,
+        memory: Budget::parse(text("memory")?).map_err(|e| format!("memory: {e}"))?,
         init: init_param(params)?,
         label: match text("label")? {
             "" => None,

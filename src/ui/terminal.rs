@@ -354,11 +354,11 @@ pub fn models(
 
 #[cfg(feature = "torch")]
 pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
-    format!(
-        "train throughput, {} x {} neurons on {}, batch {}, {} timed steps per network, median of {} alternating rounds\n\
-         population trainer ({} neurons per computation): {:.0} image x neuron / s\n\
-         one neuron at a time (baseline):            {:.0} image x neuron / s\n\
-         ratio population / one-at-a-time: {:.2} ({} is faster)\n",
+    use crate::neuro::train::memory::gib;
+    let show = |bytes: Option<u64>| bytes.map_or_else(|| "unknown".to_owned(), gib);
+    let mut out = format!(
+        "train throughput, {} x {} neurons on {}, batch {}, {} timed steps per network, median of {} rounds\n\
+         population trainer ({} neurons per chunk): {:.0} image x neuron / s\n",
         b.model,
         b.neurons,
         b.device,
@@ -367,10 +367,27 @@ pub fn bench_train(b: &crate::neuro::train::bench::BenchReport) -> String {
         b.rounds,
         b.population.group_size,
         b.population.images_neuron_per_s,
-        b.per_neuron.images_neuron_per_s,
-        b.ratio,
-        b.faster
-    )
+    );
+    if let (Some(one), Some(ratio), Some(faster)) = (&b.per_neuron, b.ratio, b.faster) {
+        out.push_str(&format!(
+            "one neuron at a time (baseline):            {:.0} image x neuron / s\n\
+             ratio population / one-at-a-time: {ratio:.2} ({faster} is faster)\n",
+            one.images_neuron_per_s
+        ));
+    }
+    let m = &b.memory;
+    out.push_str(&format!(
+        "memory: budget {}{}; peak resident {} (predicted {}; {} before training, {} per neuron)\n",
+        m.budget,
+        m.budget_bytes
+            .map(|bytes| format!(" = {} for the process", gib(bytes)))
+            .unwrap_or_default(),
+        show(m.peak_rss_bytes),
+        show(m.predicted_peak_bytes),
+        show(m.start_rss_bytes),
+        gib(m.per_neuron_bytes),
+    ));
+    out
 }
 
 pub fn bench_data(b: &crate::neuro::data::sim::bench::BenchReport) -> String {

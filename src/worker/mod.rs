@@ -31,10 +31,14 @@ pub fn worker_path() -> Option<PathBuf> {
 /// allocates activations of up to hundreds of MB every step; above 32 MB glibc serves each
 /// with a fresh `mmap` and unmaps it on free, so every step page-faults its memory in again
 /// (17% of a CPU training step in `perf`, and the population trainer 1.4x slower on 2 cores).
-/// Serving them from the heap and not trimming it keeps the pages between steps.
-pub const WORKER_MALLOC_ENV: [(&str, &str); 2] = [
+/// Serving them from the heap and not trimming it keeps the pages between steps. One arena for
+/// all threads: with one per thread, freed blocks of one arena cannot serve another's requests,
+/// and the peak resident memory of a training step came out up to 1.4x what it holds (the
+/// memory model's budgets would not hold); with one, 1.04-1.09x.
+pub const WORKER_MALLOC_ENV: [(&str, &str); 3] = [
     ("MALLOC_MMAP_MAX_", "0"),
     ("MALLOC_TRIM_THRESHOLD_", "17179869184"),
+    ("MALLOC_ARENA_MAX", "1"),
 ];
 
 /// A command that starts the worker at `path`, with its malloc settings.

@@ -19,6 +19,9 @@ pub trait DropoutMasks {
     /// The mask of dropout layer `layer` for `channels` channels per neuron, shaped
     /// `[B, P*channels, 1, 1]`, with values 0 (dropped) or 1/(1-p) (kept).
     fn mask(&self, layer: usize, channels: usize) -> Tensor;
+
+    /// The masks of the `index`-th neuron of the population alone (the same values).
+    fn neuron(&self, index: usize) -> Box<dyn DropoutMasks + '_>;
 }
 
 /// How a block runs in one forward pass: inference (running statistics, no dropout) or
@@ -74,29 +77,15 @@ impl Conv {
         }
     }
 
-    /// On CUDA a per-neuron convolution is one grouped convolution (`groups = P`). On CPU it
-    /// is P ordinary convolutions on the neurons' channel chunks, concatenated: oneDNN's grouped
-    /// kernel was measured 2x slower there than P single-group ones (30 channels, 23x23, batch
-    /// 50), and each neuron then runs exactly the kernel it would run alone.
+    /// A per-neuron convolution of a population is one grouped convolution (`groups = P`); the
+    /// CPU path runs every neuron alone (`Network::forward`), where P is 1.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let s = self.weight.size();
         let (p, c_out) = (s[0], s[1]);
         let w = self.weight.view([p * c_out, s[2], s[3], s[4]]);
         let b = self.bias.view([p * c_out]);
-        if self.shared_input || p == 1 {
-            return x.conv2d(&w, Some(b), [1, 1], [0, 0], [1, 1], 1);
-        }
-        if x.device().is_cuda() {
-            return x.conv2d(&w, Some(b), [1, 1], [0, 0], [1, 1], p);
-        }
-        let parts: Vec<Tensor> = x
-            .chunk(p, 1)
-            .iter()
-            .zip(self.weight.unbind(0))
-            .zip(self.bias.unbind(0))
-            .map(|((xi, wi), bi)| xi.conv2d(&wi, Some(bi), [1, 1], [0, 0], [1, 1], 1))
-            .collect();
-        Tensor::cat(&parts, 1)
+        let groups = if self.shared_input { 1 } else { p };
+        x.conv2d(&w, Some(b), [1, 1], [0, 0], [1, 1], groups)
     }
 }
 

@@ -51,12 +51,53 @@ pub struct Network {
     vars: Vars,
     frozen: BTreeSet<Unit>,
     freeze_mode: FreezeMode,
+    /// The blocks over the whole population's variables (the CUDA path).
+    layers: Layers,
+}
+
+/// The blocks of one architecture over a set of variables: a population's, or one neuron's
+/// slices of them.
+struct Layers {
     alpha1: ConvBlock,
     alpha2: ConvBlock,
     sa: Option<SaBlock>,
     beta1: ConvBlock,
     beta2: ConvBlock,
     readout: Readout,
+}
+
+impl Layers {
+    fn new(arch: &Architecture, vars: &Vars) -> Self {
+        let c = arch.channels;
+        Layers {
+            alpha1: ConvBlock::alpha(vars, "alpha1", c, true, DROPOUT_ALPHA1),
+            alpha2: ConvBlock::alpha(vars, "alpha2", c, false, DROPOUT_ALPHA2),
+            sa: arch
+                .attention
+                .map(|a| SaBlock::new(vars, a.value_mapping, c, DROPOUT_SA)),
+            beta1: ConvBlock::beta(vars, "beta1", c, Some(DROPOUT_BETA)),
+            beta2: ConvBlock::beta(vars, "beta2", c, None),
+            readout: Readout::new(vars, arch),
+        }
+    }
+}
+
+impl Output {
+    /// The outputs of consecutive groups of neurons as one population's.
+    fn concat(parts: &[Output]) -> Output {
+        let cat = |f: &dyn Fn(&Output) -> &Tensor| {
+            Tensor::cat(&parts.iter().map(f).collect::<Vec<_>>(), 1)
+        };
+        Output {
+            prediction: cat(&|o| &o.prediction),
+            features: cat(&|o| &o.features),
+            attention: parts
+                .iter()
+                .map(|o| o.attention.as_ref())
+                .collect::<Option<Vec<_>>>()
+                .map(|a| Tensor::cat(&a, 1)),
+        }
+    }
 }
 
 /// A `[shape]` tensor on `device` holding `data`.
@@ -129,47 +170,14 @@ impl Network {
         Ok(Self::assemble(arch, indices.to_vec(), specs, vars))
     }
 
-    /// The same networks computing in `kind` (e.g. `Kind::Double` for reference checks). Call
-    /// it before `freeze` and before handing the trainable variables to an optimiser.
-    pub fn into_kind(self, kind: Kind) -> Self {
-        if self.vars.values().all(|t| t.kind() == kind) {
-            return self;
-        }
-        let vars = self
-            .vars
-            .iter()
-            .map(|(name, t)| {
-                let converted = t.detach().to_kind(kind);
-                let converted = if t.requires_grad() {
-                    converted.set_requires_grad(true)
-                } else {
-                    converted
-                };
-                (name.clone(), converted)
-            })
-            .collect();
-        let mut net = Self::assemble(self.arch, self.neuron_ids, self.specs, vars);
-        net.frozen = self.frozen;
-        net.freeze_mode = self.freeze_mode;
-        net
-    }
-
     fn assemble(
         arch: Architecture,
         neuron_ids: Vec<usize>,
         specs: Vec<VarSpec>,
         vars: Vars,
     ) -> Self {
-        let c = arch.channels;
         Network {
-            alpha1: ConvBlock::alpha(&vars, "alpha1", c, true, DROPOUT_ALPHA1),
-            alpha2: ConvBlock::alpha(&vars, "alpha2", c, false, DROPOUT_ALPHA2),
-            sa: arch
-                .attention
-                .map(|a| SaBlock::new(&vars, a.value_mapping, c, DROPOUT_SA)),
-            beta1: ConvBlock::beta(&vars, "beta1", c, Some(DROPOUT_BETA)),
-            beta2: ConvBlock::beta(&vars, "beta2", c, None),
-            readout: Readout::new(&vars, &arch),
+            layers: Layers::new(&arch, &vars),
             arch,
             neuron_ids,
             specs,
@@ -236,24 +244,63 @@ impl Network {
         }
     }
 
-    /// Runs the networks on `images` (`[B, 1, S, S]`, shared by all neurons).
+    /// Runs the networks on `images` (`[B, 1, S, S]`, shared by all neurons). On CUDA the
+    /// population is one computation (grouped convolutions, batched attention and readouts).
+    /// On CPU each neuron runs on its own slices of the variables: exactly the computation it
+    /// has alone, so no result depends on which neurons share a group (chunk invariance; the
+    /// batched kernels' summation order depends on the population's size). One graph still
+    /// spans the group, so a step is one backward pass and one Adam update.
     pub fn forward(&self, images: &Tensor, pass: Pass) -> Output {
-        let h = self.alpha1.forward(images, self.mode(Unit::Alpha1, pass));
-        let h = self.alpha2.forward(&h, self.mode(Unit::Alpha2, pass));
-        let (h, attention) = match &self.sa {
+        if images.device().is_cuda() {
+            return self.forward_layers(&self.layers, images, pass);
+        }
+        let outputs: Vec<Output> = self
+            .neuron_slices()
+            .iter()
+            .enumerate()
+            .map(|(i, vars)| {
+                let layers = Layers::new(&self.arch, vars);
+                match pass {
+                    Pass::Eval => self.forward_layers(&layers, images, Pass::Eval),
+                    Pass::Train(masks) => {
+                        let own = masks.neuron(i);
+                        self.forward_layers(&layers, images, Pass::Train(own.as_ref()))
+                    }
+                }
+            })
+            .collect();
+        Output::concat(&outputs)
+    }
+
+    /// Every neuron's variables as views `[1, ...]` into the population's (one `unbind` per
+    /// variable, so gradients flow back in one node; batch-norm statistics update in place).
+    fn neuron_slices(&self) -> Vec<Vars> {
+        let mut slices: Vec<Vars> = (0..self.neurons()).map(|_| Vars::new()).collect();
+        for (name, t) in &self.vars {
+            for (slice, piece) in slices.iter_mut().zip(t.unbind(0)) {
+                slice.insert(name.clone(), piece.unsqueeze(0));
+            }
+        }
+        slices
+    }
+
+    fn forward_layers(&self, layers: &Layers, images: &Tensor, pass: Pass) -> Output {
+        let h = layers.alpha1.forward(images, self.mode(Unit::Alpha1, pass));
+        let h = layers.alpha2.forward(&h, self.mode(Unit::Alpha2, pass));
+        let (h, attention) = match &layers.sa {
             Some(sa) => {
                 let (h, a) = sa.forward(&h, self.mode(Unit::Sa, pass));
                 (h, Some(a))
             }
             None => (h, None),
         };
-        let h = self.beta1.forward(&h, self.mode(Unit::Beta1, pass));
-        let h = self.beta2.forward(&h, self.mode(Unit::Beta2, pass));
+        let h = layers.beta1.forward(&h, self.mode(Unit::Beta1, pass));
+        let h = layers.beta2.forward(&h, self.mode(Unit::Beta2, pass));
         let s = h.size();
-        let (b, p) = (s[0], self.neurons() as i64);
         let c = self.arch.channels as i64;
+        let (b, p) = (s[0], s[1] / c);
         let features = h.view([b, p, c, s[2] * s[3]]);
-        let prediction = self.readout.forward(&features).transpose(0, 1);
+        let prediction = layers.readout.forward(&features).transpose(0, 1);
         Output {
             prediction,
             features: features.view([b, p, c, s[2], s[3]]),
@@ -284,7 +331,7 @@ impl Network {
 
     /// The readout's weights as one FCL, `[P, C*H*W]` (plain or split FCL; see `Readout`).
     pub fn fcl_weights(&self) -> Option<Tensor> {
-        self.readout.fcl_weights()
+        self.layers.readout.fcl_weights()
     }
 
     /// Copies `units` (all their parameters and batch-norm buffers) of this population's

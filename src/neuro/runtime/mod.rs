@@ -4,6 +4,7 @@
 
 #[cfg(feature = "torch")]
 pub mod determinism;
+pub mod resident;
 
 /// The version of the libtorch the project builds against (read from the wheel by build.rs;
 /// known to `sapipe` even when it is built without the `torch` feature).

@@ -1,6 +1,9 @@
 //! `sapipe bench train`: training-step throughput (forward + backward + Adam) of the population
 //! trainer and of a one-neuron-at-a-time loop, measured in the same run on the same synthetic
 //! batch, in images x neurons per second. This is the measurement behind `Strategy::Auto`.
+//! With a memory budget the population trains in chunks that fit it, as the train stage does;
+//! the report gives the process's peak resident memory beside the budget and the memory
+//! model's prediction (`memory`).
 
 use std::time::Instant;
 
@@ -8,12 +11,15 @@ use tch::{Device, Tensor};
 
 use super::TrainError;
 use super::dropout::StepDropout;
+use super::memory::{self, Budget};
 use super::optimiser::Adam;
 use super::trainer::train_step;
+use crate::kind::DeviceClass;
 use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
 use crate::neuro::model::network::tensor_from;
 use crate::neuro::model::{Architecture, ModelId, Network};
 use crate::neuro::random::counter::{Purpose, Stream};
+use crate::neuro::runtime::resident;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -29,6 +35,10 @@ pub struct BenchSettings {
     /// Model input side (50 in the paper).
     pub input_size: usize,
     pub seed: u64,
+    /// The population trainer's memory budget (`None`: one chunk of all neurons).
+    pub memory: Option<Budget>,
+    /// Whether to time the one-neuron-at-a-time baseline too.
+    pub per_neuron: bool,
 }
 
 impl BenchSettings {
@@ -42,6 +52,8 @@ impl BenchSettings {
             batch_size: 50,
             input_size: REFERENCE_INPUT_SIZE,
             seed: 1,
+            memory: None,
+            per_neuron: true,
         }
     }
 }
@@ -66,11 +78,30 @@ pub struct BenchReport {
     pub steps: usize,
     pub rounds: usize,
     pub population: StrategyTiming,
-    pub per_neuron: StrategyTiming,
+    pub per_neuron: Option<StrategyTiming>,
     /// population / per-neuron throughput: above 1 means the population trainer is faster.
-    pub ratio: f64,
+    pub ratio: Option<f64>,
     /// The faster strategy's name.
-    pub faster: &'static str,
+    pub faster: Option<&'static str>,
+    pub memory: MemoryReport,
+}
+
+/// The population trainer's memory: the budget, the chunk it allows, and the peak.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemoryReport {
+    /// As given (`auto`, `8.00 GiB`), or `none`.
+    pub budget: String,
+    /// What the budget is for the whole process, in bytes (`None` without a budget).
+    pub budget_bytes: Option<u64>,
+    /// Resident memory before the networks were built (libtorch and the batch).
+    pub start_rss_bytes: Option<u64>,
+    /// The process's peak resident memory over the population runs (Linux `VmHWM`).
+    pub peak_rss_bytes: Option<u64>,
+    /// The model's prediction of the peak: on CPU the start plus one training step of the
+    /// largest chunk; on CUDA the step alone (device memory, which `VmHWM` does not see).
+    pub predicted_peak_bytes: Option<u64>,
+    /// The model's prediction for one neuron.
+    pub per_neuron_bytes: u64,
 }
 
 /// Measures both training strategies for `settings.neurons` neurons.
@@ -97,16 +128,51 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
         .iter()
         .map(|&id| responses.narrow(1, id as i64, 1).contiguous())
         .collect();
+    let class = if settings.device.is_cuda() {
+        DeviceClass::Cuda
+    } else {
+        DeviceClass::Cpu
+    };
+    let start = resident::rss();
+    // What the budget counts besides training: the worker on CPU, nothing of the GPU's.
+    let held = match class {
+        DeviceClass::Cpu => start,
+        DeviceClass::Cuda => Some(0),
+    };
+    let available = match class {
+        DeviceClass::Cpu => resident::available(),
+        DeviceClass::Cuda => resident::cuda_free(),
+    };
+    let chunk = match settings.memory {
+        None => p,
+        Some(budget) => memory::max_group(
+            &arch,
+            b,
+            class,
+            budget,
+            held.unwrap_or(0),
+            available.unwrap_or(0),
+        )?
+        .min(p),
+    };
     let (mut population_rounds, mut per_neuron_rounds) = (Vec::new(), Vec::new());
+    let mut peak = None;
     for _ in 0..settings.rounds.max(1) {
-        population_rounds.push(time_group(settings, arch, &ids, &images, &responses)?);
         let mut seconds = 0.0;
-        for (&id, column) in ids.iter().zip(&columns) {
-            seconds += time_group(settings, arch, &[id], &images, column)?;
+        for part in ids.chunks(chunk) {
+            let targets = responses.narrow(1, part[0] as i64, part.len() as i64);
+            seconds += time_group(settings, arch, part, &images, &targets.contiguous())?;
         }
-        per_neuron_rounds.push(seconds);
+        population_rounds.push(seconds);
+        peak = peak.max(resident::peak_rss());
+        if settings.per_neuron {
+            let mut seconds = 0.0;
+            for (&id, column) in ids.iter().zip(&columns) {
+                seconds += time_group(settings, arch, &[id], &images, column)?;
+            }
+            per_neuron_rounds.push(seconds);
+        }
     }
-    let (population, per_neuron_seconds) = (median(population_rounds), median(per_neuron_rounds));
     let work = (b * settings.steps * p) as f64;
     let timing = |strategy, group_size, seconds: f64| StrategyTiming {
         strategy,
@@ -114,9 +180,27 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
         seconds,
         images_neuron_per_s: work / seconds.max(f64::MIN_POSITIVE),
     };
-    let population = timing("population", p, population);
-    let per_neuron = timing("per-neuron", 1, per_neuron_seconds);
-    let ratio = population.images_neuron_per_s / per_neuron.images_neuron_per_s;
+    let population = timing("population", chunk, median(population_rounds));
+    let per_neuron =
+        (!per_neuron_rounds.is_empty()).then(|| timing("per-neuron", 1, median(per_neuron_rounds)));
+    let ratio = per_neuron
+        .as_ref()
+        .map(|one| population.images_neuron_per_s / one.images_neuron_per_s);
+    let need = memory::step_memory(&arch, b);
+    let memory = MemoryReport {
+        budget: settings.memory.map_or("none".into(), Budget::describe),
+        budget_bytes: settings.memory.map(|m| match m {
+            Budget::Bytes(bytes) => bytes,
+            Budget::Auto => held.unwrap_or(0) + m.bytes(available.unwrap_or(0)),
+        }),
+        start_rss_bytes: start,
+        peak_rss_bytes: peak,
+        predicted_peak_bytes: match class {
+            DeviceClass::Cpu => start.map(|s| s + need.group(chunk, class)),
+            DeviceClass::Cuda => Some(need.group(chunk, class)),
+        },
+        per_neuron_bytes: need.group(1, class),
+    };
     Ok(BenchReport {
         model: settings.model.id(),
         neurons: p,
@@ -124,14 +208,11 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
         batch_size: b,
         steps: settings.steps,
         rounds: settings.rounds.max(1),
-        faster: if ratio >= 1.0 {
-            "population"
-        } else {
-            "per-neuron"
-        },
+        faster: ratio.map(|r| if r >= 1.0 { "population" } else { "per-neuron" }),
         population,
         per_neuron,
         ratio,
+        memory,
     })
 }
 
@@ -204,11 +285,13 @@ mod tests {
         settings.batch_size = 4;
         settings.input_size = 26;
         let r = bench_train(&settings).unwrap();
-        assert_eq!((r.population.group_size, r.per_neuron.group_size), (2, 1));
+        let one = r.per_neuron.as_ref().unwrap();
+        assert_eq!((r.population.group_size, one.group_size), (2, 1));
         assert_eq!(r.rounds, 2);
-        assert!(r.population.images_neuron_per_s > 0.0 && r.per_neuron.images_neuron_per_s > 0.0);
-        let expected = r.population.images_neuron_per_s / r.per_neuron.images_neuron_per_s;
-        assert!((r.ratio - expected).abs() < 1e-12);
+        assert!(r.population.images_neuron_per_s > 0.0 && one.images_neuron_per_s > 0.0);
+        let expected = r.population.images_neuron_per_s / one.images_neuron_per_s;
+        assert!((r.ratio.unwrap() - expected).abs() < 1e-12);
+        assert_eq!(r.memory.budget, "none");
     }
 
     /// The measurement behind `Strategy::Auto` on this machine's CPU (run with `--ignored`;

@@ -14,7 +14,7 @@ use super::spec::TrainSpec;
 use super::trainer::{
     EpochReport, InitFrom, TrainData, TrainSettings, Trained, predict_checkpoint, train,
 };
-use super::{Precision, ReadoutBias, TrainError};
+use super::{ReadoutBias, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::model::Unit;
@@ -75,9 +75,10 @@ pub fn fit(
         freeze,
         freeze_mode: spec.freeze_mode,
         strategy: spec.strategy,
+        max_group: None,
+        memory: spec.memory,
         device,
         eval_batch: EVAL_BATCH,
-        precision: Precision::Single,
         combine_init: spec
             .combine_init
             .resolve(&arch, copies_centre)

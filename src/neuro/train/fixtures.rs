@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tch::Device;
 
 use super::trainer::{InitFrom, TrainData, TrainSettings, Trained, train};
-use super::{CombineInit, Precision, ReadoutBias, Selection, Strategy};
+use super::{CombineInit, ReadoutBias, Selection, Strategy};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::{PreparedDataset, PreparedMeta};
 use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
@@ -95,9 +95,10 @@ pub fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSetti
         freeze: BTreeSet::new(),
         freeze_mode: FreezeMode::Strict,
         strategy,
+        max_group: None,
+        memory: super::memory::Budget::Auto,
         device: Device::Cpu,
         eval_batch: 50,
-        precision: Precision::Single,
         combine_init: CombineInit::Random,
         readout_bias: ReadoutBias::Default,
     }

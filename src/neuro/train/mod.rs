@@ -9,12 +9,15 @@
 pub mod batching;
 pub mod curves;
 pub mod dropout;
+pub mod memory;
 pub mod predictions;
 pub mod selection;
 pub mod spec;
 
 #[cfg(feature = "torch")]
 pub mod bench;
+#[cfg(feature = "torch")]
+mod chunking;
 #[cfg(feature = "torch")]
 pub mod fit;
 #[cfg(feature = "torch")]
@@ -82,26 +85,6 @@ impl Strategy {
             DeviceClass::Cpu
         };
         self.group_size_for(class, neurons)
-    }
-}
-
-/// The floating-point type training computes in. Stages train in single precision (the
-/// paper's); double precision serves reference checks, such as showing that a population and
-/// its neurons trained alone follow the same trajectory up to rounding (acceptance tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    #[default]
-    Single,
-    Double,
-}
-
-#[cfg(feature = "torch")]
-impl Precision {
-    pub fn kind(self) -> tch::Kind {
-        match self {
-            Precision::Single => tch::Kind::Float,
-            Precision::Double => tch::Kind::Double,
-        }
     }
 }
 
@@ -174,6 +157,10 @@ pub enum TrainError {
     },
     #[error("device: {0}")]
     Device(String),
+    #[error(transparent)]
+    OverBudget(#[from] memory::OverBudget),
+    #[error("{0}")]
+    OutOfMemory(String),
 }
 
 /// The libtorch device of a device class; CUDA must really be available.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use super::memory::Budget;
 use super::{CombineInit, ReadoutBias, Selection, Strategy};
 use crate::neuro::model::arch::{ArchError, ReadoutKind};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
@@ -69,6 +70,8 @@ pub struct TrainSpec {
     pub freeze: Vec<String>,
     pub freeze_mode: FreezeMode,
     pub strategy: Strategy,
+    /// The memory budget, which caps the neurons per group (not part of the result).
+    pub memory: Budget,
     pub combine_init: CombineChoice,
     pub readout_bias: ReadoutBias,
     pub init: Option<InitSpec>,

@@ -3,10 +3,12 @@
 //! neurons), Adam, batches of the same per-epoch order for every neuron, per-neuron dropout
 //! streams, and per-neuron best-epoch selection on validation Pearson r.
 //!
-//! How many neurons form one group is the [`Strategy`]: all of them (grouped convolutions, the
-//! fast path on GPUs) or one at a time (faster on a few CPU cores). Both compute the same
-//! mathematics from the same random streams; they differ only in floating-point summation
-//! order inside batched kernels.
+//! How many neurons form one group is the [`Strategy`] (all of them, or one at a time), capped by
+//! what the memory budget holds (`max_group`, see `memory`); groups train one after another.
+//! Each neuron's network, random streams, batch order and best epoch are its own, and on CPU
+//! each neuron computes exactly what it computes alone (`Network::forward`), so the results
+//! are bit-identical whatever the grouping. On CUDA a group is one computation (grouped
+//! convolutions), whose kernels may sum in an order that depends on the group's size.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,11 +17,13 @@ use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
 use super::batching::{batches, epoch_order};
+use super::chunking::{group_size, out_of_memory_as_error};
 use super::curves::CurveRow;
 use super::dropout::StepDropout;
+use super::memory::Budget;
 use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
-use super::{CombineInit, Precision, ReadoutBias, Strategy, TrainError};
+use super::{CombineInit, ReadoutBias, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
@@ -40,11 +44,14 @@ pub struct TrainSettings {
     pub freeze: BTreeSet<Unit>,
     pub freeze_mode: FreezeMode,
     pub strategy: Strategy,
+    /// The most neurons one group may hold (what the memory budget allows, see `memory`);
+    /// `None`: as many as the strategy puts together. Results do not depend on it.
+    pub max_group: Option<usize>,
+    /// The memory budget, which caps the neurons per group (see `memory`).
+    pub memory: Budget,
     pub device: Device,
     /// Images per inference batch (validation each epoch).
     pub eval_batch: usize,
-    /// What the networks compute in (checkpoints are single precision either way).
-    pub precision: Precision,
     /// How a split-FCL readout's combiner starts (other readouts have none).
     pub combine_init: CombineInit,
     /// How the readout's output bias starts.
@@ -142,21 +149,24 @@ pub fn train(
             "freeze: every block is frozen, nothing would train".into(),
         ));
     }
-    let (device, kind) = (settings.device, settings.precision.kind());
+    let device = settings.device;
     let dev = DeviceData {
-        train_images: images_tensor(data.train_images, device).to_kind(kind),
+        train_images: images_tensor(data.train_images, device),
         train_responses: tensor_from(
             &data.train_responses.shape,
             &data.train_responses.data,
             device,
-        )
-        .to_kind(kind),
-        val_images: images_tensor(data.val_images, device).to_kind(kind),
+        ),
+        val_images: images_tensor(data.val_images, device),
         val_responses: data.val_responses.clone(),
         output_bias: (settings.readout_bias == ReadoutBias::Mean)
             .then(|| mean_responses(data.train_responses)),
     };
-    let group_size = settings.strategy.group_size(device, neurons);
+    let data_bytes = [&dev.train_images, &dev.train_responses, &dev.val_images]
+        .iter()
+        .map(|t| t.numel() as u64 * 4)
+        .sum();
+    let group_size = group_size(settings, arch, neurons, data_bytes)?;
     let groups: Vec<std::ops::Range<usize>> = (0..neurons)
         .step_by(group_size)
         .map(|s| s..(s + group_size).min(neurons))
@@ -177,7 +187,9 @@ pub fn train(
                 val_corr,
             })
         };
-        let result = train_group(settings, arch, &dev, &ids, init, &mut report)?;
+        let result = out_of_memory_as_error(settings, arch, ids.len(), || {
+            train_group(settings, arch, &dev, &ids, init, &mut report)
+        })?;
         train_seconds += result.train_seconds;
         parts.push(result.tensors);
         best_epoch.extend(result.best.epoch);
@@ -260,8 +272,7 @@ pub fn prepare_network(
     init: Option<&InitFrom>,
     output_bias: Option<&[f32]>,
 ) -> Result<Network, TrainError> {
-    let mut net = Network::new(arch, ids, settings.seed, settings.device)
-        .into_kind(settings.precision.kind());
+    let mut net = Network::new(arch, ids, settings.seed, settings.device);
     if let Some(init) = init {
         net.copy_units(init.checkpoint, &init.units, init.path)?;
     }
@@ -282,8 +293,8 @@ pub fn prepare_network(
 
 /// One training step on a batch (`responses` `[B, P]`): forward in training mode, summed
 /// per-neuron MSE, backward, Adam. Returns the per-neuron losses `[P]` (detached). The loss is
-/// computed neuron-outer (`[P, B]`, contiguous) so each neuron's batch reduction is the same
-/// whatever the population size.
+/// computed neuron-outer on contiguous `[P, B]` tensors, so each neuron's batch reduction runs
+/// along its own contiguous row, as it does alone.
 pub fn train_step(
     net: &Network,
     adam: &mut Adam,
@@ -292,7 +303,7 @@ pub fn train_step(
     masks: &StepDropout,
 ) -> Tensor {
     let out = net.forward(images, Pass::Train(masks));
-    let prediction = out.prediction.transpose(0, 1);
+    let prediction = out.prediction.transpose(0, 1).contiguous();
     let kind = prediction.kind();
     let targets = responses.transpose(0, 1).contiguous();
     let per_neuron = (prediction - targets).square().mean_dim(1, false, kind);
@@ -330,7 +341,7 @@ fn train_group(
     let mut train_seconds = 0.0;
     for epoch in 1..=settings.epochs {
         let order = epoch_order(settings.seed, epoch, n);
-        let mut loss_sum = Tensor::zeros([p as i64], (settings.precision.kind(), device));
+        let mut loss_sum = Tensor::zeros([p as i64], (Kind::Float, device));
         let started = Instant::now();
         for (step, batch) in batches(&order, settings.batch_size).enumerate() {
             let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
