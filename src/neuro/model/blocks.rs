@@ -19,9 +19,41 @@ pub trait DropoutMasks {
     /// The mask of dropout layer `layer` for `channels` channels per neuron, shaped
     /// `[B, P*channels, 1, 1]`, with values 0 (dropped) or 1/(1-p) (kept).
     fn mask(&self, layer: usize, channels: usize) -> Tensor;
+}
 
-    /// The masks of the `index`-th neuron of the population alone (the same values).
-    fn neuron(&self, index: usize) -> Box<dyn DropoutMasks + '_>;
+/// One neuron's view of a population's masks: each layer's mask is drawn once for the
+/// population and shared by its neurons, each reading its own channels (the values it would
+/// draw alone: a neuron's stream is its own).
+pub(crate) struct NeuronMasks<'a> {
+    population: &'a dyn DropoutMasks,
+    /// Masks drawn so far, by (layer, channels).
+    drawn: &'a std::cell::RefCell<BTreeMap<(usize, usize), Tensor>>,
+    index: i64,
+}
+
+impl<'a> NeuronMasks<'a> {
+    pub fn new(
+        population: &'a dyn DropoutMasks,
+        drawn: &'a std::cell::RefCell<BTreeMap<(usize, usize), Tensor>>,
+        index: usize,
+    ) -> Self {
+        NeuronMasks {
+            population,
+            drawn,
+            index: index as i64,
+        }
+    }
+}
+
+impl DropoutMasks for NeuronMasks<'_> {
+    fn mask(&self, layer: usize, channels: usize) -> Tensor {
+        let mut drawn = self.drawn.borrow_mut();
+        let all = drawn
+            .entry((layer, channels))
+            .or_insert_with(|| self.population.mask(layer, channels));
+        let c = channels as i64;
+        all.narrow(1, self.index * c, c)
+    }
 }
 
 /// How a block runs in one forward pass: inference (running statistics, no dropout) or

@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::arch::{Architecture, ReadoutKind, VarSpec};
 use super::attention::SaBlock;
-use super::blocks::{BlockMode, ConvBlock, DropoutMasks, Vars};
+use super::blocks::{BlockMode, ConvBlock, DropoutMasks, NeuronMasks, Vars};
 use super::init::initial_values;
 use super::readout::Readout;
 use super::units::{FreezeMode, Unit};
@@ -254,6 +254,7 @@ impl Network {
         if images.device().is_cuda() {
             return self.forward_layers(&self.layers, images, pass);
         }
+        let drawn = std::cell::RefCell::new(BTreeMap::new());
         let outputs: Vec<Output> = self
             .neuron_slices()
             .iter()
@@ -263,8 +264,8 @@ impl Network {
                 match pass {
                     Pass::Eval => self.forward_layers(&layers, images, Pass::Eval),
                     Pass::Train(masks) => {
-                        let own = masks.neuron(i);
-                        self.forward_layers(&layers, images, Pass::Train(own.as_ref()))
+                        let own = NeuronMasks::new(masks, &drawn, i);
+                        self.forward_layers(&layers, images, Pass::Train(&own))
                     }
                 }
             })

@@ -70,13 +70,6 @@ impl crate::neuro::model::blocks::DropoutMasks for StepDropout<'_> {
         let shape = [self.batch, self.neuron_ids.len() * channels, 1, 1];
         crate::neuro::model::network::tensor_from(&shape, &values, self.device)
     }
-
-    fn neuron(&self, index: usize) -> Box<dyn crate::neuro::model::blocks::DropoutMasks + '_> {
-        Box::new(StepDropout {
-            neuron_ids: &self.neuron_ids[index..=index],
-            ..*self
-        })
-    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub use selection::Selection;
 
 use crate::kind::DeviceClass;
 
-/// How many neurons train together in one computation.
+/// How many neurons train together as one group (one graph and one Adam step per training
+/// step; on CUDA one computation). Results do not depend on it on CPU (bit for bit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
     /// The faster of the two for the device class, as measured for this project (toolchain.md,
@@ -62,12 +63,12 @@ impl Strategy {
             .find(|m| m.id() == s)
     }
 
-    /// Neurons per group for `neurons` neurons on a device of class `class`. `auto` is the
-    /// population trainer on every device. On 2 CPU cores `sapipe bench train` (median of 3
-    /// alternating rounds, 8 or 16 neurons) measured it 1.02x (rf-sa-cnn-star) to 1.05x
-    /// (ff-sa-cnn-star) the one-neuron loop, once convolutions run per neuron's channel chunk
-    /// on CPU and the worker keeps its large allocations off `mmap` (before: 0.6-0.7x);
-    /// toolchain.md measured grouped training 8x faster on an H200.
+    /// Neurons per group for `neurons` neurons on a device of class `class` (before the memory
+    /// budget's cap). `auto` is the population trainer on every device. On 2 CPU cores
+    /// `sapipe bench train` (median of 3 alternating rounds, 8 or 16 neurons) measured it 1.02x
+    /// (rf-sa-cnn-star) to 1.05x (ff-sa-cnn-star) the one-neuron loop once the worker kept its
+    /// large allocations off `mmap` (before: 0.6-0.7x), and 1.02x (ff-sa-cnn) since each neuron
+    /// runs alone inside the group; toolchain.md measured grouped training 8x faster on an H200.
     pub fn group_size_for(self, class: DeviceClass, neurons: usize) -> usize {
         let all = neurons.max(1);
         let _ = class;
