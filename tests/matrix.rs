@@ -392,3 +392,24 @@ fn the_readme_grid_binds_each_evaluation_to_its_fraction() {
     assert!(explain.contains("label = \"rf-cnn (0.5)\""), "{explain}");
     assert!(explain.contains("model = \"rf-cnn\""), "{explain}");
 }
+
+#[test]
+fn a_profile_reaches_a_matrix_stage_and_an_instance_and_set_comes_last() {
+    let p = Project::new();
+    let profiles = "profiles:\n  big:\n    with:\n      count: { scale: 5.0 }\n      \"count@3,2.5\": { scale: 6.0 }\nstages:\n";
+    p.write(P, &GRID.replace("stages:\n", profiles));
+    let scale = |stage: &str, extra: &[&str]| {
+        let out = p.ok(&[&["explain", P, stage, "--profile", "big"][..], extra].concat());
+        let line = out.stdout.lines().find(|l| l.contains("param   scale"));
+        line.unwrap_or_default().trim().to_string()
+    };
+    assert_eq!(scale("count@2,1.0", &[]), "param   scale = 5.0");
+    assert_eq!(scale("count@3,2.5", &[]), "param   scale = 6.0");
+    let set = ["--set", "count@3,*.scale=7"];
+    assert_eq!(scale("count@3,2.5", &set), "param   scale = 7.0");
+    rejected(
+        &p.read(P),
+        &["--profile", "big", "--set", "count@9,*.scale=7"],
+        &["--set 'count@9,*.scale=7': no stage named 'count@9,*'"],
+    );
+}
