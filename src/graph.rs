@@ -219,6 +219,16 @@ pub fn render(p: &Pipeline, format: DagFormat, label: &dyn Fn(&str) -> String) -
     out
 }
 
+/// A Mermaid node id: '-' becomes '_', other characters of expanded stage names (`@ , . +`)
+/// their code, so ids stay distinct.
 fn mermaid_id(name: &str) -> String {
-    format!("s_{}", name.replace('-', "_"))
+    let mut id = String::from("s_");
+    for c in name.chars() {
+        match c {
+            '-' => id.push('_'),
+            c if c.is_ascii_alphanumeric() || c == '_' => id.push(c),
+            c => id.push_str(&format!("_{:x}_", c as u32)),
+        }
+    }
+    id
 }

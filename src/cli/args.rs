@@ -20,6 +20,12 @@ pub struct Cli {
     /// keys, and its own lock file PIPELINE.NAME.lock.
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+    /// Set a stage's parameter, over the pipeline and its profile (repeatable): the value is
+    /// YAML, typed by the parameter's declaration, and enters the key. STAGE may be a matrix
+    /// stage (all its instances) or a pattern: '*.epochs=5' sets it wherever it is declared.
+    /// A run with overrides leaves the lock file as it is.
+    #[arg(long = "set", global = true, value_name = "STAGE.PARAM=VALUE")]
+    pub set: Vec<String>,
     /// The remote cache for push, pull and run --pull/--push: a name declared in
     /// .sapipe/config.yaml, a directory path, or s3://bucket/prefix (default: SAPIPE_REMOTE,
     /// else the config file's).

@@ -17,6 +17,13 @@ use crate::ui::{catalogue, progress::Progress, slurm, terminal};
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let cache = cli.cache.as_deref();
     let profile = cli.profile.as_deref();
+    let sets = cli.set.as_slice();
+    if !sets.is_empty() && !loads_pipeline(&cli.command) {
+        anyhow::bail!(
+            "--set sets a pipeline stage's parameter: it applies to commands that load a \
+             pipeline (run, status, explain, show, dag, audit, push, pull)"
+        );
+    }
     match cli.command {
         Command::Run {
             pipeline,
@@ -34,8 +41,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if executor == Some(Executor::Slurm) {
                 env.cuda_available = true; // Slurm jobs check CUDA on their own nodes
             }
-            let mut session =
-                Session::open_profile(&pipeline, profile, cache, crate::stages::registry(), env)?;
+            let mut session = Session::open_profile(
+                &pipeline,
+                profile,
+                sets,
+                cache,
+                crate::stages::registry(),
+                env,
+            )?;
             if let Some(e) = executor {
                 session.pipeline.executor = e;
             }
@@ -82,16 +95,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", terminal::run_summary(&summary));
             Ok(if summary.failed.is_empty() { 0 } else { 1 })
         }
-        Command::Push(args) => transfer_command(&args, profile, cache, cli.remote.as_deref(), true),
+        Command::Push(args) => {
+            transfer_command(&args, profile, sets, cache, cli.remote.as_deref(), true)
+        }
         Command::Pull(args) => {
-            transfer_command(&args, profile, cache, cli.remote.as_deref(), false)
+            transfer_command(&args, profile, sets, cache, cli.remote.as_deref(), false)
         }
         Command::Status {
             pipeline,
             stages,
             json,
         } => {
-            let session = open(&pipeline, profile, cache)?;
+            let session = open(&pipeline, profile, sets, cache)?;
             let statuses = ops::status::status(&session, &stages)?;
             let queue = ops::slurm::queue(&session)?;
             if json {
@@ -112,7 +127,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stage,
             json,
         } => {
-            let session = open(&pipeline, profile, cache)?;
+            let session = open(&pipeline, profile, sets, cache)?;
             let st = ops::status::explain(&session, &stage)?;
             let definition = &session.pipeline.require_stage(&stage)?.definition;
             if json {
@@ -125,7 +140,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Dag { pipeline, format } => {
-            let session = open(&pipeline, profile, cache)?;
+            let session = open(&pipeline, profile, sets, cache)?;
             let label = |s: &str| {
                 session
                     .pipeline
@@ -144,7 +159,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             stage,
             json,
         } => {
-            let session = open(&pipeline, profile, cache)?;
+            let session = open(&pipeline, profile, sets, cache)?;
             let entries = ops::show::show(&session, stage.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
@@ -162,7 +177,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             device,
             json,
         } => {
-            let mut session = open(&pipeline, profile, cache)?;
+            let mut session = open(&pipeline, profile, sets, cache)?;
             if device == Some(DeviceArg::Cuda) {
                 session.env.cuda_available = true; // the worker verifies CUDA really works
             }
@@ -301,7 +316,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 })?),
                 None => None,
             };
-            let session = open(&pipeline, profile, cache)?;
+            let session = open(&pipeline, profile, sets, cache)?;
             let progress = Progress::new();
             let req = ops::slurm::ExecStageRequest { stage, key, force };
             let out = ops::slurm::exec_stage(session, &req, &|e| progress.handle(e))?;
@@ -321,6 +336,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// Whether the command loads a pipeline (so that `--set` applies).
+fn loads_pipeline(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Run { .. }
+            | Command::Push(_)
+            | Command::Pull(_)
+            | Command::Status { .. }
+            | Command::Explain { .. }
+            | Command::Dag { .. }
+            | Command::Show { .. }
+            | Command::Audit { .. }
+            | Command::ExecStage { .. }
+    )
+}
+
 /// The remote to use (see `remote::config`), opened.
 fn open_remote(
     explicit: Option<&str>,
@@ -335,11 +366,12 @@ fn open_remote(
 fn transfer_command(
     args: &TransferArgs,
     profile: Option<&str>,
+    sets: &[String],
     cache: Option<&Path>,
     remote: Option<&str>,
     push: bool,
 ) -> anyhow::Result<i32> {
-    let session = open(&args.pipeline, profile, cache)?;
+    let session = open(&args.pipeline, profile, sets, cache)?;
     let remote = open_remote(remote, &session.pipeline.root)?;
     let bar = TransferBar::new(if push { "push" } else { "pull" });
     let use_ = ops::remote::RemoteUse {
@@ -371,10 +403,16 @@ pub fn environment() -> Environment {
     }
 }
 
-fn open(pipeline: &Path, profile: Option<&str>, cache: Option<&Path>) -> anyhow::Result<Session> {
+fn open(
+    pipeline: &Path,
+    profile: Option<&str>,
+    sets: &[String],
+    cache: Option<&Path>,
+) -> anyhow::Result<Session> {
     Session::open_profile(
         pipeline,
         profile,
+        sets,
         cache,
         crate::stages::registry(),
         environment(),

@@ -176,6 +176,7 @@ fn run_in(
         environment: Some(crate::reproducibility::Environment::here(
             numerics.lock().unwrap_or_else(|p| p.into_inner()).take(),
         )),
+        overrides: stage.overrides.clone(),
     };
     let _ = append_log(
         &log_path,

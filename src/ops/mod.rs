@@ -13,6 +13,7 @@ pub mod stages;
 pub mod status;
 pub mod verify;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -47,18 +48,19 @@ impl Session {
         kinds: KindRegistry,
         env: Environment,
     ) -> anyhow::Result<Self> {
-        Self::open_profile(pipeline, None, cache, kinds, env)
+        Self::open_profile(pipeline, None, &[], cache, kinds, env)
     }
 
-    /// [`Session::open`] with the overrides of a profile of the pipeline.
+    /// [`Session::open`] with the overrides of a profile of the pipeline and `--set` ones.
     pub fn open_profile(
         pipeline: &Path,
         profile: Option<&str>,
+        sets: &[String],
         cache: Option<&Path>,
         kinds: KindRegistry,
         env: Environment,
     ) -> anyhow::Result<Self> {
-        let pipeline = crate::spec::load_profile(pipeline, &kinds, profile)?;
+        let pipeline = crate::spec::load_with(pipeline, &kinds, profile, sets)?;
         let dir = cache_dir(cache, &pipeline.root);
         let store = Store::open(&dir)
             .with_context(|| format!("cannot open the cache at {}", dir.display()))?;
@@ -91,16 +93,23 @@ impl Session {
         Ok(LockFile::read(&self.pipeline.lock_path())?)
     }
 
+    /// The stages `names` stand for (a matrix stage stands for its instances), checked.
+    pub fn stages_named(&self, names: &[String]) -> anyhow::Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for n in names {
+            out.extend(self.pipeline.require_stages(n)?);
+        }
+        Ok(out)
+    }
+
     /// The targets and their dependencies in order; all stages when no target is given.
     pub fn selection(&self, targets: &[String]) -> anyhow::Result<Vec<String>> {
         let dag = crate::graph::Dag::new(&self.pipeline)?;
         if targets.is_empty() {
             return Ok(dag.order().to_vec());
         }
-        for t in targets {
-            self.pipeline.require_stage(t)?;
-        }
-        Ok(dag.closure(targets))
+        let stages: Vec<String> = self.stages_named(targets)?.into_iter().collect();
+        Ok(dag.closure(&stages))
     }
 }
 

@@ -1,8 +1,7 @@
 //! `sapipe run`: executes what is not up to date, then publishes outputs, moves heads and
 //! rewrites the lock file where the results are not the locked ones (see
-//! `reproducibility::verdict` for results computed on other hardware).
-
-use std::collections::BTreeSet;
+//! `reproducibility::verdict` for results computed on other hardware), unless `--set`
+//! overrides made them results of another pipeline than the one written.
 
 use anyhow::Context;
 
@@ -38,15 +37,19 @@ pub fn run_with(
     events: &(dyn Fn(Event) + Sync),
     launcher: &dyn Launcher,
 ) -> anyhow::Result<RunSummary> {
-    let stages = session.selection(&req.targets)?;
-    for f in &req.force {
-        session.pipeline.require_stage(f)?;
+    if req.locked && !session.pipeline.overrides.is_empty() {
+        anyhow::bail!(
+            "--locked checks results against the committed lock file, which records the \
+             pipeline as written: run without --set"
+        );
     }
+    let stages = session.selection(&req.targets)?;
+    let force = session.stages_named(&req.force)?;
     let _cache = session.store.lock_shared()?;
     let engine = session.engine(events);
     let opts = RunOptions {
         stages,
-        force: req.force.iter().cloned().collect::<BTreeSet<_>>(),
+        force,
         jobs: req.jobs,
         keep_going: req.keep_going,
     };
@@ -114,6 +117,16 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
                 differences.join("\n  ")
             );
         }
+        return Ok(notes);
+    }
+    if !p.overrides.is_empty() {
+        // The lock file records the pipeline as written, which these results are not.
+        let mut notes = notes;
+        notes.push(format!(
+            "{} left as it is: the run had --set overrides ({})",
+            path.display(),
+            p.overrides.join(", ")
+        ));
         return Ok(notes);
     }
     lock.write(&path)?;

@@ -29,10 +29,11 @@ pub struct ShowEntry {
 
 pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEntry>> {
     let targets: Vec<String> = stage.map(|s| vec![s.to_string()]).unwrap_or_default();
+    let wanted = session.stages_named(&targets)?;
     let statuses = status(session, &targets)?;
     let mut out = Vec::new();
     for st in statuses {
-        if stage.is_some_and(|s| s != st.stage) {
+        if stage.is_some() && !wanted.contains(&st.stage) {
             continue;
         }
         let current = match (&st.key, st.state) {

@@ -2,8 +2,6 @@
 //! exit), the hidden `sapipe exec-stage` that each job runs, and the queue part of
 //! `sapipe status`. (`sapipe run` under the Slurm executor is `ops::run`.)
 
-use std::collections::BTreeSet;
-
 use anyhow::bail;
 use serde::Serialize;
 
@@ -28,10 +26,7 @@ pub fn detach(session: &Session, req: &RunRequest) -> anyhow::Result<Vec<Submitt
         );
     }
     let stages = session.selection(&req.targets)?;
-    for f in &req.force {
-        session.pipeline.require_stage(f)?;
-    }
-    let force: BTreeSet<String> = req.force.iter().cloned().collect();
+    let force = session.stages_named(&req.force)?;
     let events = super::no_events;
     let engine = session.engine(&events);
     let lock = session.lock_file()?;

@@ -266,6 +266,7 @@ mod tests {
             device: "cpu".into(),
             sapipe_version: "t".into(),
             environment: Some(env),
+            overrides: Default::default(),
         }
     }
 

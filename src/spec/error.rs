@@ -117,6 +117,18 @@ fn has_key(line: &str, key: &str) -> bool {
         || t.contains(&format!("{{{key}:"))
 }
 
+/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" messages.
+pub fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((wrong, tail)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let valid: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    format!("unknown field '{wrong}' ({})", suggest(wrong, valid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::definition::{Definition, OutputType};
-use super::error::{SpecError, locate, suggest};
-use super::params::{ParamType, yaml_to_json};
+use super::error::{SpecError, locate, suggest, with_suggestion};
+use super::matrix::{self, Expanded};
+use super::overrides;
+use super::params::ParamType;
 use super::profile;
 use super::raw::{RawPipeline, RawStage};
 use super::resources::{Executor, Resources};
@@ -52,6 +54,8 @@ pub struct Stage {
     pub publish: BTreeMap<String, PathBuf>,
     /// What its Slurm job asks for (the pipeline's defaults with the stage's overrides).
     pub resources: Resources,
+    /// The parameters `--set` gave it (checked values), for its record.
+    pub overrides: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +71,10 @@ pub struct Pipeline {
     pub executor: Executor,
     /// The profile applied (`--profile`), if any.
     pub profile: Option<String>,
+    /// The `--set` overrides applied, as given (see `spec::overrides`).
+    pub overrides: Vec<String>,
+    /// Matrix stage -> the stages it expanded into (see `spec::matrix`).
+    pub families: BTreeMap<String, Vec<String>>,
     /// In file order.
     pub stages: Vec<Stage>,
 }
@@ -79,14 +87,27 @@ impl Pipeline {
     /// The stage named `name`, or an error suggesting the nearest stage name.
     pub fn require_stage(&self, name: &str) -> Result<&Stage, SpecError> {
         self.stage(name).ok_or_else(|| {
+            let family = self.families.get(name).map_or(String::new(), |f| {
+                format!(
+                    "'{name}' is a matrix stage: name one of its {} instances, e.g. '{}'; ",
+                    f.len(),
+                    f.first().map_or("", String::as_str)
+                )
+            });
+            let names = self.stages.iter().map(|s| s.name.as_str());
             SpecError::new(
                 &self.file,
-                format!(
-                    "no stage named '{name}' ({})",
-                    suggest(name, self.stages.iter().map(|s| s.name.as_str()))
-                ),
+                format!("no stage named '{name}' ({family}{})", suggest(name, names)),
             )
         })
+    }
+
+    /// The stages `name` stands for: a matrix stage's instances, or the stage itself.
+    pub fn require_stages(&self, name: &str) -> Result<Vec<String>, SpecError> {
+        match self.families.get(name) {
+            Some(instances) => Ok(instances.clone()),
+            None => Ok(vec![self.require_stage(name)?.name.clone()]),
+        }
     }
 
     /// Where the lock file of this pipeline lives: next to it, `.yaml` -> `.lock`, or
@@ -110,6 +131,16 @@ pub fn load_profile(
     kinds: &KindRegistry,
     profile: Option<&str>,
 ) -> Result<Pipeline, SpecError> {
+    load_with(file, kinds, profile, &[])
+}
+
+/// [`load_profile`] with command-line overrides, `--set STAGE.PARAM=VALUE` each.
+pub fn load_with(
+    file: &Path,
+    kinds: &KindRegistry,
+    profile: Option<&str>,
+    sets: &[String],
+) -> Result<Pipeline, SpecError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| SpecError::new(file, format!("cannot read the pipeline: {e}")))?;
     let raw: RawPipeline = super::raw::parse_yaml(file, &text)?;
@@ -120,34 +151,50 @@ pub fn load_profile(
         root: &root,
         kinds,
         definitions: BTreeMap::new(),
+        expanded: Expanded::default(),
     };
-    r.resolve(raw, profile)
+    r.resolve(raw, profile, sets)
 }
 
-struct Resolver<'a> {
-    file: &'a Path,
-    text: &'a str,
-    root: &'a Path,
-    kinds: &'a KindRegistry,
-    definitions: BTreeMap<String, Arc<Definition>>,
+pub(super) struct Resolver<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
+    pub(super) root: &'a Path,
+    pub(super) kinds: &'a KindRegistry,
+    pub(super) definitions: BTreeMap<String, Arc<Definition>>,
+    pub(super) expanded: Expanded,
 }
 
 impl Resolver<'_> {
-    fn err(&self, path: &[&str], context: String, message: impl Into<String>) -> SpecError {
+    /// A located error; `path` may name an expanded stage, located at its matrix stage.
+    pub(super) fn err(
+        &self,
+        path: &[&str],
+        context: String,
+        message: impl Into<String>,
+    ) -> SpecError {
+        let mut path = path.to_vec();
+        if path.first() == Some(&"stages")
+            && let Some(stage) = path.get_mut(1)
+        {
+            *stage = self.expanded.origin(stage);
+        }
         SpecError::new(self.file, message)
             .context(context)
-            .line(locate(self.text, path))
+            .line(locate(self.text, &path))
     }
 
     fn resolve(
         mut self,
         mut raw: RawPipeline,
         profile: Option<&str>,
+        sets: &[String],
     ) -> Result<Pipeline, SpecError> {
         let profiles = std::mem::take(&mut raw.profiles);
+        self.expanded = matrix::expand(self.file, self.text, &raw.stages)?;
         let profile = match profile {
             Some(name) => {
-                let names: Vec<&str> = raw.stages.keys().filter_map(|k| k.as_str()).collect();
+                let names = self.expanded.names();
                 let p = profile::choose(&profiles, name, &names).map_err(|e| {
                     self.err(&["profiles"], format!("profile '{name}'"), e.message())
                 })?;
@@ -188,17 +235,8 @@ impl Resolver<'_> {
         }
         let mut stages = Vec::new();
         let mut raws = Vec::new();
-        for (key, value) in &raw.stages {
-            let name = key.as_str().filter(|n| valid_name(n)).ok_or_else(|| {
-                self.err(
-                    &["stages"],
-                    "stages".into(),
-                    format!(
-                        "stage names must be letters, digits, '_' or '-', found {}",
-                        serde_yaml::to_string(key).unwrap_or_default().trim()
-                    ),
-                )
-            })?;
+        for (name, value) in &self.expanded.stages {
+            let name = name.as_str();
             let stage: RawStage = serde_yaml::from_value(value.clone()).map_err(|e| {
                 self.err(
                     &["stages", name],
@@ -215,41 +253,55 @@ impl Resolver<'_> {
                 "the pipeline declares no stages",
             ));
         }
+        let mut defs: BTreeMap<String, Arc<Definition>> = BTreeMap::new();
+        for (name, rs) in &raws {
+            let def = self.definition(name, &rs.uses)?;
+            defs.insert(name.clone(), def);
+        }
         if let Some((profile_name, p)) = profile {
             for (name, rs) in &mut raws {
-                let def = self.definition(name, &rs.uses)?;
-                if let Some(key) = p
-                    .with
-                    .get(name.as_str())
-                    .and_then(|own| own.keys().find(|k| !def.params.contains_key(*k)))
-                {
+                let def = &defs[name.as_str()];
+                let family = self.expanded.family_of(name);
+                let scopes: Vec<&str> = family.into_iter().chain([name.as_str()]).collect();
+                if let Some((scope, key)) = scopes.iter().find_map(|s| {
+                    let own = p.with.get(*s)?;
+                    Some((*s, own.keys().find(|k| !def.params.contains_key(*k))?))
+                }) {
                     let hint = suggest(key, def.params.keys().map(String::as_str));
                     return Err(self.err(
-                        &["profiles", profile_name, "with", name, key],
-                        format!("profile '{profile_name}', stage '{name}'"),
+                        &["profiles", profile_name, "with", scope, key],
+                        format!("profile '{profile_name}', stage '{scope}'"),
                         format!("'{}' declares no parameter '{key}' ({hint})", def.name),
                     ));
                 }
-                let set = profile::overrides(p, name, |k| def.params.contains_key(k));
+                let set = profile::overrides(p, &scopes, |k| def.params.contains_key(k));
                 rs.with.extend(set);
             }
         }
+        let by_stage = self.overrides(sets, &defs)?;
+        for (name, rs) in &mut raws {
+            if let Some(set) = by_stage.get(name.as_str()) {
+                rs.with
+                    .extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
         for (name, rs) in &raws {
-            let def = self.definition(name, &rs.uses)?;
+            let def = defs[name.as_str()].clone();
             let mut stage = self.stage(name, rs, def, seed)?;
+            if let Some(set) = by_stage.get(name.as_str()) {
+                stage.overrides = set
+                    .keys()
+                    .map(|k| (k.clone(), stage.params[k].clone()))
+                    .collect();
+            }
             stage.resources = Resources::resolve(raw.resources.as_ref(), rs.resources.as_ref())
                 .map_err(|m| {
                     self.err(&["stages", name, "resources"], format!("stage '{name}'"), m)
                 })?;
             stages.push(stage);
         }
-        let names: Vec<String> = stages.iter().map(|s| s.name.clone()).collect();
-        let defs: BTreeMap<String, Arc<Definition>> = stages
-            .iter()
-            .map(|s| (s.name.clone(), s.definition.clone()))
-            .collect();
         for (stage, (_, rs)) in stages.iter_mut().zip(&raws) {
-            self.bind(stage, rs, &names, &defs)?;
+            self.bind(stage, rs, &defs)?;
         }
         let pipeline = Pipeline {
             name: raw.name,
@@ -262,10 +314,30 @@ impl Resolver<'_> {
             device_slots: raw.device_slots.unwrap_or(1).max(1),
             executor,
             profile: profile.map(|(name, _)| name.to_owned()),
+            overrides: sets.to_vec(),
+            families: self.expanded.families.clone(),
             stages,
         };
         crate::graph::Dag::new(&pipeline)?;
         Ok(pipeline)
+    }
+
+    /// What the `--set` overrides set on each stage (see `spec::overrides`).
+    fn overrides(
+        &self,
+        sets: &[String],
+        defs: &BTreeMap<String, Arc<Definition>>,
+    ) -> Result<overrides::Sets, SpecError> {
+        let located = |arg: &str, e: overrides::OverrideError| {
+            SpecError::new(self.file, e.to_string()).context(format!("--set '{arg}'"))
+        };
+        let parsed = sets
+            .iter()
+            .map(|a| overrides::parse(a).map_err(|e| located(a, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resolve = |r: &str| self.expanded.resolve(r);
+        overrides::apply(&parsed, resolve, &self.expanded.names(), defs)
+            .map_err(|(o, e)| located(&o.arg, e))
     }
 
     fn definition(&mut self, stage: &str, uses: &str) -> Result<Arc<Definition>, SpecError> {
@@ -416,155 +488,9 @@ impl Resolver<'_> {
             inputs: BTreeMap::new(),
             publish,
             resources: Resources::default(),
+            overrides: BTreeMap::new(),
         })
     }
-
-    fn bind(
-        &self,
-        stage: &mut Stage,
-        rs: &RawStage,
-        names: &[String],
-        defs: &BTreeMap<String, Arc<Definition>>,
-    ) -> Result<(), SpecError> {
-        let name = stage.name.clone();
-        for need in &stage.needs {
-            if !defs.contains_key(need) {
-                return Err(self.err(
-                    &["stages", &name, "needs"],
-                    format!("stage '{name}', field 'needs'"),
-                    format!(
-                        "no stage named '{need}' ({})",
-                        suggest(need, names.iter().map(String::as_str))
-                    ),
-                ));
-            }
-        }
-        let def = stage.definition.clone();
-        let mut explicit: BTreeMap<String, Vec<Binding>> = BTreeMap::new();
-        for (input, value) in &rs.inputs {
-            let ctx = format!("stage '{name}', input '{input}'");
-            if !def.inputs.contains_key(input) {
-                let hint = suggest(input, def.inputs.keys().map(String::as_str));
-                return Err(self.err(
-                    &["stages", &name, input],
-                    ctx,
-                    format!("'{}' declares no input '{input}' ({hint})", def.name),
-                ));
-            }
-            let refs: Vec<String> = match yaml_to_json(value) {
-                Value::String(s) => vec![s],
-                Value::Array(a) if a.iter().all(Value::is_string) => a
-                    .iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect(),
-                _ => {
-                    return Err(self.err(
-                        &["stages", &name, input],
-                        ctx,
-                        "expected 'stage.output' or a list of them",
-                    ));
-                }
-            };
-            let mut bound = Vec::new();
-            for r in refs {
-                bound.push(self.reference(&name, input, &r, names, defs)?);
-            }
-            explicit.insert(input.clone(), bound);
-        }
-        let kind = self.kinds.get(&def.kind);
-        if let Some(kind) = kind {
-            let derived = kind
-                .derived_inputs(&stage.params)
-                .map_err(|m| self.err(&["stages", &name], format!("stage '{name}'"), m))?;
-            for (input, up, output) in derived {
-                let b = self.reference(&name, &input, &format!("{up}.{output}"), names, defs)?;
-                explicit.entry(input).or_default().push(b);
-            }
-        }
-        let mut needs = stage.needs.clone();
-        for (input, spec) in &def.inputs {
-            let bound = match explicit.remove(input) {
-                Some(b) => b,
-                None => implicit(&stage.needs, input, defs),
-            };
-            if bound.len() > 1 && !spec.many {
-                let list: Vec<String> = bound.iter().map(|b| b.to_string()).collect();
-                return Err(self.err(&["stages", &name], format!("stage '{name}', input '{input}'"), format!(
-                    "several upstream outputs match ({}); choose one with inputs: {{ {input}: STAGE.OUTPUT }}",
-                    list.join(", ")
-                )));
-            }
-            if bound.is_empty() && !spec.optional {
-                return Err(self.err(&["stages", &name], format!("stage '{name}', input '{input}'"), format!(
-                    "not bound: no stage in 'needs' has an output named '{input}'; add its stage to 'needs' or bind it with inputs: {{ {input}: STAGE.OUTPUT }}"
-                )));
-            }
-            needs.extend(bound.iter().map(|b| b.stage.clone()));
-            if !bound.is_empty() {
-                stage.inputs.insert(input.clone(), bound);
-            }
-        }
-        needs.sort();
-        needs.dedup();
-        stage.needs = needs;
-        Ok(())
-    }
-
-    fn reference(
-        &self,
-        stage: &str,
-        input: &str,
-        r: &str,
-        names: &[String],
-        defs: &BTreeMap<String, Arc<Definition>>,
-    ) -> Result<Binding, SpecError> {
-        let ctx = format!("stage '{stage}', input '{input}'");
-        let at = ["stages", stage, input];
-        let Some((up, output)) = r.split_once('.') else {
-            return Err(self.err(&at, ctx, format!("'{r}' is not of the form STAGE.OUTPUT")));
-        };
-        let Some(up_def) = defs.get(up) else {
-            return Err(self.err(
-                &at,
-                ctx,
-                format!(
-                    "'{r}' names no stage '{up}' ({})",
-                    suggest(up, names.iter().map(String::as_str))
-                ),
-            ));
-        };
-        if !up_def.outputs.contains_key(output) {
-            return Err(self.err(
-                &at,
-                ctx,
-                format!(
-                    "stage '{up}' has no output '{output}' ({})",
-                    suggest(output, up_def.outputs.keys().map(String::as_str))
-                ),
-            ));
-        }
-        Ok(Binding {
-            stage: up.to_string(),
-            output: output.to_string(),
-        })
-    }
-}
-
-fn implicit(
-    needs: &[String],
-    input: &str,
-    defs: &BTreeMap<String, Arc<Definition>>,
-) -> Vec<Binding> {
-    let mut found: Vec<Binding> = needs
-        .iter()
-        .filter(|n| defs.get(*n).is_some_and(|d| d.outputs.contains_key(input)))
-        .map(|n| Binding {
-            stage: n.clone(),
-            output: input.to_string(),
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 /// Names that become file names (stages, pipelines, definitions, outputs): letters, digits,
@@ -589,18 +515,6 @@ pub fn available_definitions(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" messages.
-fn with_suggestion(message: &str) -> String {
-    let Some(rest) = message.strip_prefix("unknown field `") else {
-        return message.to_string();
-    };
-    let Some((wrong, tail)) = rest.split_once('`') else {
-        return message.to_string();
-    };
-    let valid: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-    format!("unknown field '{wrong}' ({})", suggest(wrong, valid))
 }
 
 /// Whether an output of the definition is a directory.

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! A profile changes parameters, hence keys, exactly as editing `with:` would; a named stage's
-//! entry wins over `*`. Its results get their own lock file (`NAME.PROFILE.lock`).
+//! entry wins over `*` (and an expanded stage's own entry over its matrix stage's). Its results
+//! get their own lock file (`NAME.PROFILE.lock`).
 
 use std::collections::BTreeMap;
 
@@ -84,11 +85,11 @@ pub fn choose<'a>(
     Ok(profile)
 }
 
-/// The parameters `profile` sets on `stage`: the `*` entries its definition `declares`, then
-/// the stage's own entries over them.
+/// The parameters `profile` sets on a stage known by `scopes` (its matrix stage, then its own
+/// name): the `*` entries its definition `declares`, then each scope's entries over them.
 pub fn overrides(
     profile: &RawProfile,
-    stage: &str,
+    scopes: &[&str],
     declares: impl Fn(&str) -> bool,
 ) -> BTreeMap<String, Value> {
     let mut out: BTreeMap<String, Value> = profile
@@ -99,7 +100,7 @@ pub fn overrides(
         .filter(|(k, _)| declares(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if let Some(own) = profile.with.get(stage) {
+    for own in scopes.iter().filter_map(|s| profile.with.get(*s)) {
         out.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     out
@@ -126,11 +127,11 @@ paper:
         let all = profiles();
         let p = choose(&all, "paper", &["data", "fit", "eval"]).unwrap();
         let declares = |params: &'static [&'static str]| move |k: &str| params.contains(&k);
-        let data = overrides(p, "data", declares(&["neurons", "train_images"]));
+        let data = overrides(p, &["data"], declares(&["neurons", "train_images"]));
         assert_eq!(data, BTreeMap::from([("neurons".into(), Value::from(300))]));
-        let fit = overrides(p, "fit", declares(&["epochs", "lr"]));
+        let fit = overrides(p, &["fit"], declares(&["epochs", "lr"]));
         assert_eq!(fit, BTreeMap::from([("epochs".into(), Value::from(20))]));
-        let eval = overrides(p, "eval", declares(&["baseline"]));
+        let eval = overrides(p, &["eval"], declares(&["baseline"]));
         assert!(eval.is_empty());
     }
 

@@ -139,6 +139,12 @@ pub struct RawStage {
     /// Slurm resources of this stage's job, over the pipeline's defaults.
     #[serde(default)]
     pub resources: Option<RawResources>,
+    /// Key -> values: one stage per combination (consumed by `spec::matrix` first).
+    #[serde(default)]
+    pub matrix: Option<Value>,
+    /// The names of a matrix stage's instances, e.g. "train_${model}" (see `spec::matrix`).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Parses a pipeline or definition file's text: a leading UTF-8 byte-order mark is ignored (some

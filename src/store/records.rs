@@ -38,6 +38,9 @@ pub struct StageRecord {
     /// The compute environment that produced it (absent in records written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<crate::reproducibility::Environment>,
+    /// The parameters the run that produced it set with `--set` (absent when none did).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

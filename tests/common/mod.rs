@@ -31,6 +31,18 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Asserts that the command failed and said `text` on stderr.
+    pub fn failed_with(&self, text: &str) {
+        assert_ne!(self.code, 0, "expected a failure:\n{}", self.stdout);
+        assert!(
+            self.stderr.contains(text),
+            "expected {text:?} in:\n{}",
+            self.stderr
+        );
+    }
+}
+
 impl From<Output> for Run {
     fn from(o: Output) -> Self {
         Run {

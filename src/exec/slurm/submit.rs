@@ -18,6 +18,8 @@ pub struct Submitter {
     pub pipeline_file: PathBuf,
     /// The pipeline's profile (`--profile`), which the jobs must apply too.
     pub profile: Option<String>,
+    /// The run's `--set` overrides, which the jobs must apply too.
+    pub sets: Vec<String>,
     /// The jobs' working directory: the project root.
     pub root: PathBuf,
     /// `--output` of every job (`%j` is the job id).
@@ -48,6 +50,7 @@ impl Submitter {
             cache: store.root().to_owned(),
             pipeline_file,
             profile: pipeline.profile.clone(),
+            sets: pipeline.overrides.clone(),
             root: pipeline.root.clone(),
             log_pattern: store.slurm_log_pattern(),
         })
@@ -89,9 +92,15 @@ impl Submitter {
     /// The job script: runs `sapipe exec-stage` for the stage.
     pub fn script(&self, req: &JobRequest) -> String {
         let q = |p: &std::path::Path| crate::exec::command::shell_quote(&p.display().to_string());
-        let profile = self.profile.as_deref().map_or(String::new(), |p| {
+        let mut profile = self.profile.as_deref().map_or(String::new(), |p| {
             format!(" --profile {}", crate::exec::command::shell_quote(p))
         });
+        for set in &self.sets {
+            profile.push_str(&format!(
+                " --set {}",
+                crate::exec::command::shell_quote(set)
+            ));
+        }
         let mut line = format!(
             "exec {} --cache {}{profile} exec-stage {} {}",
             q(&self.exe),
@@ -162,6 +171,7 @@ mod tests {
             inputs: Default::default(),
             publish: Default::default(),
             resources,
+            overrides: Default::default(),
         }
     }
 
@@ -171,6 +181,7 @@ mod tests {
             cache: "/shared/cache".into(),
             pipeline_file: "/shared/p/pipelines/demo.yaml".into(),
             profile: None,
+            sets: vec![],
             root: "/shared/p".into(),
             log_pattern: "/shared/cache/logs/slurm-%j.out".into(),
         }
@@ -238,6 +249,17 @@ mod tests {
                 key.hex()
             )),
             "{script}"
+        );
+        let s = Submitter {
+            sets: vec!["*.epochs=5".into(), "t@a,0.5.label=x y".into()],
+            ..submitter()
+        };
+        assert!(
+            s.script(&req).contains(
+                " --cache /shared/cache --set '*.epochs=5' --set 't@a,0.5.label=x y' exec-stage "
+            ),
+            "{}",
+            s.script(&req)
         );
     }
 
