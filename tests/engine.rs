@@ -393,6 +393,34 @@ fn many_inputs_and_directory_outputs_reach_downstream_stages() {
         std::fs::read_to_string(format!("{detail}/sub/copy.txt")).unwrap(),
         "1\n2\n3\n"
     );
+    // `show --json` also names the files a stage's inputs were bound to (a notebook finds a
+    // checkpoint's prepared dataset the same way), upstream by upstream for `many` inputs.
+    let join: serde_json::Value =
+        serde_json::from_str(&p.ok(&["show", P, "join", "--json"]).stdout).unwrap();
+    let bound = join[0]["inputs"].as_object().unwrap();
+    let all: Vec<&serde_json::Value> = bound.values().flat_map(|v| v.as_array().unwrap()).collect();
+    assert_eq!(all.len(), 2, "{join}");
+    let counted: serde_json::Value =
+        serde_json::from_str(&p.ok(&["show", P, "count_a", "--json"]).stdout).unwrap();
+    let from_gen = &counted[0]["inputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()[0];
+    assert_eq!(from_gen["stage"], "gen");
+    let upstream: serde_json::Value =
+        serde_json::from_str(&p.ok(&["show", P, "gen", "--json"]).stdout).unwrap();
+    assert_eq!(
+        from_gen["path"],
+        upstream[0]["files"][from_gen["output"].as_str().unwrap()]
+    );
+    for input in all {
+        assert!(
+            std::path::Path::new(input["path"].as_str().unwrap()).exists(),
+            "{input}"
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `sapipe show`: each stage's current result — outputs and where their files are, metrics,
-//! timings, device — or that it is not up to date.
+//! `sapipe show`: each stage's current result — outputs and where their files are, the files
+//! its inputs were bound to (a train stage's prepared dataset beside its checkpoint, for a
+//! notebook), metrics, timings, device — or that it is not up to date.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,9 +23,21 @@ pub struct ShowEntry {
     pub stale: bool,
     /// Output name -> a path to read it (in the cache, or where it is published).
     pub files: BTreeMap<String, PathBuf>,
+    /// Input name -> the upstream outputs bound to it, with a path to read each (as `files`
+    /// shows them for the upstream stage), in binding order.
+    pub inputs: BTreeMap<String, Vec<InputFile>>,
     /// Outputs of the record that are missing from the cache (the next run recomputes them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+}
+
+/// One upstream output bound to an input.
+#[derive(Debug, Serialize)]
+pub struct InputFile {
+    pub stage: String,
+    pub output: String,
+    /// `None` while the upstream stage has no result with that output.
+    pub path: Option<PathBuf>,
 }
 
 pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEntry>> {
@@ -32,10 +45,9 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
     let wanted = session.stages_named(&targets)?;
     let statuses = status(session, &targets)?;
     let mut out = Vec::new();
+    // Every stage's files, upstream first (status lists stages in dependency order).
+    let mut files_of: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
     for st in statuses {
-        if stage.is_some() && !wanted.contains(&st.stage) {
-            continue;
-        }
         let current = match (&st.key, st.state) {
             (Some(k), State::UpToDate) => session.store.record(k)?,
             _ => None,
@@ -70,6 +82,31 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
                 }
             }
         }
+        let inputs = session
+            .pipeline
+            .stage(&st.stage)
+            .expect("status names stages")
+            .inputs
+            .iter()
+            .map(|(name, bindings)| {
+                let bound = bindings
+                    .iter()
+                    .map(|b| InputFile {
+                        stage: b.stage.clone(),
+                        output: b.output.clone(),
+                        path: files_of
+                            .get(&b.stage)
+                            .and_then(|f| f.get(&b.output))
+                            .cloned(),
+                    })
+                    .collect();
+                (name.clone(), bound)
+            })
+            .collect();
+        files_of.insert(st.stage.clone(), files.clone());
+        if stage.is_some() && !wanted.contains(&st.stage) {
+            continue;
+        }
         out.push(ShowEntry {
             stage: st.stage.clone(),
             definition: def.name.clone(),
@@ -78,6 +115,7 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
             record,
             stale,
             files,
+            inputs,
             missing,
         });
     }
