@@ -60,6 +60,14 @@ pub fn cuda_free() -> Option<u64> {
     (status == 0 && total > 0).then_some(free as u64)
 }
 
+/// Free memory of a device class: [`available`] RAM on CPU, [`cuda_free`] on CUDA.
+pub fn free_on(class: crate::kind::DeviceClass) -> Option<u64> {
+    match class {
+        crate::kind::DeviceClass::Cpu => available(),
+        crate::kind::DeviceClass::Cuda => cuda_free(),
+    }
+}
+
 /// The cgroup's limit minus its usage, if the process is under a limit.
 fn cgroup_room() -> Option<u64> {
     let read = |p: &Path| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };

@@ -128,21 +128,14 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
         .iter()
         .map(|&id| responses.narrow(1, id as i64, 1).contiguous())
         .collect();
-    let class = if settings.device.is_cuda() {
-        DeviceClass::Cuda
-    } else {
-        DeviceClass::Cpu
-    };
+    let class = super::device_class(settings.device);
     let start = resident::rss();
     // What the budget counts besides training: the worker on CPU, nothing of the GPU's.
     let held = match class {
         DeviceClass::Cpu => start,
         DeviceClass::Cuda => Some(0),
     };
-    let available = match class {
-        DeviceClass::Cpu => resident::available(),
-        DeviceClass::Cuda => resident::cuda_free(),
-    };
+    let available = resident::free_on(class);
     let chunk = match settings.memory {
         None => p,
         Some(budget) => memory::max_group(

@@ -25,11 +25,12 @@ pub(super) fn group_size(
         .group_size(device, neurons)
         .min(settings.max_group.unwrap_or(usize::MAX))
         .max(1);
-    let (class, held, available) = if device.is_cuda() {
-        (DeviceClass::Cuda, Some(data_bytes), resident::cuda_free())
-    } else {
-        (DeviceClass::Cpu, resident::rss(), resident::available())
+    let class = super::device_class(device);
+    let held = match class {
+        DeviceClass::Cuda => Some(data_bytes),
+        DeviceClass::Cpu => resident::rss(),
     };
+    let available = resident::free_on(class);
     let (held, available) = match (settings.memory, held, available) {
         (Budget::Auto, _, None) | (Budget::Bytes(_), None, _) => {
             tracing::warn!(
@@ -79,11 +80,7 @@ pub(super) fn out_of_memory_as_error<T>(
             if !text.to_ascii_lowercase().contains("out of memory") {
                 std::panic::resume_unwind(panic);
             }
-            let class = if settings.device.is_cuda() {
-                DeviceClass::Cuda
-            } else {
-                DeviceClass::Cpu
-            };
+            let class = super::device_class(settings.device);
             let need = memory::step_memory(&arch, settings.batch_size).group(group, class);
             Err(TrainError::OutOfMemory(format!(
                 "memory: the {class} device ran out of memory training a group of {group} neurons \

@@ -80,12 +80,17 @@ impl Strategy {
 
     #[cfg(feature = "torch")]
     pub fn group_size(self, device: tch::Device, neurons: usize) -> usize {
-        let class = if device.is_cuda() {
-            DeviceClass::Cuda
-        } else {
-            DeviceClass::Cpu
-        };
-        self.group_size_for(class, neurons)
+        self.group_size_for(device_class(device), neurons)
+    }
+}
+
+/// The device class of a libtorch device.
+#[cfg(feature = "torch")]
+pub fn device_class(device: tch::Device) -> DeviceClass {
+    if device.is_cuda() {
+        DeviceClass::Cuda
+    } else {
+        DeviceClass::Cpu
     }
 }
 
