@@ -3,8 +3,8 @@
 //! Without it a test prints "SKIPPED: ..." and returns, unless `SAPIPE_REQUIRE_S3=1`
 //! (scripts/test sets it after installing the server), where it fails instead.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,16 +37,22 @@ pub fn moto_server() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// A raw HTTP request to the server (moto accepts an unsigned request creating a bucket).
+/// A raw HTTP request to the server (moto accepts an unsigned request creating a bucket);
+/// the reply, or what went wrong sending it.
 pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
+    let mut s = match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(s) => s,
+        Err(e) => return format!("(connect: {e})"),
+    };
+    if let Err(e) = write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
-    .unwrap();
-    s.write_all(body).unwrap();
+    .and_then(|()| s.write_all(body))
+    {
+        return format!("(send: {e})");
+    }
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -64,38 +70,56 @@ pub fn start(test: &str) -> Option<Server> {
         );
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the server binds a free port itself and names it on stderr. Choosing a free port
+    // here and handing it over raced with the other tests' servers and probes (CI once got an
+    // empty reply from a port that was not, or not yet, this test's server).
     // Through the environment's interpreter, not the `moto_server` script: pip pins that
     // script's shebang to the clone path it was installed through, and the per-user
     // environment outlives clones.
-    let child = Command::new(bin.with_file_name("python3"))
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
+    let mut child = Command::new(bin.with_file_name("python3"))
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the startup lines, then keeps draining the request log so the server never blocks
+    // on a full pipe.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let port = line
+                .split("http://127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.trim().parse::<u16>().ok());
+            if let (Some(port), Some(tx)) = (port, tx.take_if(|_| port.is_some())) {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    let port = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(port) => port,
+        Err(e) => {
+            let _ = child.kill();
+            panic!("{test}: moto_server never said which port it listens on ({e})")
+        }
+    };
     let server = Server { child, port };
+    // Listening is not answering: repeat the bucket's creation until the server replies.
     let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    loop {
+        let reply = http(port, "PUT", &format!("/{BUCKET}"), b"");
+        if reply.starts_with("HTTP/1.1 200") {
+            break;
+        }
         assert!(
             t0.elapsed() < Duration::from_secs(120),
-            "moto_server never listened"
+            "{test}: moto_server on port {port} never created the bucket; last reply: {reply:?}"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let reply = http(port, "PUT", &format!("/{BUCKET}"), b"");
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     Some(server)
 }
 
