@@ -60,18 +60,14 @@ impl Dag {
             .map(|(s, _)| (position[s], *s))
             .collect();
         let mut order = Vec::new();
-        while let Some((pos, name)) = ready.pop_first() {
-            let _ = pos;
+        while let Some((_, name)) = ready.pop_first() {
             order.push(name.to_string());
-            for s in &p.stages {
-                if s.needs.iter().any(|n| n == name) {
-                    let w = waiting
-                        .get_mut(s.name.as_str())
-                        .expect("every stage is counted");
-                    *w -= 1;
-                    if *w == 0 {
-                        ready.insert((position[s.name.as_str()], s.name.as_str()));
-                    }
+            for next in graph.neighbors_directed(index[name], petgraph::Direction::Outgoing) {
+                let next = graph[next].as_str();
+                let w = waiting.get_mut(next).expect("every stage is counted");
+                *w -= 1;
+                if *w == 0 {
+                    ready.insert((position[next], next));
                 }
             }
         }

@@ -208,6 +208,16 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// `status`, no-op `run` and cold `run` of a generated matrix pipeline of N command
+    /// stages, vs. starting sapipe and running the same commands directly.
+    Matrix {
+        #[arg(long, default_value_t = 1000)]
+        stages: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Wall time of a no-op `sapipe run` on a cached pipeline vs. starting sapipe.
     Noop {
         #[arg(long, default_value_t = 6)]

@@ -221,6 +221,20 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", terminal::gc(&report));
             Ok(0)
         }
+        Command::Bench(BenchCommand::Matrix {
+            stages,
+            repeats,
+            json,
+        }) => {
+            let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
+            let b = ops::bench_matrix::bench_matrix(&exe, stages, repeats)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&b)?);
+            } else {
+                print!("{}", terminal::bench_matrix(&b));
+            }
+            Ok(0)
+        }
         Command::Bench(BenchCommand::Noop {
             stages,
             repeats,

@@ -47,14 +47,27 @@ pub fn previous_record(
     stage: &str,
     lock: Option<&LockFile>,
 ) -> Option<StageRecord> {
+    previous_record_reusing(engine, stage, lock, None)
+}
+
+/// [`previous_record`], taking `current` (the record of the stage's current key, already read)
+/// instead of reading it again when the head points at it: a plan of a thousand up-to-date
+/// stages reads each record once.
+fn previous_record_reusing(
+    engine: &Engine,
+    stage: &str,
+    lock: Option<&LockFile>,
+    current: Option<&StageRecord>,
+) -> Option<StageRecord> {
     let store = engine.store;
+    let read = |key: &StageKey| match current {
+        Some(r) if &r.key == key => Some(r.clone()),
+        _ => store.record(key).ok().flatten(),
+    };
     let from_head = store
         .head(&engine.pipeline.name, stage)
-        .and_then(|k| store.record(&k).ok().flatten());
-    from_head.or_else(|| {
-        let key = &lock?.stages.get(stage)?.key;
-        store.record(key).ok().flatten()
-    })
+        .and_then(|k| read(&k));
+    from_head.or_else(|| read(&lock?.stages.get(stage)?.key))
 }
 
 pub fn plan(
@@ -69,7 +82,6 @@ pub fn plan(
     let mut out = Vec::new();
     for name in stages {
         let stage = engine.pipeline.stage(name).expect("planned stages exist");
-        let previous = previous_record(engine, name, lock);
         let pending_up: Vec<String> = stage
             .needs
             .iter()
@@ -77,10 +89,13 @@ pub fn plan(
             .cloned()
             .collect();
         let exact = key_record(engine, stage, &known)?;
+        let found = match &exact {
+            Some(rec) => engine.store.record(&rec.key())?,
+            None => None,
+        };
+        let previous = previous_record_reusing(engine, name, lock, found.as_ref());
         let (record, state, mut reasons) = match exact {
             Some(rec) => {
-                let key = rec.key();
-                let found = engine.store.record(&key)?;
                 let damage = found
                     .as_ref()
                     .and_then(|r| engine.store.check_record(r, Depth::Size).err());

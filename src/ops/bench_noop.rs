@@ -33,12 +33,14 @@ fn pipeline(stages: usize) -> String {
     p
 }
 
-fn median(mut v: Vec<Duration>) -> f64 {
+/// The median of `v`, in milliseconds.
+pub(super) fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.sort();
     v[v.len() / 2].as_secs_f64() * 1000.0
 }
 
-fn time(cmd: &mut Command) -> anyhow::Result<Duration> {
+/// The wall time of `cmd`, an error with its stderr if it fails.
+pub(super) fn time(cmd: &mut Command) -> anyhow::Result<Duration> {
     let t0 = Instant::now();
     let out = cmd.output().context("cannot run sapipe")?;
     let elapsed = t0.elapsed();
@@ -72,7 +74,7 @@ pub fn bench_noop(exe: &Path, stages: usize, repeats: usize) -> anyhow::Result<N
         noop.push(time(&mut run())?);
         start.push(time(Command::new(exe).arg("--version"))?);
     }
-    let (noop_run_ms, process_start_ms) = (median(noop), median(start));
+    let (noop_run_ms, process_start_ms) = (median_ms(noop), median_ms(start));
     Ok(NoopBench {
         stages,
         repeats,

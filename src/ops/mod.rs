@@ -2,6 +2,7 @@
 //! `report` module decides how to show it. `Session` opens what every operation needs.
 
 pub mod audit;
+pub mod bench_matrix;
 pub mod bench_noop;
 pub mod gc;
 pub mod init;

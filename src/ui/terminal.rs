@@ -279,6 +279,28 @@ pub fn bench_noop(b: &crate::ops::bench_noop::NoopBench) -> String {
     )
 }
 
+pub fn bench_matrix(b: &crate::ops::bench_matrix::MatrixBench) -> String {
+    format!(
+        "generated matrix pipeline of {} command stages, medians over {} runs:\n\
+         `sapipe status` (all cached):   {:8.1} ms  ({:.2} x process start)\n\
+         no-op `sapipe run`:             {:8.1} ms  ({:.2} x process start)\n\
+         baseline `sapipe --version`:    {:8.1} ms\n\
+         cold `sapipe run --jobs 1`:     {:8.1} ms\n\
+         the same commands run directly: {:8.1} ms\n\
+         scheduling overhead per executed stage: {:.2} ms\n",
+        b.stages,
+        b.repeats,
+        b.status_ms,
+        b.status_ms / b.process_start_ms,
+        b.noop_run_ms,
+        b.noop_run_ms / b.process_start_ms,
+        b.process_start_ms,
+        b.cold_run_ms,
+        b.direct_commands_ms,
+        b.overhead_per_stage_ms
+    )
+}
+
 pub fn audit(r: &crate::ops::audit::AuditReport) -> String {
     use crate::ops::audit::Verdict;
     let width = r
