@@ -39,6 +39,8 @@ pub struct Expanded {
     /// Matrix stage -> its instances, in expansion order.
     pub families: BTreeMap<String, Vec<String>>,
     origin: BTreeMap<String, String>,
+    /// Every stage name, for lookups that do not scan `stages`.
+    names: BTreeSet<String>,
 }
 
 impl Expanded {
@@ -58,14 +60,17 @@ impl Expanded {
         if let Some(instances) = self.families.get(reference) {
             return Some(instances.clone());
         }
+        if !reference.contains('*') {
+            return self
+                .names
+                .contains(reference)
+                .then(|| vec![reference.to_string()]);
+        }
         let found: Vec<String> = self
             .stages
             .iter()
             .map(|(n, _)| n)
-            .filter(|n| match reference.contains('*') {
-                true => glob(reference, n),
-                false => *n == reference,
-            })
+            .filter(|n| glob(reference, n))
             .cloned()
             .collect();
         (!found.is_empty()).then_some(found)
@@ -223,6 +228,7 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
             ));
         }
     }
+    out.names = out.stages.iter().map(|(n, _)| n.clone()).collect();
     Ok(out)
 }
 

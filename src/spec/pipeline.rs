@@ -77,11 +77,13 @@ pub struct Pipeline {
     pub families: BTreeMap<String, Vec<String>>,
     /// In file order.
     pub stages: Vec<Stage>,
+    /// Stage name -> its position in `stages`.
+    index: BTreeMap<String, usize>,
 }
 
 impl Pipeline {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
-        self.stages.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.stages[i])
     }
 
     /// The stage named `name`, or an error suggesting the nearest stage name.
@@ -316,6 +318,11 @@ impl Resolver<'_> {
             profile: profile.map(|(name, _)| name.to_owned()),
             overrides: sets.to_vec(),
             families: self.expanded.families.clone(),
+            index: stages
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), i))
+                .collect(),
             stages,
         };
         crate::graph::Dag::new(&pipeline)?;
