@@ -161,18 +161,21 @@ impl LockFile {
     /// Reads a lock file; a missing file is `Ok(None)`.
     pub fn read(path: &Path) -> Result<Option<Self>, LockFileError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => serde_yaml::from_str(&text)
-                .map(Some)
-                .map_err(|e| LockFileError::Invalid {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                }),
+            Ok(text) => Self::parse(&text, path).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(LockFileError::Io {
                 path: path.to_owned(),
                 source: e,
             }),
         }
+    }
+
+    /// Parses the text of a lock file; `path` names it in errors (it may be `REV:path`).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, LockFileError> {
+        serde_yaml::from_str(text).map_err(|e| LockFileError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     pub fn render(&self) -> String {

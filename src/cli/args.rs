@@ -102,8 +102,36 @@ pub enum Command {
     Show {
         pipeline: PathBuf,
         stage: Option<String>,
+        /// Only the metrics, as one table of every stage's (or, with --json, stage -> metrics).
+        #[arg(long)]
+        metrics: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// The parameters and metrics that changed, with old, new and delta: a pipeline's current
+    /// results against its lock file at a git revision, or one lock file against another.
+    Diff {
+        /// A pipeline (compared with its lock file at --rev), or two lock files: OLD NEW.
+        #[arg(required = true, num_args = 1..=2, value_name = "PIPELINE | OLD.lock NEW.lock")]
+        files: Vec<PathBuf>,
+        /// The git revision of the lock file to compare with (default: HEAD).
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every evaluated model and neuron across the records in the cache, one row each (with
+    /// the model's parameters, seed, dataset and checkpoint), for pandas or R. Records that are
+    /// not their stage's current result are marked stale.
+    Results {
+        /// The pipelines (default: every pipeline in the project's pipelines/).
+        pipelines: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ResultsFormat,
+        /// The project (default: the nearest folder above the current one holding
+        /// sapipe.toml or pipelines/).
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
     },
     /// Re-execute stages into a scratch cache and compare their outputs with the recorded ones.
     Audit {
@@ -241,6 +269,12 @@ pub struct TransferArgs {
     pub jobs: usize,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResultsFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -21,7 +21,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     if !sets.is_empty() && !loads_pipeline(&cli.command) {
         anyhow::bail!(
             "--set sets a pipeline stage's parameter: it applies to commands that load a \
-             pipeline (run, status, explain, show, dag, audit, push, pull)"
+             pipeline (run, status, explain, show, diff, dag, audit, push, pull)"
         );
     }
     match cli.command {
@@ -157,11 +157,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Show {
             pipeline,
             stage,
+            metrics,
             json,
         } => {
             let session = open(&pipeline, profile, sets, cache)?;
             let entries = ops::show::show(&session, stage.as_deref())?;
-            if json {
+            if metrics {
+                super::compare::show_metrics(&entries, json)?;
+            } else if json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
             } else {
                 print!("{}", terminal::show(&entries));
@@ -169,6 +172,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Diff { files, rev, json } => {
+            super::compare::diff(&files, rev.as_deref(), json, profile, sets, cache)
+        }
+        Command::Results {
+            pipelines,
+            format,
+            project,
+        } => super::compare::results(&pipelines, format, project.as_deref(), profile, cache),
         Command::Audit {
             pipeline,
             stages,
@@ -361,6 +372,7 @@ fn loads_pipeline(command: &Command) -> bool {
             | Command::Explain { .. }
             | Command::Dag { .. }
             | Command::Show { .. }
+            | Command::Diff { .. }
             | Command::Audit { .. }
             | Command::ExecStage { .. }
     )
@@ -417,7 +429,7 @@ pub fn environment() -> Environment {
     }
 }
 
-fn open(
+pub(super) fn open(
     pipeline: &Path,
     profile: Option<&str>,
     sets: &[String],
@@ -434,7 +446,7 @@ fn open(
 }
 
 /// `--project`, else the project around the current folder (the rule of `spec::project`).
-fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(super) fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_owned());
     }
@@ -443,7 +455,7 @@ fn project_root(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         .ok_or_else(|| anyhow::anyhow!(crate::spec::project::not_found(&cwd)))
 }
 
-fn cache_of(cache: Option<&Path>, project: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(super) fn cache_of(cache: Option<&Path>, project: Option<&Path>) -> anyhow::Result<PathBuf> {
     if project.is_none() {
         // An explicit cache needs no project (gc, which reads lock files, does).
         let explicit = cache

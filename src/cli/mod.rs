@@ -1,8 +1,10 @@
-//! The command line: clap types (`args`) and one small adapter per subcommand (`commands`),
-//! which calls an operation and hands its result to `report`.
+//! The command line: clap types (`args`) and one small adapter per subcommand (`commands`;
+//! those comparing results in `compare`), which calls an operation and hands its result to
+//! `report`.
 
 pub mod args;
 pub mod commands;
+pub mod compare;
 
 pub use args::Cli;
 pub use commands::dispatch;

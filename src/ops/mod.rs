@@ -4,9 +4,12 @@
 pub mod audit;
 pub mod bench_matrix;
 pub mod bench_noop;
+pub mod diff;
 pub mod gc;
 pub mod init;
 pub mod remote;
+pub mod results;
+pub mod revision;
 pub mod run;
 pub mod show;
 pub mod slurm;

@@ -246,10 +246,6 @@ mod tests {
             InputKey::One(ContentDigest::of_bytes(input)),
         )]);
         StageRecord {
-            key: key_record.key(),
-            pipeline: "p".into(),
-            stage: "s".into(),
-            key_record,
             outputs: BTreeMap::from([(
                 "checkpoint".to_string(),
                 OutputRecord {
@@ -259,14 +255,8 @@ mod tests {
                 },
             )]),
             metrics: serde_json::Map::from_iter([("corr".to_string(), json!(corr))]),
-            started: String::new(),
-            finished: String::new(),
-            duration_s: 0.0,
-            host: "h".into(),
-            device: "cpu".into(),
-            sapipe_version: "t".into(),
             environment: Some(env),
-            overrides: Default::default(),
+            ..StageRecord::fixture(key_record)
         }
     }
 

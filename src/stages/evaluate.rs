@@ -109,7 +109,7 @@ fn write_outputs(ctx: &StageContext, evaluation: &Evaluation) -> Result<(), Kind
         .map_err(KindError::io(format!("writing {}", table_path.display())))
 }
 
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

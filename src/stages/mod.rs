@@ -14,6 +14,7 @@ pub(crate) mod fixtures;
 pub mod import;
 pub mod preprocess;
 pub mod report;
+pub mod results;
 pub mod synthetic;
 #[cfg(feature = "torch")]
 pub mod train;

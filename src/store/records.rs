@@ -43,6 +43,30 @@ pub struct StageRecord {
     pub overrides: BTreeMap<String, serde_json::Value>,
 }
 
+#[cfg(test)]
+impl StageRecord {
+    /// A record of `key_record` (stage `s` of pipeline `p`) without outputs, metrics or
+    /// environment: tests fill in what they need.
+    pub(crate) fn fixture(key_record: KeyRecord) -> Self {
+        Self {
+            key: key_record.key(),
+            pipeline: "p".into(),
+            stage: "s".into(),
+            key_record,
+            outputs: BTreeMap::new(),
+            metrics: Metrics::new(),
+            started: String::new(),
+            finished: String::new(),
+            duration_s: 0.0,
+            host: "h".into(),
+            device: "cpu".into(),
+            sapipe_version: "t".into(),
+            environment: None,
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Head {
     key: StageKey,

@@ -1,8 +1,10 @@
 //! What the operations show on a terminal: the rendering of each command's result
-//! (`terminal`), the live progress display of a run (`progress`) and the Slurm executor's
-//! messages (`slurm`). The paper's report (tables, figures, claims) is `crate::report`.
+//! (`terminal`; `compare` for the diff and metrics tables), the live progress display of a run
+//! (`progress`) and the Slurm executor's messages (`slurm`). The paper's report (tables,
+//! figures, claims) is `crate::report`.
 
 pub mod catalogue;
+pub mod compare;
 pub mod progress;
 pub mod slurm;
 pub mod terminal;
