@@ -1,6 +1,7 @@
 //! The paper's ordering claims (models.md §8), checked against the numbers measured on this
 //! run: each claim is a chain of comparisons between named models, each decided on the
-//! per-neuron paired differences ([`crate::neuro::scoring::paired`]).
+//! per-neuron paired differences ([`crate::neuro::scoring::paired`]); a model trained with
+//! several seeds pairs neuron i of seed s with neuron i of seed s ([`super::seeds`]).
 //!
 //! Verdicts only from evidence: a claim **does not hold** when a comparison with enough
 //! evidence contradicts it; it is **inconclusive**, with the reasons, when a comparison cannot
@@ -18,6 +19,7 @@ use super::roles::{
     self, FF_CNN, FF_SA_CNN, FF_SA_STAR_FC2_INCR, FF_SA_STAR_SIMUL, RF_CNN, RF_SA_CNN,
     RF_SA_STAR_INCR, RF_SA_STAR_SIMUL, Role,
 };
+use super::seeds::{self, Replicates};
 
 /// Smallest ratio that counts as "far better".
 pub const FAR_FACTOR: f64 = 1.5;
@@ -203,9 +205,11 @@ pub struct ClaimResult {
     pub missing: Vec<&'static str>,
 }
 
-/// The first model playing `role`.
-fn model<'a>(evaluation: &'a Evaluation, role: &Role) -> Option<&'a ModelEvaluation> {
-    roles::find(evaluation, role).first().copied()
+/// The first model playing `role`, over its seeds.
+fn model<'a>(evaluation: &'a Evaluation, role: &Role) -> Option<Replicates<'a>> {
+    seeds::group(roles::find(evaluation, role))
+        .into_iter()
+        .next()
 }
 
 /// One model's per-neuron values of `metric`, indexed by neuron.
@@ -240,8 +244,8 @@ fn decide(relation: Relation, p: &Paired) -> Option<bool> {
 fn evidence_problems(
     evaluation: &Evaluation,
     c: &Comparison,
-    left: &ModelEvaluation,
-    right: &ModelEvaluation,
+    left: &Replicates,
+    right: &Replicates,
     p: &Paired,
 ) -> Vec<Reason> {
     let mut reasons = Vec::new();
@@ -254,16 +258,26 @@ fn evidence_problems(
             images: evaluation.images,
         });
     }
-    for (role, m) in [(&c.left, left), (&c.right, right)] {
-        if m.model
-            .convergence
-            .as_ref()
-            .is_some_and(|c| c.under_trained)
-        {
+    for (role, g) in [(&c.left, left), (&c.right, right)] {
+        let under_trained = |m: &ModelEvaluation| {
+            m.model
+                .convergence
+                .as_ref()
+                .is_some_and(|c| c.under_trained)
+        };
+        if g.members.iter().any(|(_, m)| under_trained(m)) {
             reasons.push(Reason::UnderTrained(role.name));
         }
     }
     reasons
+}
+
+/// How `n` counts when a comparison pairs several seeds: ` (8 neurons × 3 seeds)`.
+fn over_seeds_note(neurons: usize, paired_seeds: usize) -> String {
+    match paired_seeds {
+        0 | 1 => String::new(),
+        s => format!(" ({neurons} neurons × {s} seeds)"),
+    }
 }
 
 fn signed(x: f64) -> String {
@@ -275,7 +289,7 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
     let (mut refuted, mut reasons) = (false, Vec::new());
     for c in &claim.comparisons {
         let (left, right) = (model(evaluation, &c.left), model(evaluation, &c.right));
-        for (role, m) in [(&c.left, left), (&c.right, right)] {
+        for (role, m) in [(&c.left, &left), (&c.right, &right)] {
             if m.is_none() && !missing.contains(&role.name) {
                 missing.push(role.name);
             }
@@ -284,12 +298,13 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
             continue;
         };
         let n = evaluation.neurons;
-        let values = |m| per_neuron(m, c.metric, n);
-        let Some(p) = paired::compare(&values(left), &values(right)) else {
+        let values = |m: &ModelEvaluation| per_neuron(m, c.metric, n);
+        let (l, r, paired_seeds) = seeds::over_seeds(&left, &right, values);
+        let Some(p) = paired::compare(&l, &r) else {
             missing.push(c.left.name);
             continue;
         };
-        let problems = evidence_problems(evaluation, c, left, right, &p);
+        let problems = evidence_problems(evaluation, c, &left, &right, &p);
         let decided = decide(c.relation, &p);
         let outcome = match (decided, problems.is_empty()) {
             (Some(true), true) => "yes",
@@ -303,7 +318,7 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
             (_, false) => reasons.extend(problems),
         }
         measured.push(format!(
-            "{}: {} {:.3} {} {} {:.3}: Δ {} [{}, {}], Wilcoxon p = {:.2}, n = {} ({outcome})",
+            "{}: {} {:.3} {} {} {:.3}: Δ {} [{}, {}], Wilcoxon p = {:.2}, n = {}{} ({outcome})",
             c.metric.name(),
             c.left.name,
             p.mean_left,
@@ -314,7 +329,8 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
             signed(p.interval.0),
             signed(p.interval.1),
             p.wilcoxon_p,
-            p.neurons
+            p.neurons,
+            over_seeds_note(n, paired_seeds)
         ));
     }
     reasons.dedup();

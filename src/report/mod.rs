@@ -2,7 +2,9 @@
 //! figures and maps, the paper's ordering claims checked on measured numbers, and the
 //! `report.md` that gathers them (`document`). It renders, it does not print (the terminal
 //! UI of operations is `crate::ui`). Reports read the `evaluate` stage's metrics artifact
-//! ([`crate::neuro::scoring::evaluation::Evaluation`]) and train stages' curves.
+//! ([`crate::neuro::scoring::evaluation::Evaluation`]) and train stages' curves. A model
+//! trained with several seeds (`repeat:`) is reported as its mean ± s.d. across seeds and
+//! compared over neurons × seeds (`seeds`).
 
 pub mod claims;
 pub mod decomposition;
@@ -12,6 +14,7 @@ pub mod font;
 pub mod maps;
 pub mod protocol;
 pub mod roles;
+pub mod seeds;
 pub mod tables;
 pub mod training;
 

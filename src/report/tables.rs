@@ -7,6 +7,7 @@ use crate::neuro::scoring::evaluation::{Evaluation, ModelEvaluation, Split};
 use crate::neuro::scoring::metrics::ratio;
 
 use super::roles::{self, FF_CNN, RF_CNN, Role};
+use super::seeds::{self, Replicates, Spread};
 
 /// A titled table of strings.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,8 +59,9 @@ pub fn fmt1(value: Option<f64>) -> String {
     value.map_or(MISSING.into(), |v| format!("{v:.1}"))
 }
 
-fn fmt_ratio(value: Option<f64>) -> String {
-    value.map_or(MISSING.into(), |v| format!("{v:.2}"))
+/// A metric of a model across its seeds (one seed: the value as [`fmt3`] shows it, with `digits` decimals).
+fn fmt_spread(spread: Spread, digits: usize) -> String {
+    spread.text(digits, MISSING)
 }
 
 fn fmt_params(value: Option<u64>) -> String {
@@ -125,7 +127,8 @@ fn split_name(e: &Evaluation) -> String {
 }
 
 /// Every model of one evaluation: CORR (mean, median), ratio to the evaluation's baseline,
-/// PTJ, PTS, FEVE and trainable parameters.
+/// PTJ, PTS, FEVE and trainable parameters; a model trained with several seeds is one row of
+/// means ± s.d. across its seeds.
 pub fn summary_table(stage: &str, e: &Evaluation) -> Table {
     let baseline = e.baseline.as_deref().unwrap_or("no baseline");
     let header = [
@@ -140,19 +143,21 @@ pub fn summary_table(stage: &str, e: &Evaluation) -> Table {
         "FEVE",
         "CORR (noise-free)",
     ];
-    let rows = e.models.iter().map(|m| {
-        let s = &m.summary;
+    let groups = seeds::group(&e.models);
+    let rows = groups.iter().map(|g| {
+        let m = g.first();
+        let at = |digits, f: fn(&ModelEvaluation) -> Option<f64>| fmt_spread(g.spread(f), digits);
         vec![
             m.model.label.clone(),
-            m.model.stage.clone(),
+            g.stages(),
             fmt_params(m.model.trainable_params),
-            fmt3(s.corr.mean),
-            fmt3(s.corr.median),
-            fmt_ratio(s.corr_ratio_to_baseline),
-            fmt1(s.ptj_percent.mean),
-            fmt1(s.pts_percent.mean),
-            fmt3(s.feve.mean),
-            fmt3(s.corr_noise_free.mean),
+            at(3, |m| m.summary.corr.mean),
+            at(3, |m| m.summary.corr.median),
+            at(2, |m| m.summary.corr_ratio_to_baseline),
+            at(1, |m| m.summary.ptj_percent.mean),
+            at(1, |m| m.summary.pts_percent.mean),
+            at(3, |m| m.summary.feve.mean),
+            at(3, |m| m.summary.corr_noise_free.mean),
         ]
     });
     let mut notes = vec![format!(
@@ -192,25 +197,24 @@ fn not_evaluated(role: &Role) -> Vec<String> {
 }
 
 fn role_rows(e: &Evaluation, roles: &[Role], baseline: Role) -> (Vec<Vec<String>>, bool) {
-    let base = roles::find(e, &baseline)
+    let base = seeds::group(roles::find(e, &baseline))
         .first()
-        .and_then(|m| m.summary.corr.mean);
+        .and_then(|g| g.spread(|m| m.summary.corr.mean).mean);
     let mut rows = Vec::new();
     for role in roles {
-        let found = roles::find(e, role);
+        let found = seeds::group(roles::find(e, role));
         if found.is_empty() {
             rows.push(not_evaluated(role));
         }
-        for m in found {
-            let s = &m.summary;
+        for g in found {
             rows.push(vec![
                 role.name.to_string(),
-                m.model.stage.clone(),
-                fmt3(s.corr.mean),
-                fmt_ratio(ratio(s.corr.mean, base)),
-                fmt1(s.ptj_percent.mean),
-                fmt1(s.pts_percent.mean),
-                fmt_params(m.model.trainable_params),
+                g.stages(),
+                fmt_spread(g.spread(|m| m.summary.corr.mean), 3),
+                fmt_spread(g.spread(|m| ratio(m.summary.corr.mean, base)), 2),
+                fmt_spread(g.spread(|m| m.summary.ptj_percent.mean), 1),
+                fmt_spread(g.spread(|m| m.summary.pts_percent.mean), 1),
+                fmt_params(g.first().model.trainable_params),
             ]);
         }
     }
@@ -318,26 +322,31 @@ fn fractions(evals: &[(String, Evaluation)]) -> Vec<f64> {
     all
 }
 
-/// The model labelled `label` at `fraction`, with the ff-CNN of the same evaluation and
-/// fraction.
+/// The model labelled `label` at `fraction` (over its seeds), with the CORR of the ff-CNN of
+/// the same evaluation and fraction (its mean across seeds).
 fn at_fraction<'a>(
     evals: &'a [(String, Evaluation)],
     label: &str,
     fraction: f64,
-) -> Option<(&'a ModelEvaluation, Option<f64>)> {
+) -> Option<(Replicates<'a>, Option<f64>)> {
     evals.iter().find_map(|(_, e)| {
         let at = |m: &&ModelEvaluation| m.model.fraction == fraction;
-        let model = e
+        let labelled = e
             .models
             .iter()
             .filter(at)
-            .find(|m| m.model.label == label)?;
+            .filter(|m| m.model.label == label);
+        let model = seeds::group(labelled).into_iter().next()?;
         let ff = e
             .models
             .iter()
             .filter(at)
-            .find(|m| FF_CNN.matches(&m.model));
-        Some((model, ff.and_then(|f| f.summary.corr.mean)))
+            .filter(|m| FF_CNN.matches(&m.model));
+        let ff = seeds::group(ff).into_iter().next();
+        Some((
+            model,
+            ff.and_then(|f| f.spread(|m| m.summary.corr.mean).mean),
+        ))
     })
 }
 
@@ -364,10 +373,10 @@ pub fn table3(evals: &[(String, Evaluation)]) -> Table {
         let mut cells = vec![label.to_string()];
         for &f in &fractions {
             match at_fraction(evals, label, f) {
-                Some((m, ff)) => cells.extend([
-                    fmt_ratio(ratio(m.summary.corr.mean, ff)),
-                    fmt1(m.summary.ptj_percent.mean),
-                    fmt1(m.summary.pts_percent.mean),
+                Some((g, ff)) => cells.extend([
+                    fmt_spread(g.spread(|m| ratio(m.summary.corr.mean, ff)), 2),
+                    fmt_spread(g.spread(|m| m.summary.ptj_percent.mean), 1),
+                    fmt_spread(g.spread(|m| m.summary.pts_percent.mean), 1),
                 ]),
                 None => cells.extend([MISSING.into(), MISSING.into(), MISSING.into()]),
             }

@@ -26,6 +26,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::error::{SpecError, locate};
 use super::pipeline::valid_name;
+use super::repeat;
 use super::template::{
     describe, glob, interpolate, placeholders, scalar_text, substitute, unknown,
 };
@@ -38,6 +39,8 @@ pub struct Expanded {
     pub stages: Vec<(String, Value)>,
     /// Matrix stage -> its instances, in expansion order.
     pub families: BTreeMap<String, Vec<String>>,
+    /// The matrix stages that have a `repeat:` (see `spec::repeat`).
+    pub repeated: BTreeSet<String>,
     origin: BTreeMap<String, String>,
     /// Every stage name, for lookups that do not scan `stages`.
     names: BTreeSet<String>,
@@ -117,13 +120,14 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
                 ),
             )
         })?;
-        let Some(map) = value.as_mapping().filter(|m| m.contains_key("matrix")) else {
+        let expands = |m: &&Mapping| m.contains_key("matrix") || m.contains_key("repeat");
+        let Some(map) = value.as_mapping().filter(expands) else {
             if value.as_mapping().is_some_and(|m| m.contains_key("name")) {
                 return Err(err(
                     &["stages", name, "name"],
                     format!("stage '{name}', field 'name'"),
                     "`name:` names the instances of a matrix stage, and this stage has no \
-                     `matrix:`"
+                     `matrix:` or `repeat:`"
                         .into(),
                 ));
             }
@@ -131,14 +135,29 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
             continue;
         };
         let at = |field: &str| [String::from("stages"), name.into(), field.into()];
-        let matrix = Matrix::read(map).map_err(|(field, m)| {
-            let path = at(&field);
+        let located = |field: &str, m: String| {
+            let mut path = at(field).to_vec();
+            if field == "with" {
+                path.push(repeat::KEY.into());
+            }
+            let top = if field == "seeds" { "repeat" } else { field };
+            let top = if map.contains_key(top) { top } else { "matrix" };
             err(
                 &path.iter().map(String::as_str).collect::<Vec<_>>(),
-                format!("stage '{name}', field 'matrix'"),
+                format!("stage '{name}', field '{top}'"),
                 m,
             )
-        })?;
+        };
+        let seeds = repeat::seeds(map).map_err(|(field, m)| located(&field, m))?;
+        let mut matrix = match map.contains_key("matrix") {
+            true => Matrix::read(map).map_err(|(field, m)| located(&field, m))?,
+            false => Matrix { keys: Vec::new() },
+        };
+        if let Some(seeds) = seeds {
+            matrix.keys.push((repeat::KEY.to_string(), seeds));
+            out.repeated.insert(name.to_string());
+        }
+        let repeated = out.repeated.contains(name);
         let template = match map.get("name") {
             None => None,
             Some(Value::String(t)) => Some(t.as_str()),
@@ -182,6 +201,9 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
         let mut body = map.clone();
         body.remove("matrix");
         body.remove("name");
+        if body.remove("repeat").is_some() {
+            repeat::with_seed(&mut body);
+        }
         let body = Value::Mapping(body);
         let mut instances = Vec::new();
         for vars in matrix.combinations() {
@@ -189,7 +211,11 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
                 Some(t) => interpolate(t, &vars)
                     .map_err(|m| err(&["stages", name, "name"], format!("stage '{name}'"), m))?,
                 None => {
-                    let values: Vec<String> = vars.iter().map(|(_, v)| scalar_text(v)).collect();
+                    let part = |(k, v): &(String, Value)| match repeated && k == repeat::KEY {
+                        true => repeat::name_part(v),
+                        false => scalar_text(v),
+                    };
+                    let values: Vec<String> = vars.iter().map(part).collect();
                     format!("{name}@{}", values.join(","))
                 }
             };
@@ -506,5 +532,43 @@ mod tests {
         assert!(err.contains(":2: stage 't', field 'name'"), "{err}");
         let err = error("stages:\n  \"t@1\": { uses: x }\n");
         assert!(err.contains("stage names must be letters"), "{err}");
+    }
+
+    #[test]
+    fn repeat_adds_the_seed_last_and_names_it() {
+        let text = "stages:
+  train:
+    uses: train
+    matrix: { model: [ff-cnn, rf-cnn] }
+    repeat: { seeds: [1, 2] }
+    with: { model: \"${model}\" }
+  one: { uses: train, repeat: { seeds: [7] } }
+";
+        let e = expand_text(text).unwrap();
+        assert_eq!(
+            names(&e)[..4],
+            [
+                "train@ff-cnn,seed1",
+                "train@ff-cnn,seed2",
+                "train@rf-cnn,seed1",
+                "train@rf-cnn,seed2"
+            ]
+        );
+        assert_eq!(names(&e)[4], "one@seed7");
+        let (_, stage) = &e.stages[3];
+        assert_eq!(stage["with"]["seed"], Value::from(2));
+        assert_eq!(stage["with"]["model"], Value::from("rf-cnn"));
+        assert!(stage.get("repeat").is_none());
+        assert!(e.repeated.contains("train") && e.repeated.contains("one"));
+        let err = error(&text.replace("seeds: [7]", "seeds: [7, x]"));
+        assert!(
+            err.contains("p.yaml:7: stage 'one', field 'repeat': 'x' is not a seed"),
+            "{err}"
+        );
+        let err = error(&text.replace("{ model: \"${model}\" }", "{ model: a, seed: 3 }"));
+        assert!(
+            err.contains("p.yaml:6: stage 'train', field 'with': `repeat:` sets"),
+            "{err}"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! (`params`), stage definitions (`definition`, with the built-in ones of `builtin`), the
 //! project a pipeline belongs to (`project`), resolved pipelines (`pipeline`, with inputs bound
 //! by `bind`), stages expanded from a `matrix:` (`matrix`, its placeholders and patterns in
-//! `template`), named override sets (`profile`) and command-line ones (`overrides`), with
-//! located errors (`error`).
+//! `template`; `repeat:` over seeds in `repeat`), named override sets (`profile`) and
+//! command-line ones (`overrides`), with located errors (`error`).
 
 mod bind;
 pub mod builtin;
@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod project;
 pub mod raw;
+pub mod repeat;
 pub mod resources;
 mod template;
 

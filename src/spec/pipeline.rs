@@ -15,6 +15,7 @@ use super::overrides;
 use super::params::ParamType;
 use super::profile;
 use super::raw::{RawPipeline, RawStage};
+use super::repeat;
 use super::resources::{Executor, Resources};
 use crate::kind::{KindRegistry, Params};
 
@@ -258,6 +259,29 @@ impl Resolver<'_> {
         let mut defs: BTreeMap<String, Arc<Definition>> = BTreeMap::new();
         for (name, rs) in &raws {
             let def = self.definition(name, &rs.uses)?;
+            let family = self.expanded.family_of(name);
+            if let Some(family) = family.filter(|f| self.expanded.repeated.contains(*f))
+                && !def.params.contains_key(repeat::KEY)
+            {
+                let mut params: Vec<&str> = def.params.keys().map(String::as_str).collect();
+                params.truncate(12);
+                return Err(self.err(
+                    &["stages", family, "repeat"],
+                    format!("stage '{family}', field 'repeat'"),
+                    format!(
+                        "'{}' declares no parameter `seed`, so it cannot be repeated over seeds \
+                         (repeat a stage that takes a seed, such as `uses: train`; '{}' \
+                         declares: {})",
+                        def.name,
+                        def.name,
+                        if params.is_empty() {
+                            "nothing".into()
+                        } else {
+                            params.join(", ")
+                        }
+                    ),
+                ));
+            }
             defs.insert(name.clone(), def);
         }
         if let Some((profile_name, p)) = profile {

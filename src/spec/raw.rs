@@ -142,6 +142,9 @@ pub struct RawStage {
     /// Key -> values: one stage per combination (consumed by `spec::matrix` first).
     #[serde(default)]
     pub matrix: Option<Value>,
+    /// `{ seeds: [...] }`: one stage per seed (consumed by `spec::matrix`, see `spec::repeat`).
+    #[serde(default)]
+    pub repeat: Option<Value>,
     /// The names of a matrix stage's instances, e.g. "train_${model}" (see `spec::matrix`).
     #[serde(default)]
     pub name: Option<String>,

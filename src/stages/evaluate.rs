@@ -13,6 +13,7 @@ use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::scoring::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
 use crate::neuro::train::predictions::{self, PredictedSplit};
+use crate::report::seeds::{self, Spread};
 
 pub struct Evaluate;
 
@@ -159,7 +160,8 @@ pub fn per_neuron_csv(evaluation: &Evaluation) -> String {
 }
 
 /// Per model (keyed by its stage): mean CORR, PTJ %, PTS %, FEVE, and the CORR ratio to the
-/// baseline when one is named.
+/// baseline when one is named; per model trained with several seeds (keyed by its stage
+/// without the seed, see [`seed_metrics`]), their mean and s.d. across seeds.
 fn returned_metrics(evaluation: &Evaluation) -> Metrics {
     let mut metrics = Metrics::new();
     for m in &evaluation.models {
@@ -176,10 +178,36 @@ fn returned_metrics(evaluation: &Evaluation) -> Metrics {
             );
         }
     }
+    seed_metrics(evaluation, &mut metrics);
     if let Some(ceiling) = &evaluation.noise_ceiling {
         metrics.insert("noise_ceiling".into(), json!(ceiling.mean));
     }
     metrics
+}
+
+/// For each model evaluated with several seeds: `{stage}.seeds` and, for CORR, PTJ %, PTS %
+/// and FEVE, `{stage}.{metric}_mean` and `{stage}.{metric}_sd` across its seeds, `{stage}`
+/// being its stage without the seed (`train@ff-cnn` for `train@ff-cnn,seed2`).
+fn seed_metrics(evaluation: &Evaluation, metrics: &mut Metrics) {
+    type Of = fn(&crate::neuro::scoring::evaluation::ModelEvaluation) -> Option<f64>;
+    let all: [(&str, Of); 4] = [
+        ("corr", |m| m.summary.corr.mean),
+        ("ptj_percent", |m| m.summary.ptj_percent.mean),
+        ("pts_percent", |m| m.summary.pts_percent.mean),
+        ("feve", |m| m.summary.feve.mean),
+    ];
+    for g in seeds::group(&evaluation.models) {
+        if g.members.len() < 2 {
+            continue;
+        }
+        let base = &g.base;
+        metrics.insert(format!("{base}.seeds"), json!(g.members.len()));
+        for (name, of) in all {
+            let Spread { mean, sd, .. } = g.spread(of);
+            metrics.insert(format!("{base}.{name}_mean"), json!(mean));
+            metrics.insert(format!("{base}.{name}_sd"), json!(sd));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,267 @@
+//! Seed repeats in reports: the models of one evaluation that are one model trained with
+//! different seeds (stages named as `repeat:` instances, e.g. `train@ff-cnn,seed2`, with the
+//! same model, label, training fraction and training kind) form one [`Replicates`]. Tables show
+//! each metric's mean ± s.d. across seeds ([`Spread`]); comparisons pair neuron i of seed s of
+//! one model with neuron i of seed s of the other ([`over_seeds`]: neurons × seeds).
+//!
+//! A model evaluated once is a group of one, shown and compared exactly as before.
+
+use crate::neuro::scoring::evaluation::{ModelEvaluation, ModelInfo};
+use crate::spec::repeat::seed_of;
+
+/// Arithmetic mean; `None` for no values.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Sample standard deviation (divisor n − 1); `None` for fewer than two values.
+pub fn sd(values: &[f64]) -> Option<f64> {
+    let m = mean(values).filter(|_| values.len() >= 2)?;
+    let squares: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
+    Some((squares / (values.len() - 1) as f64).sqrt())
+}
+
+/// One metric of a model across its seeds: the mean and s.d. of the per-seed values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub mean: Option<f64>,
+    /// `None` with fewer than two defined seeds.
+    pub sd: Option<f64>,
+    /// Seeds where the metric is defined.
+    pub seeds: usize,
+}
+
+impl Spread {
+    /// The spread of per-seed values; one value is itself (whatever it is), several are
+    /// reduced over those that are defined and finite.
+    pub fn of(values: &[Option<f64>]) -> Self {
+        if let [single] = values {
+            return Self {
+                mean: *single,
+                sd: None,
+                seeds: usize::from(single.is_some()),
+            };
+        }
+        let defined: Vec<f64> = values
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        Self {
+            mean: mean(&defined),
+            sd: sd(&defined),
+            seeds: defined.len(),
+        }
+    }
+
+    /// `0.412 ± 0.013` with `digits` decimals; just the mean without an s.d.; `missing`
+    /// without a mean.
+    pub fn text(&self, digits: usize, missing: &str) -> String {
+        match (self.mean, self.sd) {
+            (None, _) => missing.to_string(),
+            (Some(m), None) => format!("{m:.digits$}"),
+            (Some(m), Some(s)) => format!("{m:.digits$} ± {s:.digits$}"),
+        }
+    }
+}
+
+/// One model of an evaluation, over the seeds it was trained with.
+#[derive(Debug, Clone)]
+pub struct Replicates<'a> {
+    /// The stage name without its seed (the stage itself when it is not a `repeat:` instance).
+    pub base: String,
+    /// (seed, evaluated model) in the evaluation's order; the seed is `None` for a stage that
+    /// is not a `repeat:` instance.
+    pub members: Vec<(Option<u64>, &'a ModelEvaluation)>,
+}
+
+/// Whether two evaluated models are the same model (all but the seed).
+fn same_model(a: &ModelInfo, b: &ModelInfo) -> bool {
+    a.model == b.model
+        && a.label == b.label
+        && a.fraction == b.fraction
+        && a.incremental == b.incremental
+}
+
+/// The models in `models` grouped by seed repeats, in the order of each group's first model.
+pub fn group<'a>(models: impl IntoIterator<Item = &'a ModelEvaluation>) -> Vec<Replicates<'a>> {
+    let mut groups: Vec<Replicates<'a>> = Vec::new();
+    for m in models {
+        let Some((base, seed)) = seed_of(&m.model.stage) else {
+            groups.push(Replicates {
+                base: m.model.stage.clone(),
+                members: vec![(None, m)],
+            });
+            continue;
+        };
+        let joins = |g: &&mut Replicates<'a>| {
+            g.base == base
+                && same_model(&g.first().model, &m.model)
+                && g.members.iter().all(|(s, _)| s.is_some_and(|s| s != seed))
+        };
+        match groups.iter_mut().find(|g| joins(g)) {
+            Some(g) => g.members.push((Some(seed), m)),
+            None => groups.push(Replicates {
+                base,
+                members: vec![(Some(seed), m)],
+            }),
+        }
+    }
+    groups
+}
+
+impl<'a> Replicates<'a> {
+    pub fn first(&self) -> &'a ModelEvaluation {
+        self.members[0].1
+    }
+
+    /// `metric` of each seed, reduced to its [`Spread`].
+    pub fn spread(&self, metric: impl Fn(&ModelEvaluation) -> Option<f64>) -> Spread {
+        let values: Vec<Option<f64>> = self.members.iter().map(|(_, m)| metric(m)).collect();
+        Spread::of(&values)
+    }
+
+    /// What the Stage column shows: the stage, or `train@ff-cnn (seeds 1, 2)`.
+    pub fn stages(&self) -> String {
+        match self.members.as_slice() {
+            [(_, m)] => m.model.stage.clone(),
+            all => {
+                let seeds: Vec<String> = all
+                    .iter()
+                    .filter_map(|(s, _)| s.map(|s| s.to_string()))
+                    .collect();
+                format!("{} (seeds {})", self.base, seeds.join(", "))
+            }
+        }
+    }
+}
+
+/// The members of `left` and `right` trained with the same seed, in `left`'s order; two
+/// models evaluated once pair with each other.
+pub fn pair_seeds<'a>(
+    left: &Replicates<'a>,
+    right: &Replicates<'a>,
+) -> Vec<(&'a ModelEvaluation, &'a ModelEvaluation)> {
+    if let ([(_, l)], [(_, r)]) = (left.members.as_slice(), right.members.as_slice()) {
+        return vec![(*l, *r)];
+    }
+    left.members
+        .iter()
+        .filter_map(|(seed, l)| {
+            let (_, r) = right
+                .members
+                .iter()
+                .find(|(s, _)| seed.is_some() && s == seed)?;
+            Some((*l, *r))
+        })
+        .collect()
+}
+
+/// Paired per-neuron values over neurons × seeds: `values` of each pair of [`pair_seeds`],
+/// concatenated seed after seed, so position (s, i) of the left pairs with (s, i) of the
+/// right; also how many seeds were paired.
+pub fn over_seeds(
+    left: &Replicates,
+    right: &Replicates,
+    values: impl Fn(&ModelEvaluation) -> Vec<Option<f64>>,
+) -> (Vec<Option<f64>>, Vec<Option<f64>>, usize) {
+    let pairs = pair_seeds(left, right);
+    let (mut l, mut r) = (Vec::new(), Vec::new());
+    for (a, b) in &pairs {
+        let (va, vb) = (values(a), values(b));
+        let n = va.len().max(vb.len());
+        l.extend(va.into_iter().chain(std::iter::repeat(None)).take(n));
+        r.extend(vb.into_iter().chain(std::iter::repeat(None)).take(n));
+    }
+    (l, r, pairs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::model;
+
+    #[test]
+    fn mean_and_sample_sd() {
+        assert_eq!(mean(&[]), None);
+        assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
+        assert_eq!(sd(&[4.0]), None);
+        // Deviations -2, -1, 3: squares 14, over n - 1 = 2.
+        assert!((sd(&[1.0, 2.0, 6.0]).unwrap() - 7f64.sqrt()).abs() < 1e-12);
+        assert_eq!(sd(&[0.5, 0.5]), Some(0.0));
+    }
+
+    #[test]
+    fn spreads_read_as_mean_plus_minus_sd_and_one_seed_as_itself() {
+        let s = Spread::of(&[Some(0.4), Some(0.5), None]);
+        assert_eq!(s.seeds, 2);
+        assert_eq!(s.text(3, "—"), "0.450 ± 0.071");
+        assert_eq!(Spread::of(&[Some(0.4)]).text(3, "—"), "0.400");
+        assert_eq!(Spread::of(&[None]).text(1, "—"), "—");
+        assert_eq!(Spread::of(&[Some(f64::NAN)]).text(1, "—"), "NaN");
+    }
+
+    fn at(stage: &str, id: &str, corr: f64) -> ModelEvaluation {
+        model(stage, id, false, 1.0, [corr, 5.0, 10.0])
+    }
+
+    /// ff-CNN with seeds 1 and 2, rf-CNN with seeds 2, 1 and 3, and a model evaluated once.
+    fn models() -> [ModelEvaluation; 6] {
+        [
+            at("t@ff-cnn,seed1", "ff-cnn", 0.4),
+            at("t@rf-cnn,seed2", "rf-cnn", 0.7),
+            at("t@ff-cnn,seed2", "ff-cnn", 0.5),
+            at("plain", "ff-cnn", 0.3),
+            at("t@rf-cnn,seed1", "rf-cnn", 0.5),
+            at("t@rf-cnn,seed3", "rf-cnn", 0.9),
+        ]
+    }
+
+    #[test]
+    fn seeds_of_one_model_group_and_others_stay_alone() {
+        let models = models();
+        let groups = group(&models);
+        let shown: Vec<String> = groups.iter().map(Replicates::stages).collect();
+        assert_eq!(
+            shown,
+            ["t@ff-cnn (seeds 1, 2)", "t@rf-cnn (seeds 2, 1, 3)", "plain"]
+        );
+        let corr = groups[1].spread(|m| m.summary.corr.mean);
+        assert!((corr.mean.unwrap() - 0.7).abs() < 1e-12);
+        assert!((corr.sd.unwrap() - 0.2).abs() < 1e-12);
+        // Same base name, another model: not a seed of it.
+        let odd = [
+            at("t@x,seed1", "ff-cnn", 0.4),
+            at("t@x,seed2", "rf-cnn", 0.4),
+        ];
+        assert_eq!(group(&odd).len(), 2);
+    }
+
+    #[test]
+    fn comparisons_pair_neuron_i_of_seed_s_on_both_sides() {
+        let models = models();
+        let groups = group(&models);
+        let pairs = pair_seeds(&groups[0], &groups[1]);
+        let stages: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(l, r)| (l.model.stage.as_str(), r.model.stage.as_str()))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                ("t@ff-cnn,seed1", "t@rf-cnn,seed1"),
+                ("t@ff-cnn,seed2", "t@rf-cnn,seed2")
+            ]
+        );
+        let corr = |m: &ModelEvaluation| m.neurons.iter().map(|n| n.corr).collect();
+        let (l, r, seeds) = over_seeds(&groups[0], &groups[1], corr);
+        assert_eq!((l.len(), r.len(), seeds), (16, 16, 2));
+        assert_eq!(l[8], models[2].neurons[0].corr);
+        assert_eq!(r[8], models[1].neurons[0].corr, "seed 2, neuron 0");
+        // Two models evaluated once pair whatever their names.
+        let single = group(&models[3..4]);
+        let plain = [at("rf", "rf-cnn", 0.6)];
+        assert_eq!(pair_seeds(&single[0], &group(&plain)[0]).len(), 1);
+    }
+}
