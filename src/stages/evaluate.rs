@@ -375,6 +375,53 @@ mod tests {
         );
     }
 
+    /// Missing responses (NaN) and their all-NaN repeats are skipped: a prediction that is
+    /// right wherever the neuron was recorded and wild where it was not scores perfectly.
+    #[test]
+    fn missing_responses_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let test = write_prepared(&dir.path().join("prep"));
+        let mut prepared = PreparedDataset::read(&dir.path().join("prep")).unwrap();
+        let mut wild = test.clone();
+        for i in 0..20 {
+            let at = i * NEURONS;
+            prepared.test_responses.data[at] = f32::NAN;
+            let repeats = prepared.test_repeats.as_mut().unwrap();
+            repeats.data[at] = f32::NAN;
+            repeats.data[IMAGES * NEURONS + at] = f32::NAN;
+            wild.data[at] = 1e6 * (i % 3) as f32;
+        }
+        prepared.write(&dir.path().join("prep")).unwrap();
+        let info = json!({"model": "rf-cnn", "label": "rf"});
+        write_predictions(&dir.path().join("m"), info, &wild, &responses(7));
+        let inputs = BTreeMap::from([
+            ("prepared".to_string(), dir.path().join("prep")),
+            ("predictions/m".to_string(), dir.path().join("m")),
+        ]);
+        let metrics = run(params("", false), inputs, dir.path()).unwrap();
+        assert!(
+            (metrics["m.corr"].as_f64().unwrap() - 1.0).abs() < 1e-12,
+            "{metrics:?}"
+        );
+        assert_eq!(metrics["m.ptj_percent"], json!(100.0));
+        let text = std::fs::read_to_string(dir.path().join("metrics.json")).unwrap();
+        let eval: Evaluation = serde_json::from_str(&text).unwrap();
+        let first = &eval.models[0].neurons[0];
+        assert!(
+            first.feve.is_some() && first.undefined.is_empty(),
+            "{first:?}"
+        );
+        assert_eq!(
+            eval.models[0]
+                .population_tuning
+                .as_ref()
+                .unwrap()
+                .recorded
+                .len(),
+            IMAGES
+        );
+    }
+
     #[test]
     fn stage_definition_parses() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));

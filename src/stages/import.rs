@@ -104,7 +104,7 @@ mod tests {
         );
         assert_eq!(
             m["neuron_1_responses"],
-            json!({"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5, "nan": 0})
+            json!({"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5, "nan": 0, "missing": 0})
         );
         assert!(out["data"].join("images.npy").exists());
         let log = std::fs::read_to_string(dir.path().join("log.txt")).unwrap();

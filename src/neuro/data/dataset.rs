@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! train_images.npy      f32 [n_train, S, S]   normalised with training-set statistics
-//! train_responses.npy   f32 [n_train, neurons] single trials
+//! train_responses.npy   f32 [n_train, neurons] single trials; NaN = missing entry (all
+//!                       response arrays: masked in training, skipped in evaluation)
 //! val_images.npy        f32 [n_val, S, S]      (model selection)
 //! val_responses.npy     f32 [n_val, neurons]
 //! test_images.npy       f32 [n_test, S, S]     (reporting)

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Images are luminances (synthetic: [0, 1]; imported uint8 images are divided by 255).
-//! Responses are finite except where the repeat convention allows NaN (test_repeats).
+//! Responses are finite or NaN: NaN marks a missing entry (a neuron not recorded for an
+//! image; training masks it, evaluation skips it) or, in test_repeats, a missing trial.
 
 use std::path::{Path, PathBuf};
 
@@ -237,9 +238,10 @@ impl RawDataset {
                 }
             }
         }
-        if let Some(i) = self.responses.data.iter().position(|v| !v.is_finite()) {
+        if let Some(i) = self.responses.data.iter().position(|v| v.is_infinite()) {
             return Err(bad(format!(
-                "responses.npy: non-finite value at image {}, neuron {}",
+                "responses.npy: infinite value at image {}, neuron {} (responses are finite, or \
+                 NaN for a missing entry)",
                 i / k.max(1),
                 i % k.max(1)
             )));
@@ -272,10 +274,11 @@ mod tests {
             "{e}"
         );
         let mut ds = tiny(6, 4, 3, 2);
-        ds.responses.data[4] = f32::NAN;
+        ds.responses.data[3] = f32::NAN;
+        ds.responses.data[4] = f32::INFINITY;
         let e = ds.write(dir.path()).unwrap_err().to_string();
         assert!(
-            e.contains("responses.npy: non-finite value at image 1, neuron 1"),
+            e.contains("responses.npy: infinite value at image 1, neuron 1"),
             "{e}"
         );
         let mut ds = tiny(6, 4, 3, 2);

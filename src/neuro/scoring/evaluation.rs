@@ -215,18 +215,33 @@ fn neuron_noise(estimates: &[Result<NoiseEstimate, MetricError>]) -> Vec<NeuronN
     estimates.iter().enumerate().map(one).collect()
 }
 
+/// Neuron `j`'s recorded responses and predictions on the images where it was recorded
+/// (a NaN response is a missing entry, skipped by every metric).
+fn recorded_pairs(data: &SplitData, predicted: &ArrayF32, j: usize) -> (Vec<f32>, Vec<f32>) {
+    data.responses
+        .column(j)
+        .into_iter()
+        .zip(predicted.column(j))
+        .filter(|(r, _)| !r.is_nan())
+        .unzip()
+}
+
 fn neuron_metrics(
     data: &SplitData,
     predicted: &ArrayF32,
     noise: Option<&Result<NoiseEstimate, MetricError>>,
     neuron: usize,
 ) -> NeuronMetrics {
-    let recorded = data.responses.column(neuron);
+    let (recorded, observed_prediction) = recorded_pairs(data, predicted, neuron);
     let prediction = predicted.column(neuron);
     let mut undefined = BTreeMap::new();
-    let corr = defined(pearson(&recorded, &prediction), "corr", &mut undefined);
+    let corr = defined(
+        pearson(&recorded, &observed_prediction),
+        "corr",
+        &mut undefined,
+    );
     let peak = defined(
-        peak_tuning(&recorded, &prediction),
+        peak_tuning(&recorded, &observed_prediction),
         "peak_tuning",
         &mut undefined,
     );
@@ -282,8 +297,11 @@ fn evaluate_model(
     let neurons: Vec<NeuronMetrics> = (0..data.responses.shape[1])
         .map(|j| neuron_metrics(data, predicted, noise.map(|n| &n[j]), j))
         .collect();
+    // Neurons with a missing response are left out: every neuron of the curve ranks the same
+    // images.
     let columns: Vec<(Vec<f32>, Vec<f32>)> = (0..data.responses.shape[1])
-        .map(|j| (data.responses.column(j), predicted.column(j)))
+        .map(|j| recorded_pairs(data, predicted, j))
+        .filter(|(r, _)| r.len() == data.responses.shape[0])
         .collect();
     let pairs: Vec<(&[f32], &[f32])> = columns
         .iter()
@@ -383,7 +401,8 @@ pub fn evaluate(
         m.examples = example_neurons
             .iter()
             .filter_map(|&j| {
-                let curve = tuning_curve(&data.responses.column(j), &predicted.column(j));
+                let (recorded, prediction) = recorded_pairs(data, predicted, j);
+                let curve = tuning_curve(&recorded, &prediction);
                 curve.ok().map(|curve| ExampleCurve { neuron: j, curve })
             })
             .collect();

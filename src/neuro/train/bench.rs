@@ -229,7 +229,7 @@ fn time_group(
             batch,
             device: settings.device,
         };
-        let losses = train_step(&net, adam, images, responses, &masks);
+        let losses = train_step(&net, adam, images, responses, None, &masks);
         if losses.isfinite().all().int64_value(&[]) == 0 {
             return Err(TrainError::Invalid(
                 "bench: the synthetic training step produced a non-finite loss".into(),

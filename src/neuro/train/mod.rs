@@ -1,6 +1,6 @@
 //! Population training (models.md §4): a request resolved into types (`spec`), the one call
 //! that fits it and predicts the held-out splits (`fit`), the per-epoch data order
-//! (`batching`), per-neuron dropout streams (`dropout`), Adam (`optimiser`), per-neuron
+//! (`batching`), per-neuron dropout streams (`dropout`), Adam (`optimiser`), the mask of missing responses (`mask`), per-neuron
 //! best-epoch selection (`selection`), the training loop (`trainer`), the throughput benchmark
 //! (`bench`), and the two files a train stage hands on: learning curves (`curves`) and
 //! predictions with the model's description (`predictions`). The pure parts build without
@@ -21,6 +21,8 @@ mod chunking;
 #[cfg(feature = "torch")]
 pub mod fit;
 #[cfg(feature = "torch")]
+pub mod mask;
+#[cfg(feature = "torch")]
 pub mod optimiser;
 #[cfg(feature = "torch")]
 pub mod trainer;
@@ -29,6 +31,8 @@ pub mod trainer;
 mod acceptance_tests;
 #[cfg(all(test, feature = "torch"))]
 pub(crate) mod fixtures;
+#[cfg(all(test, feature = "torch"))]
+mod missing_tests;
 
 pub use selection::Selection;
 

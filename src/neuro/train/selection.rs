@@ -4,7 +4,7 @@
 //! `Selection::Final` keeps the last epoch instead.
 
 use crate::neuro::array::ArrayF32;
-use crate::neuro::stats::{pearson, widen};
+use crate::neuro::stats::pearson;
 
 /// Which epoch's parameters a neuron keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,14 +31,21 @@ impl Selection {
     }
 }
 
-/// Per-column Pearson r (`None` where undefined: constant predictions) and mean squared
-/// error of predictions against responses (`[n, P]`).
+/// Per-column Pearson r (`None` where undefined: constant predictions, fewer than two
+/// recorded responses) and mean squared error of predictions against responses (`[n, P]`),
+/// over the recorded responses of each column (NaN = missing, skipped).
 pub fn column_scores(predictions: &ArrayF32, responses: &ArrayF32) -> (Vec<Option<f64>>, Vec<f64>) {
     let p = predictions.shape[1];
     let mut corr = Vec::with_capacity(p);
     let mut mse = Vec::with_capacity(p);
     for j in 0..p {
-        let (x, y) = (widen(&predictions.column(j)), widen(&responses.column(j)));
+        let (x, y): (Vec<f64>, Vec<f64>) = predictions
+            .column(j)
+            .iter()
+            .zip(responses.column(j))
+            .filter(|(_, r)| !r.is_nan())
+            .map(|(&x, y)| (f64::from(x), f64::from(y)))
+            .unzip();
         corr.push(pearson(&x, &y).ok());
         let n = x.len().max(1) as f64;
         mse.push(
@@ -127,5 +134,16 @@ mod tests {
             "{corr:?}"
         );
         assert_eq!(mse, vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn column_scores_skip_missing_responses() {
+        let pred = ArrayF32::new(vec![4, 1], vec![1.0, 2.0, 100.0, 3.0]);
+        let resp = ArrayF32::new(vec![4, 1], vec![1.0, 2.0, f32::NAN, 3.0]);
+        let (corr, mse) = column_scores(&pred, &resp);
+        assert!((corr[0].unwrap() - 1.0).abs() < 1e-12, "{corr:?}");
+        assert_eq!(mse, vec![0.0]);
+        let one = ArrayF32::new(vec![2, 1], vec![1.0, f32::NAN]);
+        assert_eq!(column_scores(&one, &one).0, vec![None]);
     }
 }

@@ -1,7 +1,8 @@
 //! The population trainer (models.md §4): every neuron has its own network; a group of neurons
 //! trains as one computation with the per-neuron MSE losses summed (so no gradient couples two
 //! neurons), Adam, batches of the same per-epoch order for every neuron, per-neuron dropout
-//! streams, and per-neuron best-epoch selection on validation Pearson r.
+//! streams, and per-neuron best-epoch selection on validation Pearson r. Missing responses
+//! (NaN) are masked out of the loss and the validation scores (`mask`).
 //!
 //! How many neurons form one group is the [`Strategy`] (all of them, or one at a time), capped by
 //! what the memory budget holds (`max_group`, see `memory`); groups train one after another.
@@ -20,6 +21,7 @@ use super::batching::{batches, epoch_order};
 use super::chunking::{group_size, out_of_memory_as_error};
 use super::curves::CurveRow;
 use super::dropout::StepDropout;
+use super::mask::{self, Observed, masked_mse};
 use super::memory::Budget;
 use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
@@ -109,30 +111,73 @@ pub struct Trained {
 /// The data of all splits on the training device.
 struct DeviceData {
     train_images: Tensor,
+    /// 0 where unrecorded.
     train_responses: Tensor,
+    /// `[n, neurons]`, 1 recorded, 0 not; `None` when every entry was recorded.
+    train_mask: Option<Tensor>,
     val_images: Tensor,
+    /// NaN where unrecorded.
     val_responses: ArrayF32,
     /// Per neuron, the start of the readout's output bias (`readout_bias: mean`).
     output_bias: Option<Vec<f32>>,
 }
 
-/// Each neuron's mean response over `responses` `[n, neurons]` (summed in f64, in image
-/// order: the same whichever other neurons are trained with it).
+/// Each neuron's mean response over the recorded entries of `responses` `[n, neurons]`
+/// (NaN where unrecorded; summed in f64, in image order: the same whichever other neurons are
+/// trained with it).
 fn mean_responses(responses: &ArrayF32) -> Vec<f32> {
     let neurons = responses.shape.get(1).copied().unwrap_or(0);
     (0..neurons)
-        .map(|j| mean_var(&widen(&responses.column(j))).0 as f32)
+        .map(|j| {
+            let recorded: Vec<f32> = responses
+                .column(j)
+                .into_iter()
+                .filter(|v| !v.is_nan())
+                .collect();
+            mean_var(&widen(&recorded)).0 as f32
+        })
         .collect()
 }
 
-/// Trains every neuron of `data`; `on_epoch` hears about each finished epoch of each group.
+/// Trains every neuron of `data`, NaN responses being missing entries ([`mask`]); `on_epoch`
+/// hears about each finished epoch of each group.
 pub fn train(
     settings: &TrainSettings,
     data: &TrainData,
     init: Option<&InitFrom>,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<Trained, TrainError> {
+    let observed = Observed::from_nan(data.train_responses, data.val_responses);
+    train_observed(settings, data, &observed, init, on_epoch)
+}
+
+/// [`train`] with the recorded entries given by `observed`: what an unrecorded entry holds
+/// influences nothing.
+pub fn train_observed(
+    settings: &TrainSettings,
+    data: &TrainData,
+    observed: &Observed,
+    init: Option<&InitFrom>,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Trained, TrainError> {
     let arch = check_data(settings, data)?;
+    let (train_mask, val_mask) = (observed.train.as_deref(), observed.val.as_deref());
+    mask::check(data.train_responses, train_mask, "training")?;
+    mask::check(data.val_responses, val_mask, "validation")?;
+    let mut train_responses = data.train_responses.clone();
+    let mut val_responses = data.val_responses.clone();
+    if let Some(m) = train_mask {
+        let counts = mask::recorded_per_neuron(m, train_responses.shape[1]);
+        if let Some(j) = counts.iter().position(|&c| c == 0) {
+            return Err(TrainError::Invalid(format!(
+                "neuron {j} has no recorded training response (every entry is missing)"
+            )));
+        }
+        train_responses = mask::fill_unrecorded(&train_responses, m, 0.0);
+    }
+    if let Some(m) = val_mask {
+        val_responses = mask::fill_unrecorded(&val_responses, m, f32::NAN);
+    }
     let neurons = data.train_responses.shape[1];
     if let Some(init) = init
         && init.checkpoint.meta.neurons != neurons
@@ -152,18 +197,20 @@ pub fn train(
     let device = settings.device;
     let dev = DeviceData {
         train_images: images_tensor(data.train_images, device),
-        train_responses: tensor_from(
-            &data.train_responses.shape,
-            &data.train_responses.data,
-            device,
-        ),
+        train_responses: tensor_from(&train_responses.shape, &train_responses.data, device),
+        train_mask: train_mask.map(|m| mask::mask_tensor(m, &train_responses.shape, device)),
         val_images: images_tensor(data.val_images, device),
-        val_responses: data.val_responses.clone(),
-        output_bias: (settings.readout_bias == ReadoutBias::Mean)
-            .then(|| mean_responses(data.train_responses)),
+        val_responses,
+        output_bias: (settings.readout_bias == ReadoutBias::Mean).then(|| {
+            mean_responses(&match train_mask {
+                Some(m) => mask::fill_unrecorded(&train_responses, m, f32::NAN),
+                None => train_responses.clone(),
+            })
+        }),
     };
     let data_bytes = [&dev.train_images, &dev.train_responses, &dev.val_images]
-        .iter()
+        .into_iter()
+        .chain(&dev.train_mask)
         .map(|t| t.numel() as u64 * 4)
         .sum();
     let group_size = group_size(settings, arch, neurons, data_bytes)?;
@@ -291,22 +338,27 @@ pub fn prepare_network(
     Ok(net)
 }
 
-/// One training step on a batch (`responses` `[B, P]`): forward in training mode, summed
-/// per-neuron MSE, backward, Adam. Returns the per-neuron losses `[P]` (detached). The loss is
-/// computed neuron-outer on contiguous `[P, B]` tensors, so each neuron's batch reduction runs
-/// along its own contiguous row, as it does alone.
+/// One training step on a batch (`responses` `[B, P]`, with `recorded` `[B, P]` when some
+/// are missing): forward in training mode, summed per-neuron MSE (over the recorded entries,
+/// [`masked_mse`]), backward, Adam. Returns the per-neuron losses `[P]` (detached). The loss
+/// is computed neuron-outer on contiguous `[P, B]` tensors, so each neuron's batch reduction
+/// runs along its own contiguous row, as it does alone.
 pub fn train_step(
     net: &Network,
     adam: &mut Adam,
     images: &Tensor,
     responses: &Tensor,
+    recorded: Option<&Tensor>,
     masks: &StepDropout,
 ) -> Tensor {
     let out = net.forward(images, Pass::Train(masks));
     let prediction = out.prediction.transpose(0, 1).contiguous();
     let kind = prediction.kind();
     let targets = responses.transpose(0, 1).contiguous();
-    let per_neuron = (prediction - targets).square().mean_dim(1, false, kind);
+    let per_neuron = match recorded {
+        None => (prediction - targets).square().mean_dim(1, false, kind),
+        Some(m) => masked_mse(&prediction, &targets, &m.transpose(0, 1).contiguous()),
+    };
     adam.zero_grad();
     per_neuron.sum(kind).backward();
     adam.step();
@@ -332,6 +384,16 @@ fn train_group(
         .train_responses
         .narrow(1, ids[0] as i64, p as i64)
         .contiguous();
+    // A group whose neurons were recorded everywhere trains unmasked, as without a mask.
+    let recorded = dev
+        .train_mask
+        .as_ref()
+        .map(|m| m.narrow(1, ids[0] as i64, p as i64).contiguous())
+        .filter(|m| m.min().double_value(&[]) < 1.0);
+    // Per neuron, how many training entries the epoch's training loss is averaged over.
+    let recorded_count = recorded
+        .as_ref()
+        .map(|m| m.sum_dim_intlist(0, false, Kind::Float));
     let val_cols: Vec<usize> = ids.to_vec();
     let val_responses = select_columns(&dev.val_responses, &val_cols);
     let n = dev.train_images.size()[0] as usize;
@@ -348,6 +410,7 @@ fn train_group(
             let index = Tensor::from_slice(&index).to_device(device);
             let images = dev.train_images.index_select(0, &index);
             let targets = responses.index_select(0, &index);
+            let batch_recorded = recorded.as_ref().map(|m| m.index_select(0, &index));
             let masks = StepDropout {
                 seed: settings.seed,
                 neuron_ids: ids,
@@ -356,10 +419,24 @@ fn train_group(
                 batch: batch.len(),
                 device,
             };
-            let losses = train_step(&net, &mut adam, &images, &targets, &masks);
-            loss_sum += losses * batch.len() as f64;
+            let losses = train_step(
+                &net,
+                &mut adam,
+                &images,
+                &targets,
+                batch_recorded.as_ref(),
+                &masks,
+            );
+            loss_sum += match &batch_recorded {
+                Some(m) => losses * m.sum_dim_intlist(0, false, Kind::Float),
+                None => losses * batch.len() as f64,
+            };
         }
-        let train_loss: Vec<f64> = to_array(&(loss_sum / n as f64))
+        let mean_loss = match &recorded_count {
+            Some(count) => loss_sum / count,
+            None => loss_sum / n as f64,
+        };
+        let train_loss: Vec<f64> = to_array(&mean_loss)
             .data
             .iter()
             .map(|&x| f64::from(x))

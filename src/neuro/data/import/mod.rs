@@ -6,12 +6,14 @@
 //! ```text
 //! images        [N, H, W], [N, H, W, 1] or [N, 1, H, W]; uint8 (divided by 255), float32
 //!               or float64; finite
-//! responses     [N, neurons] single trials, float32 or float64; finite, except that rows of
-//!               test images may be NaN when test_repeats is given (they are replaced by the
-//!               NaN-mean of the repeats)
+//! responses     [N, neurons] single trials, float32 or float64; finite or NaN: NaN marks a
+//!               missing entry (the neuron was not recorded for that image), which training
+//!               masks out of its loss and evaluation skips; rows of test images are replaced
+//!               by the NaN-mean of their repeats when test_repeats is given
 //! test_repeats  [R, N_test, neurons], float32 or float64, optional; NaN marks a missing
-//!               trial, each (image, neuron) needs at least one trial; row i belongs to the
-//!               image split.test[i], so an explicit split is required
+//!               trial, and an (image, neuron) whose every trial is NaN is a missing entry
+//!               (NaN in responses); row i belongs to the image split.test[i], so an explicit
+//!               split is required
 //! split, is_test, train, validation, test (or split.json in a folder)
 //!               optional, one convention at most: the explicit split (see [`split`])
 //! ```
@@ -127,8 +129,12 @@ pub fn import_reported(
         return Err(ImportError::Values {
             location: images.location.clone(),
             message: format!(
-                "non-finite pixel in image {} (images must be finite)",
-                i / (h * w)
+                "{} pixel in image {} (row {}, column {}); images must be finite (NaN marks \
+                 missing responses, never missing pixels)",
+                pixels[i],
+                i / (h * w),
+                (i % (h * w)) / w,
+                i % w
             ),
         });
     }
@@ -169,26 +175,27 @@ pub fn import_reported(
         ),
     };
     let mut values = responses.to_f32(false);
-    let neurons = report::neuron_stats(&values, k);
+    let mut neurons = report::neuron_stats(&values, k);
     let repeats = match repeats {
         Some(r) => Some(check_repeats(&r, &split, k, &mut values)?),
         None => None,
     };
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        let what = if values[i].is_nan() {
-            "NaN"
-        } else {
-            "an infinite value"
-        };
+    if let Some(i) = values.iter().position(|v| v.is_infinite()) {
         return Err(ImportError::Values {
             location: responses.location.clone(),
             message: format!(
-                "{what} at image {}, neuron {}; NaN is allowed only in test_repeats (a missing \
-                 trial) and in responses rows of test images that have repeats",
+                "{} at image {}, neuron {}; responses must be finite, or NaN for a missing entry",
+                values[i],
                 i / k.max(1),
                 i % k.max(1)
             ),
         });
+    }
+    for (stats, missing) in neurons
+        .iter_mut()
+        .zip(report::missing_per_neuron(&values, k))
+    {
+        stats.missing = missing;
     }
     let r_count = repeats.as_ref().map(|r: &ArrayF32| r.shape[0]);
     let seeded = matches!(split_source, SplitSource::Seeded { .. });
@@ -233,7 +240,7 @@ fn image_dims(images: &Loaded) -> Result<(usize, usize, usize), ImportError> {
 }
 
 /// Checks test repeats against the split and writes their NaN-means into the test rows of
-/// `responses`.
+/// `responses` (NaN, a missing entry, where every trial is NaN).
 fn check_repeats(
     r: &Loaded,
     split: &Split,
@@ -269,15 +276,10 @@ fn check_repeats(
                 .map(|rep| data[(rep * n_test + t) * k + n] as f64)
                 .filter(|v| !v.is_nan())
                 .collect();
-            if trials.is_empty() {
-                return Err(ImportError::Values {
-                    location: r.location.clone(),
-                    message: format!(
-                        "test image {image} (row {t}), neuron {n} has no trial: every repeat is NaN"
-                    ),
-                });
-            }
-            responses[image * k + n] = (trials.iter().sum::<f64>() / trials.len() as f64) as f32;
+            responses[image * k + n] = match trials.len() {
+                0 => f32::NAN,
+                m => (trials.iter().sum::<f64>() / m as f64) as f32,
+            };
         }
     }
     Ok(ArrayF32::new(r.shape.clone(), data))

@@ -106,8 +106,10 @@ impl fmt::Display for SplitSource {
     }
 }
 
-/// Statistics of one neuron's responses as read; NaN (a test row whose repeats stand in for
-/// it) is counted, not included. `sd` is the population s.d. (NumPy's `std`).
+/// Statistics of one neuron's responses as read; NaN (a missing entry, or a test row whose
+/// repeats stand in for it) is counted, not included. `missing` counts the entries missing
+/// from the imported dataset: NaN once test rows hold their repeats' means (which training
+/// masks out and evaluation skips). `sd` is the population s.d. (NumPy's `std`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuronStats {
     pub mean: f64,
@@ -115,6 +117,7 @@ pub struct NeuronStats {
     pub min: f64,
     pub max: f64,
     pub nan: usize,
+    pub missing: usize,
 }
 
 /// Per-neuron statistics of `values` ([images, k], row-major).
@@ -135,9 +138,19 @@ pub fn neuron_stats(values: &[f32], k: usize) -> Vec<NeuronStats> {
                 min: finite.iter().copied().fold(f64::INFINITY, f64::min),
                 max: finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 nan: column.len() - finite.len(),
+                missing: 0,
             }
         })
         .collect()
+}
+
+/// NaN entries per neuron of `values` ([images, k], row-major).
+pub fn missing_per_neuron(values: &[f32], k: usize) -> Vec<usize> {
+    let mut counts = vec![0; k];
+    for (i, v) in values.iter().enumerate() {
+        counts[i % k.max(1)] += usize::from(v.is_nan());
+    }
+    counts
 }
 
 /// What an import read and decided.
@@ -160,7 +173,7 @@ fn short(x: f64) -> Value {
 impl ImportReport {
     /// The report as metrics: `array_<name>` (file, shape and dtype of each array read),
     /// `skipped` (if anything was), `split_source`, and `neuron_<i>_responses` ({mean, sd, min,
-    /// max, nan}; `i` zero-padded so that they sort in order).
+    /// max, nan, missing}; `i` zero-padded so that they sort in order).
     pub fn metrics(&self) -> Map<String, Value> {
         let mut m = Map::new();
         for a in &self.arrays {
@@ -181,6 +194,7 @@ impl ImportReport {
                     "min": short(s.min),
                     "max": short(s.max),
                     "nan": s.nan,
+                    "missing": s.missing,
                 }),
             );
         }
@@ -212,21 +226,23 @@ impl ImportReport {
             split.test.len()
         ));
         lines.push(
-            "responses as read, per neuron (NaN counted, not included; s.d. of the population):"
+            "responses as read, per neuron (NaN counted, not included; s.d. of the population; \
+             missing: NaN left once test rows hold their repeats' means, masked in training):"
                 .into(),
         );
         lines.push(format!(
-            "{:>8} {:>10} {:>10} {:>10} {:>10} {:>6}",
-            "neuron", "mean", "s.d.", "min", "max", "NaN"
+            "{:>8} {:>10} {:>10} {:>10} {:>10} {:>6} {:>8}",
+            "neuron", "mean", "s.d.", "min", "max", "NaN", "missing"
         ));
         for (i, s) in self.neurons.iter().enumerate() {
             lines.push(format!(
-                "{i:>8} {:>10} {:>10} {:>10} {:>10} {:>6}",
+                "{i:>8} {:>10} {:>10} {:>10} {:>10} {:>6} {:>8}",
                 digits(s.mean),
                 digits(s.sd),
                 digits(s.min),
                 digits(s.max),
-                s.nan
+                s.nan,
+                s.missing
             ));
         }
         lines
@@ -291,12 +307,17 @@ mod tests {
                 sd: 1.25f64.sqrt(),
                 min: 0.0,
                 max: 3.0,
-                nan: 0
+                nan: 0,
+                missing: 0
             }
         );
         assert_eq!(
             (s[1].mean, s[1].min, s[1].max, s[1].nan),
             (2.0, 0.0, 4.0, 1)
+        );
+        assert_eq!(
+            missing_per_neuron(&[1.0, f32::NAN, f32::NAN, 2.0, 0.0, f32::NAN], 2),
+            vec![1, 2]
         );
     }
 
@@ -324,7 +345,7 @@ mod tests {
         assert_eq!(m["split_source"], "split.npy (labels)");
         assert_eq!(
             m["neuron_0_responses"],
-            json!({"mean": 1.5, "sd": 1.118, "min": 0.0, "max": 3.0, "nan": 0})
+            json!({"mean": 1.5, "sd": 1.118, "min": 0.0, "max": 3.0, "nan": 0, "missing": 0})
         );
         let many = ImportReport {
             neurons: neuron_stats(&[0.0; 11], 11),
@@ -375,7 +396,7 @@ mod tests {
         assert_eq!(lines.len(), 9);
         assert_eq!(
             lines[7],
-            "       0      1.500      1.118          0      3.000      0"
+            "       0      1.500      1.118          0      3.000      0        0"
         );
     }
 

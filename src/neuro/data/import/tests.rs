@@ -143,17 +143,27 @@ fn unsupported_dtypes_are_named() {
 }
 
 #[test]
-fn nan_outside_the_repeat_convention_is_rejected() {
+fn nan_responses_are_missing_entries_and_infinity_is_rejected() {
     let dir = valid_dir(4);
     let mut r = vec![0.5f64; 12];
     r[7] = f64::NAN;
+    r[8] = f64::NAN;
+    r[11] = f64::NAN;
+    npy(dir.path(), "responses", &[4, 3], &r);
+    let imported = import_reported(dir.path(), &cfg(), &[]).unwrap();
+    let missing: Vec<usize> = imported.report.neurons.iter().map(|s| s.missing).collect();
+    assert_eq!(missing, vec![0, 1, 2]);
+    assert!(imported.raw.responses.data[7].is_nan());
+    let m = imported.report.metrics();
+    assert_eq!(m["neuron_2_responses"]["missing"], 2);
+    r[7] = f64::NEG_INFINITY;
     npy(dir.path(), "responses", &[4, 3], &r);
     let e = error(dir.path());
     assert!(
-        e.contains("responses.npy: NaN at image 2, neuron 1; NaN is allowed only in test_repeats"),
+        e.contains("responses.npy: -inf at image 2, neuron 1; responses must be finite, or NaN for a missing entry"),
         "{e}"
     );
-    // A repeat array where a test image has no trial at all.
+    // A test image whose every repeat is NaN for a neuron is a missing entry.
     let dir = valid_dir(4);
     std::fs::write(
         dir.path().join("split.json"),
@@ -166,11 +176,10 @@ fn nan_outside_the_repeat_convention_is_rejected() {
         &[2, 1, 3],
         &[1.0f32, f32::NAN, 1.0, 2.0, f32::NAN, 2.0],
     );
-    let e = error(dir.path());
-    assert!(
-        e.contains("test_repeats.npy: test image 3 (row 0), neuron 1 has no trial"),
-        "{e}"
-    );
+    let imported = import_reported(dir.path(), &cfg(), &[]).unwrap();
+    assert!(imported.raw.responses.data[3 * 3 + 1].is_nan());
+    assert_eq!(imported.raw.responses.data[3 * 3], 1.5);
+    assert_eq!(imported.report.neurons[1].missing, 1);
     // Infinity is never a missing trial.
     npy(
         dir.path(),
@@ -414,4 +423,17 @@ fn the_report_says_what_was_read_and_where_the_split_came_from() {
     let m = r.metrics();
     assert_eq!(m["split_source"], "random test_fraction 0.25 with seed 1");
     assert!(m.contains_key("neuron_2_responses") && !m.contains_key("skipped"));
+}
+
+#[test]
+fn a_non_finite_pixel_names_the_file_and_the_image() {
+    let dir = valid_dir(4);
+    let mut pixels = vec![0.25f32; 4 * 31 * 31];
+    pixels[2 * 31 * 31 + 31 + 5] = f32::NAN;
+    npy(dir.path(), "images", &[4, 31, 31], &pixels);
+    let e = error(dir.path());
+    assert!(
+        e.contains("images.npy: NaN pixel in image 2 (row 1, column 5); images must be finite"),
+        "{e}"
+    );
 }
