@@ -154,6 +154,7 @@ fn pixels() -> Vec<f32> {
 }
 
 #[test]
+#[cfg(feature = "torch")] // trains: needs the libtorch worker
 fn nan_responses_import_train_and_evaluate_as_missing_entries() {
     let p = missing_lab(&pixels());
     p.ok(&["run", P]);
