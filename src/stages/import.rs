@@ -1,13 +1,14 @@
-//! The `import` stage kind: reads the user's NumPy recordings ([`crate::neuro::data::import`]) and
+//! The `import` stage kind: reads the user's recordings (NumPy, MATLAB, HDF5) ([`crate::neuro::data::import`]) and
 //! writes them as a raw dataset directory (`data`), or fails naming the file, the array and
 //! what was wrong, writing nothing. Its metrics add the import report (what was read from
 //! where, what was skipped, the split's source, per-neuron response statistics) to the
 //! dataset's summary; its log says the same at length.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
-use crate::neuro::data::import::{ImportConfig, import_reported};
+use crate::neuro::data::import::{ImportConfig, import_named};
 use crate::neuro::data::summary::dataset_metrics;
 
 pub struct Import;
@@ -20,7 +21,8 @@ impl StageKind for Import {
     /// 2: the noise ceiling is the evaluate stage's estimator (see `synthetic`).
     /// 3: unknown files are errors unless listed in `ignore`; split labels (`split`,
     /// `is_test`); the import report in the metrics (`array_*`, `skipped`, `split_source`,
-    /// `neuron_*_responses`).
+    /// `neuron_*_responses`). (MATLAB and HDF5 sources, and `names`, left what `.npy` and
+    /// `.npz` sources give unchanged.)
     fn version(&self) -> u32 {
         3
     }
@@ -32,7 +34,8 @@ impl StageKind for Import {
             seed: ctx.param_u64("seed")?,
         };
         let ignore = ignore_list(ctx)?;
-        let imported = import_reported(source, &cfg, &ignore).map_err(|e| {
+        let names = names_map(ctx)?;
+        let imported = import_named(source, &cfg, &ignore, &names).map_err(|e| {
             KindError::Invalid(format!("stage '{}': parameter 'source': {e}", ctx.stage))
         })?;
         let raw = &imported.raw;
@@ -45,6 +48,24 @@ impl StageKind for Import {
         metrics.extend(imported.report.metrics());
         Ok(metrics)
     }
+}
+
+/// The `names` parameter: the importer's array names to the source's own.
+fn names_map(ctx: &StageContext) -> Result<BTreeMap<String, String>, KindError> {
+    let value = ctx.param("names")?;
+    let invalid = || {
+        KindError::Invalid(format!(
+            "stage '{}': parameter 'names' must map array names to the source's names (e.g. \
+             {{images: stim, responses: resp}}), found {value}",
+            ctx.stage
+        ))
+    };
+    value
+        .as_object()
+        .ok_or_else(invalid)?
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or_else(invalid)?.to_owned())))
+        .collect()
 }
 
 /// The `ignore` parameter: a list of file or array names.

@@ -1,9 +1,11 @@
-//! Reading the user's NumPy arrays, whatever their container: a folder of `.npy` files or one
-//! `.npz` archive. Opening a container takes its inventory ([`super::inventory`]), so only
+//! Reading the user's arrays, whatever their container: a folder of `.npy` files, one `.npz`
+//! archive, or one file of variables (MATLAB `.mat`, HDF5 `.h5`, [`super::variables`]), each
+//! array under its own name or the one the stage's `names` mapping gives. Opening a container takes its inventory ([`super::inventory`]), so only
 //! accepted arrays that are not ignored can be read. Arrays come back with their shape and
 //! dtype, and every read is recorded for the import report; errors name the file and the array
 //! (`data.npz: array 'images'` or `recordings/images.npy`).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -13,8 +15,9 @@ use npyz::{DType, NpyFile, Order, TypeChar};
 use crate::neuro::array::{check_npy_header, precheck_npy};
 
 use super::ImportError;
-use super::inventory::{Inventory, Layout, take_inventory};
+use super::inventory::{Inventory, Layout, rename, take_inventory};
 use super::report::{ArrayRead, Skipped};
+use super::variables::{VarFile, is_var_file};
 
 /// The element types the importer understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,11 @@ enum Place {
         path: PathBuf,
         archive: npyz::npz::NpzArchive<BufReader<File>>,
     },
+    /// A `.mat` or `.h5` file of variables.
+    Vars {
+        path: PathBuf,
+        file: VarFile,
+    },
 }
 
 /// An opened source: its place, its inventory, and the arrays read so far.
@@ -83,6 +91,8 @@ pub struct Container {
     place: Place,
     inventory: Inventory,
     reads: Vec<ArrayRead>,
+    /// The source's own name of each array the `names` mapping renames.
+    renamed: BTreeMap<String, String>,
 }
 
 impl Container {
@@ -90,6 +100,17 @@ impl Container {
     /// (or archive entry) must be accepted or named in `ignore`, and every `ignore` entry must
     /// name one.
     pub fn open(path: &Path, ignore: &[String]) -> Result<Self, ImportError> {
+        Self::open_named(path, ignore, &BTreeMap::new())
+    }
+
+    /// [`Container::open`] with the `names` mapping: the importer's array name (`images`) to
+    /// the source's own (`stim`), for each array the source names differently. Every key must
+    /// be an accepted array, and every value name something in the source.
+    pub fn open_named(
+        path: &Path,
+        ignore: &[String],
+        names: &BTreeMap<String, String>,
+    ) -> Result<Self, ImportError> {
         let bad = |message: &str| ImportError::Source {
             path: path.to_owned(),
             message: message.to_owned(),
@@ -100,9 +121,7 @@ impl Container {
             ));
         }
         if !path.exists() {
-            return Err(bad(
-                "not found (expected a folder of .npy files or an .npz archive)",
-            ));
+            return Err(bad(&format!("not found (expected {SOURCES})")));
         }
         let source = path.display().to_string();
         if path.is_dir() {
@@ -112,11 +131,27 @@ impl Container {
                         .collect::<std::io::Result<Vec<String>>>()
                 })
                 .map_err(|e| bad(&format!("cannot list the folder: {e}")))?;
+            let entries = rename(&entries, Layout::Folder, names, &source)?;
             let inventory = take_inventory(&entries, Layout::Folder, ignore, &source)?;
             return Ok(Container {
                 place: Place::Dir(path.to_owned()),
                 inventory,
                 reads: Vec::new(),
+                renamed: names.clone(),
+            });
+        }
+        if is_var_file(path) {
+            let file = VarFile::open(path).map_err(|m| bad(&m))?;
+            let entries = rename(&file.names(), Layout::Variables, names, &source)?;
+            let inventory = take_inventory(&entries, Layout::Variables, ignore, &source)?;
+            return Ok(Container {
+                place: Place::Vars {
+                    path: path.to_owned(),
+                    file,
+                },
+                inventory,
+                reads: Vec::new(),
+                renamed: names.clone(),
             });
         }
         if path
@@ -126,7 +161,7 @@ impl Container {
             .as_deref()
             != Some("npz")
         {
-            return Err(bad("expected a folder of .npy files or an .npz archive"));
+            return Err(bad(&format!("expected {SOURCES}")));
         }
         let mut archive = npyz::npz::NpzArchive::open(path)
             .map_err(|e| bad(&format!("cannot open the .npz archive: {e}")))?;
@@ -135,6 +170,7 @@ impl Container {
             .file_names()
             .map(str::to_owned)
             .collect();
+        let entries = rename(&entries, Layout::Archive, names, &source)?;
         let inventory = take_inventory(&entries, Layout::Archive, ignore, &source)?;
         Ok(Container {
             place: Place::Npz {
@@ -143,6 +179,7 @@ impl Container {
             },
             inventory,
             reads: Vec::new(),
+            renamed: names.clone(),
         })
     }
 
@@ -150,24 +187,48 @@ impl Container {
     pub fn source(&self) -> String {
         match &self.place {
             Place::Dir(dir) => dir.display().to_string(),
-            Place::Npz { path, .. } => path.display().to_string(),
+            Place::Npz { path, .. } | Place::Vars { path, .. } => path.display().to_string(),
         }
+    }
+
+    /// The source's own name of array `name`.
+    fn own<'a>(&'a self, name: &'a str) -> &'a str {
+        self.renamed.get(name).map_or(name, String::as_str)
+    }
+
+    /// How array `name` is called in messages when the source calls it otherwise:
+    /// ` (images)` after `'stim'`.
+    fn role(&self, name: &str) -> String {
+        if self.renamed.contains_key(name) {
+            format!(" ({name})")
+        } else {
+            String::new()
+        }
+    }
+
+    /// Whether the source's index arrays count from 1 (MATLAB `.mat` files).
+    pub fn one_based(&self) -> bool {
+        matches!(&self.place, Place::Vars { file, .. } if file.one_based())
     }
 
     /// How array `name` is referred to in messages.
     pub fn location(&self, name: &str) -> String {
+        let (own, role) = (self.own(name), self.role(name));
         match &self.place {
-            Place::Dir(dir) => dir.join(format!("{name}.npy")).display().to_string(),
-            Place::Npz { path, .. } => format!("{}: array '{name}'", path.display()),
+            Place::Dir(dir) => format!("{}{role}", dir.join(format!("{own}.npy")).display()),
+            Place::Npz { path, .. } => format!("{}: array '{own}'{role}", path.display()),
+            Place::Vars { path, .. } => format!("{}: variable '{own}'{role}", path.display()),
         }
     }
 
     /// How array `name` is referred to in the report, relative to the source:
     /// `split.npy`, or `rec.npz: array 'split'`.
     pub fn short(&self, name: &str) -> String {
+        let own = self.own(name);
         match &self.place {
-            Place::Dir(_) => format!("{name}.npy"),
-            Place::Npz { path, .. } => format!("{}: array '{name}'", file_name(path)),
+            Place::Dir(_) => format!("{own}.npy"),
+            Place::Npz { path, .. } => format!("{}: array '{own}'", file_name(path)),
+            Place::Vars { path, .. } => format!("{}: variable '{own}'", file_name(path)),
         }
     }
 
@@ -210,20 +271,37 @@ impl Container {
             location: location.clone(),
             message: e.to_string(),
         };
+        let own = self.own(name).to_owned();
         let (loaded, file, in_archive) = match &mut self.place {
+            Place::Vars { path, file } => {
+                let (shape, values, dtype) =
+                    file.read(&own, name).map_err(|message| ImportError::Read {
+                        location: location.clone(),
+                        message,
+                    })?;
+                let values = accept(values, &dtype, &location, allowed)?;
+                let loaded = Loaded {
+                    location: location.clone(),
+                    shape,
+                    dtype,
+                    values,
+                };
+                let short = format!("{}: variable '{own}'", file_name(path));
+                (loaded, short, false)
+            }
             Place::Dir(dir) => {
-                let path = dir.join(format!("{name}.npy"));
+                let path = dir.join(format!("{own}.npy"));
                 let file = File::open(&path).map_err(io)?;
                 let available = file.metadata().map_err(io)?.len();
                 precheck(&file, available, &location)?;
                 let file = File::open(&path).map_err(io)?;
                 let npy = NpyFile::new(BufReader::new(file)).map_err(io)?;
                 let loaded = decode(npy, location.clone(), allowed, available)?;
-                (loaded, format!("{name}.npy"), false)
+                (loaded, format!("{own}.npy"), false)
             }
             Place::Npz { path, archive } => {
                 // The header is checked on a first read of the entry: npyz trusts it.
-                let entry = npyz::npz::file_name_from_array_name(name);
+                let entry = npyz::npz::file_name_from_array_name(&own);
                 let available = match archive.zip_archive().by_name(&entry) {
                     Ok(e) => {
                         let size = e.size();
@@ -232,11 +310,15 @@ impl Container {
                     }
                     Err(_) => return Ok(None),
                 };
-                let Some(npy) = archive.by_name(name).map_err(io)? else {
+                let Some(npy) = archive.by_name(&own).map_err(io)? else {
                     return Ok(None);
                 };
                 let loaded = decode(npy, location.clone(), allowed, available)?;
-                (loaded, file_name(path), true)
+                if own == name {
+                    (loaded, file_name(path), true)
+                } else {
+                    (loaded, format!("{}: array '{own}'", file_name(path)), false)
+                }
             }
         };
         self.reads.push(ArrayRead {
@@ -258,6 +340,39 @@ impl Container {
                 found: self.names(),
             }),
         }
+    }
+}
+
+/// What a source may be, for messages.
+const SOURCES: &str = "a folder of .npy files, an .npz archive, a MATLAB .mat file (v5/v7 or \
+                       v7.3) or an HDF5 .h5/.hdf5 file";
+
+/// `values` if their kind is one of `allowed` (uint8 read as integers where integers are
+/// asked for), else the dtype error.
+fn accept(
+    values: Values,
+    dtype: &str,
+    location: &str,
+    allowed: &[Kind],
+) -> Result<Values, ImportError> {
+    let kind = match &values {
+        Values::U8(_) => Kind::U8,
+        Values::F32(_) => Kind::F32,
+        Values::F64(_) => Kind::F64,
+        Values::Int(_) => Kind::Int,
+        Values::Str(_) => Kind::Str,
+        Values::Bool(_) => Kind::Bool,
+    };
+    match values {
+        _ if allowed.contains(&kind) => Ok(values),
+        Values::U8(v) if allowed.contains(&Kind::Int) => {
+            Ok(Values::Int(v.into_iter().map(i64::from).collect()))
+        }
+        _ => Err(ImportError::Dtype {
+            location: location.to_owned(),
+            expected: kind_names(allowed),
+            found: dtype.to_owned(),
+        }),
     }
 }
 
@@ -422,8 +537,8 @@ fn read_ints<R: Read>(npy: NpyFile<R>, dtype: &DType) -> std::io::Result<Vec<i64
     })
 }
 
-/// Reorders column-major (Fortran) data to row-major.
-fn to_row_major(values: Values, shape: &[usize]) -> Values {
+/// Reorders column-major (Fortran, MATLAB) data of `shape` to row-major.
+pub(super) fn to_row_major(values: Values, shape: &[usize]) -> Values {
     fn reorder<T: Clone>(v: Vec<T>, shape: &[usize]) -> Vec<T> {
         let n = v.len();
         if shape.len() < 2 || n == 0 {

@@ -4,7 +4,7 @@
 //! `.DS_Store`; reported, not an error), or an error that lists what was found and what is
 //! accepted. An `ignore` entry that names nothing is an error too. Nothing is dropped silently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ImportError;
 use super::report::{SkipReason, Skipped};
@@ -32,6 +32,8 @@ pub const SIDE_FILES: [&str; 1] = ["split.json"];
 pub enum Layout {
     Folder,
     Archive,
+    /// The variables of a `.mat` or `.h5` file, by name.
+    Variables,
 }
 
 impl Layout {
@@ -40,14 +42,15 @@ impl Layout {
         match self {
             Layout::Folder => "file",
             Layout::Archive => "array",
+            Layout::Variables => "variable",
         }
     }
 
     /// An entry as the user knows it: a folder's file name, an archive's array name (the
     /// entry without `.npy`; other entries as they are).
-    fn shown(self, entry: &str) -> String {
+    pub fn shown(self, entry: &str) -> String {
         match self {
-            Layout::Folder => entry.to_owned(),
+            Layout::Folder | Layout::Variables => entry.to_owned(),
             Layout::Archive => entry.strip_suffix(".npy").unwrap_or(entry).to_owned(),
         }
     }
@@ -56,13 +59,13 @@ impl Layout {
     pub fn accepted(self) -> Vec<String> {
         let arrays = ARRAYS.iter().map(|a| match self {
             Layout::Folder => format!("{a}.npy"),
-            Layout::Archive => (*a).to_owned(),
+            Layout::Archive | Layout::Variables => (*a).to_owned(),
         });
         match self {
             Layout::Folder => arrays
                 .chain(SIDE_FILES.iter().map(|f| (*f).to_owned()))
                 .collect(),
-            Layout::Archive => arrays.collect(),
+            Layout::Archive | Layout::Variables => arrays.collect(),
         }
     }
 }
@@ -112,7 +115,11 @@ pub fn take_inventory(
     let mut inventory = Inventory::default();
     let mut unknown = Vec::new();
     for e in &entries {
-        let array = e.strip_suffix(".npy").filter(|a| ARRAYS.contains(a));
+        let array = match layout {
+            Layout::Variables => Some(e.as_str()),
+            Layout::Folder | Layout::Archive => e.strip_suffix(".npy"),
+        }
+        .filter(|a| ARRAYS.contains(a));
         if let Some(x) = ignore.iter().find(|x| names(x, e)) {
             if let Some(required) = array.filter(|a| REQUIRED.contains(a)) {
                 return Err(ImportError::IgnoreRequired {
@@ -148,6 +155,49 @@ pub fn take_inventory(
         });
     }
     Ok(inventory)
+}
+
+/// `entries` with the `names` mapping applied: each source name it maps becomes the
+/// importer's name, so the inventory sees `images` where the source has `stim`.
+pub fn rename(
+    entries: &[String],
+    layout: Layout,
+    names: &BTreeMap<String, String>,
+    location: &str,
+) -> Result<Vec<String>, ImportError> {
+    let entry = |name: &str| match layout {
+        Layout::Variables => name.to_owned(),
+        Layout::Folder | Layout::Archive => format!("{name}.npy"),
+    };
+    let mut out = entries.to_vec();
+    let bad = |message: String| ImportError::Names {
+        location: location.to_owned(),
+        message,
+    };
+    for (ours, theirs) in names {
+        if !ARRAYS.contains(&ours.as_str()) {
+            return Err(bad(format!(
+                "`names` maps '{ours}', which is not an array the importer reads; accepted: {}",
+                ARRAYS.join(", ")
+            )));
+        }
+        let Some(i) = out.iter().position(|e| *e == entry(theirs)) else {
+            let mut found: Vec<String> = entries.iter().map(|e| layout.shown(e)).collect();
+            found.sort();
+            return Err(bad(format!(
+                "`names` maps {ours} to '{theirs}', which the source does not have; found: {}",
+                list(&found)
+            )));
+        };
+        if theirs != ours && entries.contains(&entry(ours)) {
+            return Err(bad(format!(
+                "`names` maps {ours} to '{theirs}', but the source also has {}; name one of                  them in `ignore`, or drop the mapping",
+                layout.shown(&entry(ours))
+            )));
+        }
+        out[i] = entry(ours);
+    }
+    Ok(out)
 }
 
 /// " (did you mean 'x'?)" for the name in `valid` closest to `wrong`, if one is close.

@@ -1,7 +1,10 @@
 //! Importing the user's own recordings (data.md §3) into the raw dataset format
 //! ([`crate::neuro::data::raw`]).
 //!
-//! The source is a folder of `.npy` files or one `.npz` archive holding these arrays:
+//! The source is a folder of `.npy` files, one `.npz` archive, one MATLAB `.mat` file (v5/v7
+//! or v7.3, [`matlab`]) or one HDF5 `.h5` file ([`hdf5`], cargo feature `hdf5`) holding these
+//! arrays (under these names, or those the `names` mapping gives; [`variables`] says how
+//! MATLAB's column-major arrays, vectors and 1-based indices are read):
 //!
 //! ```text
 //! images        [N, H, W], [N, H, W, 1] or [N, 1, H, W]; uint8 (divided by 255), float32
@@ -26,10 +29,14 @@
 //! expected and found. What was read, skipped and decided is the [`ImportReport`].
 
 pub mod arrays;
+pub mod hdf5;
 pub mod inventory;
+pub mod matlab;
 pub mod report;
 pub mod split;
+pub mod variables;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrays::{Container, Kind, Loaded};
@@ -64,6 +71,9 @@ pub enum ImportError {
     Values { location: String, message: String },
     #[error("{location}: {message}")]
     Split { location: String, message: String },
+    /// A `names` mapping that names no array the importer reads, or nothing in the source.
+    #[error("{location}: {message}")]
+    Names { location: String, message: String },
     #[error("{location}: cannot read: {message}")]
     Read { location: String, message: String },
     /// Files (or archive entries) that are neither accepted nor ignored.
@@ -121,7 +131,18 @@ pub fn import_reported(
     cfg: &ImportConfig,
     ignore: &[String],
 ) -> Result<Imported, ImportError> {
-    let mut c = Container::open(source, ignore)?;
+    import_named(source, cfg, ignore, &BTreeMap::new())
+}
+
+/// [`import_reported`] with the `names` mapping: the importer's array name to the source's
+/// own, for each array the source names differently (`{images: stim}`).
+pub fn import_named(
+    source: &Path,
+    cfg: &ImportConfig,
+    ignore: &[String],
+    names: &BTreeMap<String, String>,
+) -> Result<Imported, ImportError> {
+    let mut c = Container::open_named(source, ignore, names)?;
     let images = c.require("images", &[Kind::U8, Kind::F32, Kind::F64])?;
     let (n, h, w) = image_dims(&images)?;
     let pixels = images.to_f32(true);

@@ -7,7 +7,7 @@
 //!               (<U.. or |S..), or integers 0 = train, 1 = validation, 2 = test
 //! is_test       [N] bool: true = test, false = train
 //! train, validation, test
-//!               1-D integer image indices (validation optional)
+//!               1-D integer image indices (validation optional; 1-based in a .mat file)
 //! split.json    {"train": [...], "validation": [...] or null, "test": [...]} (folders only)
 //! ```
 //!
@@ -222,15 +222,22 @@ fn index_array(c: &mut Container, name: &str, n: usize) -> Result<Option<Vec<usi
             found: a.dtype.clone(),
         });
     };
+    // MATLAB counts from 1: a .mat file's index k is image k - 1.
+    let base = i64::from(c.one_based());
+    let range = if base == 1 {
+        format!("1 to {n}, as MATLAB counts from 1")
+    } else {
+        format!("0..{n}")
+    };
     v.iter()
         .map(|&i| {
-            usize::try_from(i)
-                .ok()
+            i.checked_sub(base)
+                .and_then(|u| usize::try_from(u).ok())
                 .filter(|&u| u < n)
                 .ok_or_else(|| ImportError::Split {
                     location: a.location.clone(),
                     message: format!(
-                        "index {i} is not an image index (there are {n} images: 0..{n})"
+                        "index {i} is not an image index (there are {n} images: {range})"
                     ),
                 })
         })

@@ -1,0 +1,179 @@
+//! HDF5 sources through libhdf5 (cargo feature `hdf5`): `.h5`/`.hdf5` files, whose root
+//! datasets are the arrays, row-major as NumPy/h5py write them, and MATLAB v7.3 `.mat` files,
+//! which are HDF5 behind a 512-byte header: there each root dataset is a variable with a
+//! `MATLAB_class` attribute, stored with its dims reversed (MATLAB size [N, H, W] is the HDF5
+//! shape [W, H, N]), so its shape is reversed back and its values read column-major
+//! ([`super::matlab`]). Groups at the root (`#refs#`, `#subsystem#`) hold MATLAB's internals
+//! and are not variables.
+
+use std::path::Path;
+
+#[cfg(feature = "hdf5")]
+use h5::types::{
+    FixedAscii, FixedUnicode, IntSize, TypeDescriptor as TD, VarLenAscii, VarLenUnicode,
+};
+#[cfg(feature = "hdf5")]
+use hdf5_metno as h5;
+
+use super::arrays::Values;
+#[cfg(feature = "hdf5")]
+use super::matlab::MatData;
+use super::matlab::MatVar;
+
+/// An opened HDF5 file and the names of its root datasets.
+pub struct H5File {
+    #[cfg(feature = "hdf5")]
+    file: h5::File,
+    pub datasets: Vec<String>,
+}
+
+/// What this build cannot do without libhdf5, for messages.
+#[cfg(not(feature = "hdf5"))]
+const NO_HDF5: &str = "this sapipe was built without HDF5 support (cargo feature `hdf5`, which \
+                       needs libhdf5: scripts/setup-hdf5); .npy folders, .npz archives and \
+                       MATLAB v5 .mat files (save -v7) need nothing extra";
+
+#[cfg(not(feature = "hdf5"))]
+impl H5File {
+    pub fn open(_path: &Path) -> Result<Self, String> {
+        Err(NO_HDF5.to_owned())
+    }
+
+    pub fn read_array(&self, _name: &str) -> Result<(Vec<usize>, Values, String), String> {
+        Err(NO_HDF5.to_owned())
+    }
+
+    pub fn read_matlab(&self, _name: &str) -> Result<MatVar, String> {
+        Err(NO_HDF5.to_owned())
+    }
+}
+
+#[cfg(feature = "hdf5")]
+impl H5File {
+    /// Opens `path` read-only and lists its root datasets.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let file = h5::File::open(path).map_err(|e| format!("not a readable HDF5 file: {e}"))?;
+        let names = file
+            .member_names()
+            .map_err(|e| format!("cannot list its contents: {e}"))?;
+        let datasets = names
+            .into_iter()
+            .filter(|n| file.dataset(n).is_ok())
+            .collect();
+        Ok(H5File { file, datasets })
+    }
+
+    /// Root dataset `name` as written by NumPy/h5py: row-major shape, values, and its dtype.
+    pub fn read_array(&self, name: &str) -> Result<(Vec<usize>, Values, String), String> {
+        let ds = self.file.dataset(name).map_err(|e| e.to_string())?;
+        let td = descriptor(&ds)?;
+        let values = read_values(&ds, &td)?;
+        Ok((ds.shape(), values, td.to_string()))
+    }
+
+    /// Root dataset `name` as a MATLAB v7.3 variable: its class from `MATLAB_class`, its dims
+    /// (the HDF5 shape reversed) and its values column-major.
+    pub fn read_matlab(&self, name: &str) -> Result<MatVar, String> {
+        let ds = self.file.dataset(name).map_err(|e| e.to_string())?;
+        let class = ds
+            .attr("MATLAB_class")
+            .and_then(|a| a.read_scalar::<FixedAscii<64>>())
+            .map(|c| c.as_str().to_owned())
+            .map_err(|_| {
+                "no MATLAB_class attribute: not a variable as MATLAB -v7.3 writes it".to_owned()
+            })?;
+        let mut dims = ds.shape();
+        dims.reverse();
+        // MATLAB's sizes have at least two dimensions.
+        while dims.len() < 2 {
+            dims.push(1);
+        }
+        let td = descriptor(&ds)?;
+        let known = [
+            "double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+            "uint64", "logical", "char", "cell", "struct",
+        ];
+        let class_name: &'static str = known.into_iter().find(|k| *k == class).unwrap_or("unknown");
+        let data = match class.as_str() {
+            "char" => {
+                let units: Vec<u16> = ds.read_raw::<u16>().map_err(|e| e.to_string())?;
+                MatData::Chars(
+                    char::decode_utf16(units)
+                        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                        .collect(),
+                )
+            }
+            "logical" => MatData::Numeric(match read_values(&ds, &td)? {
+                Values::U8(v) => Values::Bool(
+                    v.into_iter()
+                        .map(|b| match b {
+                            0 => Ok(false),
+                            1 => Ok(true),
+                            v => Err(format!("logical variable holds {v}")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+                other => other,
+            }),
+            "cell" => MatData::Unsupported(
+                "a cell array (in a v7.3 file; save split labels as a char matrix, \
+                 char(labels), or as integers 0/1/2)"
+                    .into(),
+            ),
+            c if known[..10].contains(&c) => MatData::Numeric(read_values(&ds, &td)?),
+            other => MatData::Unsupported(format!("a MATLAB {other}")),
+        };
+        Ok(MatVar {
+            name: name.to_owned(),
+            class: class_name,
+            dims,
+            data,
+        })
+    }
+}
+
+#[cfg(feature = "hdf5")]
+fn descriptor(ds: &h5::Dataset) -> Result<TD, String> {
+    ds.dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| format!("unsupported HDF5 datatype: {e}"))
+}
+
+/// The values of a dataset of numbers, booleans or strings.
+#[cfg(feature = "hdf5")]
+fn read_values(ds: &h5::Dataset, td: &TD) -> Result<Values, String> {
+    let e = |e: h5::Error| e.to_string();
+    let ints = |v: Vec<i64>| Ok(Values::Int(v));
+    match td {
+        TD::Unsigned(IntSize::U1) => Ok(Values::U8(ds.read_raw::<u8>().map_err(e)?)),
+        TD::Float(s) if *s as usize == 4 => Ok(Values::F32(ds.read_raw::<f32>().map_err(e)?)),
+        TD::Float(s) if *s as usize == 8 => Ok(Values::F64(ds.read_raw::<f64>().map_err(e)?)),
+        TD::Integer(_) => ints(ds.read_raw::<i64>().map_err(e)?),
+        TD::Unsigned(_) => ints(
+            ds.read_raw::<u64>()
+                .map_err(e)?
+                .into_iter()
+                .map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+                .collect(),
+        ),
+        TD::Boolean => Ok(Values::Bool(ds.read_raw::<bool>().map_err(e)?)),
+        TD::VarLenUnicode => strings::<VarLenUnicode>(ds),
+        TD::VarLenAscii => strings::<VarLenAscii>(ds),
+        // Fixed-length strings of up to 256 bytes, converted by libhdf5 to 256.
+        TD::FixedAscii(n) if *n <= 256 => strings::<FixedAscii<256>>(ds),
+        TD::FixedUnicode(n) if *n <= 256 => strings::<FixedUnicode<256>>(ds),
+        other => Err(format!(
+            "HDF5 datatype {other} is not read; accepted: integers, float32, float64, bool \
+             and strings"
+        )),
+    }
+}
+
+/// A dataset of strings, read as `T`.
+#[cfg(feature = "hdf5")]
+fn strings<T: h5::H5Type + AsRef<str>>(ds: &h5::Dataset) -> Result<Values, String> {
+    let v = ds.read_raw::<T>().map_err(|e| e.to_string())?;
+    Ok(Values::Str(
+        v.iter().map(|s| s.as_ref().to_owned()).collect(),
+    ))
+}
