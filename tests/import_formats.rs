@@ -59,9 +59,14 @@ fn project(test: &str, stages: &[(&str, &str)]) -> Option<Project> {
 
 /// The files of stage `stage`'s `data` output, name and bytes, sorted.
 fn dataset(p: &Project, stage: &str) -> Vec<(String, Vec<u8>)> {
+    output_files(p, stage, "data")
+}
+
+/// The files of stage `stage`'s `output` directory, name and bytes, sorted.
+fn output_files(p: &Project, stage: &str, output: &str) -> Vec<(String, Vec<u8>)> {
     let show = p.ok(&["show", P, stage, "--json"]);
     let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
-    let dir = PathBuf::from(v[0]["files"]["data"].as_str().unwrap());
+    let dir = PathBuf::from(v[0]["files"][output].as_str().unwrap());
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| {
@@ -110,6 +115,28 @@ fn every_format_gives_the_dataset_of_the_npy_folder() {
         assert!(
             dataset(&p, stage) == reference,
             "stage {stage} differs from the .npy folder's dataset"
+        );
+    }
+    // And the prepared datasets: preprocessing each import gives the .npy folder's (a key
+    // depends on its inputs' content, so identical imports share one preprocessing result).
+    let mut yaml = std::fs::read_to_string(p.path(P)).unwrap();
+    for (stage, _) in &stages {
+        yaml.push_str(&format!(
+            "  prep_{stage}: {{ uses: preprocess, needs: [{stage}], with: {{ size: 8 }} }}\n"
+        ));
+    }
+    p.write(P, &yaml);
+    p.ok(&["run", P]);
+    let prepared = output_files(&p, "prep_npy", "prepared");
+    assert!(
+        prepared.iter().any(|(n, _)| n == "train_images.npy"),
+        "{:?}",
+        prepared.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for (stage, _) in &stages[1..] {
+        assert!(
+            output_files(&p, &format!("prep_{stage}"), "prepared") == prepared,
+            "the dataset prepared from stage {stage} differs from the .npy folder's"
         );
     }
     let out = p.ok(&["show", P, "v5"]).stdout;
