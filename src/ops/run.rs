@@ -129,6 +129,9 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
         ));
         return Ok(notes);
     }
-    lock.write(&path)?;
+    // Unchanged entries need no rendering (a no-op run of a large pipeline skips it).
+    if lock != old || !path.exists() {
+        lock.write(&path)?;
+    }
     Ok(notes)
 }
