@@ -64,6 +64,16 @@ pub fn mean_of(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// Sample standard deviation (divisor n − 1); `None` for fewer than two values.
+pub fn sample_sd(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let m = values.iter().sum::<f64>() / values.len() as f64;
+    let squares: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
+    Some((squares / (values.len() - 1) as f64).sqrt())
+}
+
 fn check_finite(values: &[f64], side: Side) -> Result<(), StatsError> {
     match values.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(StatsError::NonFinite(side, index)),
@@ -121,6 +131,16 @@ pub fn widen(v: &[f32]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_and_sample_sd() {
+        assert_eq!(mean_of([]), None);
+        assert_eq!(mean_of([Some(1.0), Some(2.0), Some(6.0)]), Some(3.0));
+        assert_eq!(sample_sd(&[4.0]), None);
+        // Deviations -2, -1, 3: squares 14, over n - 1 = 2.
+        assert!((sample_sd(&[1.0, 2.0, 6.0]).unwrap() - 7f64.sqrt()).abs() < 1e-12);
+        assert_eq!(sample_sd(&[0.5, 0.5]), Some(0.0));
+    }
 
     #[test]
     fn mean_variance_and_quantiles_by_hand() {

@@ -7,19 +7,8 @@
 //! A model evaluated once is a group of one, shown and compared exactly as before.
 
 use crate::neuro::scoring::evaluation::{ModelEvaluation, ModelInfo};
+use crate::neuro::stats::{mean_of, sample_sd};
 use crate::spec::repeat::seed_of;
-
-/// Arithmetic mean; `None` for no values.
-pub fn mean(values: &[f64]) -> Option<f64> {
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-/// Sample standard deviation (divisor n − 1); `None` for fewer than two values.
-pub fn sd(values: &[f64]) -> Option<f64> {
-    let m = mean(values).filter(|_| values.len() >= 2)?;
-    let squares: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
-    Some((squares / (values.len() - 1) as f64).sqrt())
-}
 
 /// One metric of a model across its seeds: the mean and s.d. of the per-seed values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,8 +38,8 @@ impl Spread {
             .filter(|v| v.is_finite())
             .collect();
         Self {
-            mean: mean(&defined),
-            sd: sd(&defined),
+            mean: mean_of(values.iter().copied()),
+            sd: sample_sd(&defined),
             seeds: defined.len(),
         }
     }
@@ -181,16 +170,6 @@ pub fn over_seeds(
 mod tests {
     use super::*;
     use crate::report::fixtures::model;
-
-    #[test]
-    fn mean_and_sample_sd() {
-        assert_eq!(mean(&[]), None);
-        assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
-        assert_eq!(sd(&[4.0]), None);
-        // Deviations -2, -1, 3: squares 14, over n - 1 = 2.
-        assert!((sd(&[1.0, 2.0, 6.0]).unwrap() - 7f64.sqrt()).abs() < 1e-12);
-        assert_eq!(sd(&[0.5, 0.5]), Some(0.0));
-    }
 
     #[test]
     fn spreads_read_as_mean_plus_minus_sd_and_one_seed_as_itself() {
