@@ -108,6 +108,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs a train stage's fitted model on new images, preprocessed as its training images
+    /// were (crop, resampling, normalisation with the training statistics); writes the
+    /// predictions [images, neurons] as float32 .npy.
+    Predict {
+        pipeline: PathBuf,
+        /// A train stage (it must be up to date).
+        stage: String,
+        /// Raw images like the training data's: a .npy file ([N, H, W] or one [H, W] image),
+        /// an .npz archive with an array `images`, or a folder of .npy files (in name order).
+        #[arg(long, value_name = "FILE.npy|FILE.npz|FOLDER")]
+        images: PathBuf,
+        /// Only these neurons, in this order (indices, comma-separated; default: all).
+        #[arg(long, value_delimiter = ',', value_name = "0,5,7")]
+        neurons: Option<Vec<usize>>,
+        /// Where to write the predictions (default: predictions.npy).
+        #[arg(long, value_name = "FILE.npy", default_value = "predictions.npy")]
+        out: PathBuf,
+        /// The device (default: CUDA when present, else CPU).
+        #[arg(long, value_enum)]
+        device: Option<DeviceArg>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The parameters and metrics that changed, with old, new and delta: a pipeline's current
     /// results against its lock file at a git revision, or one lock file against another.
     Diff {

@@ -165,12 +165,35 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if metrics {
                 super::compare::show_metrics(&entries, json)?;
             } else if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
+                println!("{}", super::predict::show_json(&entries)?);
             } else {
                 print!("{}", terminal::show(&entries));
                 print!("{}", evaluation_tables(&entries));
             }
             Ok(0)
+        }
+        Command::Predict {
+            pipeline,
+            stage,
+            images,
+            neurons,
+            out,
+            device,
+            json,
+        } => {
+            let session = open(&pipeline, profile, sets, cache)?;
+            let req = super::predict::Request {
+                stage,
+                images,
+                neurons,
+                out,
+                device: device.map(|d| match d {
+                    DeviceArg::Cpu => DeviceClass::Cpu,
+                    DeviceArg::Cuda => DeviceClass::Cuda,
+                }),
+                json,
+            };
+            super::predict::predict(&session, &req)
         }
         Command::Diff { files, rev, json } => {
             super::compare::diff(&files, rev.as_deref(), json, profile, sets, cache)
@@ -372,6 +395,7 @@ fn loads_pipeline(command: &Command) -> bool {
             | Command::Explain { .. }
             | Command::Dag { .. }
             | Command::Show { .. }
+            | Command::Predict { .. }
             | Command::Diff { .. }
             | Command::Audit { .. }
             | Command::ExecStage { .. }

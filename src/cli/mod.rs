@@ -5,6 +5,7 @@
 pub mod args;
 pub mod commands;
 pub mod compare;
+pub mod predict;
 
 pub use args::Cli;
 pub use commands::dispatch;

@@ -3,15 +3,19 @@
 //!
 //! `registry()` is what `sapipe` uses: pure-Rust kinds run in process; libtorch kinds are
 //! `WorkerKind` proxies, so `sapipe` never links libtorch. `torch_registry()` holds the real
-//! libtorch kinds, run by the `sapipe-torch` worker.
+//! libtorch kinds, run by the `sapipe-torch` worker. `fitted` and `predict` put a train stage's
+//! model to work on new images (`sapipe predict`).
 
 #[cfg(feature = "torch")]
 pub mod decompose;
 pub mod decompose_spec;
 pub mod evaluate;
+pub mod fitted;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod import;
+#[cfg(feature = "torch")]
+pub mod predict;
 pub mod preprocess;
 pub mod report;
 pub mod results;
@@ -52,5 +56,17 @@ pub fn torch_registry() -> KindRegistry {
     let mut r = KindRegistry::default();
     r.register(Box::new(train::TrainKind));
     r.register(Box::new(decompose::DecomposeKind));
+    r.register(Box::new(predict::PredictKind));
     r
+}
+
+/// `sapipe predict`'s run of a checkpoint on new images, as the worker's `predict` kind
+/// (`stages::predict`); not a kind pipelines can use.
+pub fn predict_proxy() -> WorkerKind {
+    WorkerKind {
+        name: "predict",
+        version: 1,
+        uses_device: true,
+        derive: None,
+    }
 }

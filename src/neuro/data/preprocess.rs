@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::{PreparedDataset, PreparedMeta};
 use crate::neuro::data::raw::RawDataset;
-use crate::neuro::data::resample::{centre_crop, resize};
+use crate::neuro::data::transform::{Geometry, normalise};
 use crate::neuro::data::truth::Truth;
 use crate::neuro::random::sequential::Stream;
 
@@ -103,19 +103,6 @@ pub fn select(raw: &RawDataset, cfg: &PreprocessConfig) -> Result<Selection, Pre
     })
 }
 
-/// Cropped and resampled images at `indices`, `[len, size, size]`.
-fn prepare_images(raw: &RawDataset, indices: &[usize], crop: usize, size: usize) -> ArrayF32 {
-    let (h, w) = (raw.meta.height, raw.meta.width);
-    let mut out = vec![0f32; indices.len() * size * size];
-    out.par_chunks_mut(size * size)
-        .zip(indices.par_iter())
-        .for_each(|(dst, &i)| {
-            let cropped = centre_crop(raw.images.row(i), h, w, crop);
-            dst.copy_from_slice(&resize(&cropped, crop, crop, size, size));
-        });
-    ArrayF32::new(vec![indices.len(), size, size], out)
-}
-
 /// Mean and standard deviation of all pixels, summed image by image in order (deterministic).
 fn pixel_stats(images: &ArrayF32) -> (f64, f64) {
     let n = images.data.len() as f64;
@@ -138,31 +125,13 @@ fn pixel_stats(images: &ArrayF32) -> (f64, f64) {
     (mean, (squares.iter().sum::<f64>() / n).sqrt())
 }
 
-fn normalise(images: &mut ArrayF32, mean: f64, std: f64) {
-    images
-        .data
-        .par_iter_mut()
-        .for_each(|v| *v = ((*v as f64 - mean) / std) as f32);
-}
-
 /// Prepares `raw` as configured.
 pub fn preprocess(
     raw: &RawDataset,
     cfg: &PreprocessConfig,
 ) -> Result<(PreparedDataset, PreprocessReport), PreprocessError> {
-    let (h, w) = (raw.meta.height, raw.meta.width);
-    let crop = if cfg.crop == 0 { h.min(w) } else { cfg.crop };
-    if crop > h.min(w) {
-        return Err(PreprocessError::Invalid(format!(
-            "crop = {crop} is larger than the raw images ({h} x {w}); use at most {} or 0 for the largest centred square",
-            h.min(w)
-        )));
-    }
-    if cfg.size == 0 {
-        return Err(PreprocessError::Invalid(
-            "size must be at least 1 pixel".into(),
-        ));
-    }
+    let geometry = Geometry::new(raw.meta.height, raw.meta.width, cfg.crop, cfg.size)
+        .map_err(|e| PreprocessError::Invalid(e.0))?;
     if !(cfg.fraction > 0.0 && cfg.fraction <= 1.0) {
         return Err(PreprocessError::Invalid(format!(
             "fraction = {} must be in (0, 1]",
@@ -177,15 +146,15 @@ pub fn preprocess(
     }
     let sel = select(raw, cfg)?;
     let test = &raw.split.test;
-    let mut train_images = prepare_images(raw, &sel.train, crop, cfg.size);
+    let mut train_images = geometry.resample(&raw.images, &sel.train);
     let (mean, std) = pixel_stats(&train_images);
     if std <= 1e-12 {
         return Err(PreprocessError::Invalid(
             "the training images are constant after cropping and resampling: nothing to normalise by".into(),
         ));
     }
-    let mut val_images = prepare_images(raw, &sel.validation, crop, cfg.size);
-    let mut test_images = prepare_images(raw, test, crop, cfg.size);
+    let mut val_images = geometry.resample(&raw.images, &sel.validation);
+    let mut test_images = geometry.resample(&raw.images, test);
     for images in [&mut train_images, &mut val_images, &mut test_images] {
         normalise(images, mean, std);
     }
@@ -218,7 +187,7 @@ pub fn preprocess(
         validation: sel.validation.len(),
         test: test.len(),
         validation_from_raw: raw.split.validation.is_some(),
-        crop,
+        crop: geometry.crop,
         norm_mean: mean,
         norm_std: std,
     };

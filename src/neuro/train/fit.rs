@@ -23,7 +23,7 @@ use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::neuro::scoring::convergence::improving_at_end;
 
 /// Images per inference batch.
-const EVAL_BATCH: usize = 50;
+pub const EVAL_BATCH: usize = 50;
 
 /// What fitting produced.
 pub struct Fitted {

@@ -291,12 +291,7 @@ impl Container {
             }
             Place::Dir(dir) => {
                 let path = dir.join(format!("{own}.npy"));
-                let file = File::open(&path).map_err(io)?;
-                let available = file.metadata().map_err(io)?.len();
-                precheck(&file, available, &location)?;
-                let file = File::open(&path).map_err(io)?;
-                let npy = NpyFile::new(BufReader::new(file)).map_err(io)?;
-                let loaded = decode(npy, location.clone(), allowed, available)?;
+                let loaded = read_npy(&path, location.clone(), allowed)?;
                 (loaded, format!("{own}.npy"), false)
             }
             Place::Npz { path, archive } => {
@@ -341,6 +336,21 @@ impl Container {
             }),
         }
     }
+}
+
+/// Reads one `.npy` file (header checked against the file's size first), accepting only the
+/// element kinds in `allowed`; errors name `location`.
+pub fn read_npy(path: &Path, location: String, allowed: &[Kind]) -> Result<Loaded, ImportError> {
+    let io = |e: std::io::Error| ImportError::Read {
+        location: location.clone(),
+        message: e.to_string(),
+    };
+    let file = File::open(path).map_err(io)?;
+    let available = file.metadata().map_err(io)?.len();
+    precheck(&file, available, &location)?;
+    let file = File::open(path).map_err(io)?;
+    let npy = NpyFile::new(BufReader::new(file)).map_err(io)?;
+    decode(npy, location, allowed, available)
 }
 
 /// What a source may be, for messages.

@@ -249,7 +249,7 @@ pub fn import_named(
 }
 
 /// (N, H, W) of an image array in any of the accepted layouts.
-fn image_dims(images: &Loaded) -> Result<(usize, usize, usize), ImportError> {
+pub(crate) fn image_dims(images: &Loaded) -> Result<(usize, usize, usize), ImportError> {
     match images.shape[..] {
         [n, h, w] | [n, h, w, 1] | [n, 1, h, w] if n > 0 && h > 0 && w > 0 => Ok((n, h, w)),
         _ => Err(ImportError::Shape {

@@ -1,0 +1,176 @@
+//! Fitted models at work on the command line: `sapipe predict` (find the train stage's fitted
+//! model with `stages::fitted`, run the worker's `predict` kind on the images with a progress
+//! bar, print a summary) and the `preprocessing` each train stage's `show --json` entry gains.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::kind::{DeviceClass, KindError, StageContext, StageKind};
+use crate::ops::{self, Session};
+use crate::stages::fitted::fitted;
+
+pub struct Request {
+    pub stage: String,
+    pub images: PathBuf,
+    pub neurons: Option<Vec<usize>>,
+    pub out: PathBuf,
+    pub device: Option<DeviceClass>,
+    pub json: bool,
+}
+
+/// `show --json`: the entries, each train stage's (one with a checkpoint whose chain
+/// resolves) with `preprocessing`, the transform its images went through.
+pub fn show_json(entries: &[ops::show::ShowEntry]) -> anyhow::Result<String> {
+    let mut out = Vec::new();
+    for e in entries {
+        let mut v = serde_json::to_value(e)?;
+        if e.files.contains_key("checkpoint")
+            && let Ok(f) = fitted(entries, &e.stage)
+        {
+            v["preprocessing"] = serde_json::to_value(f.preprocessing)?;
+        }
+        out.push(v);
+    }
+    Ok(serde_json::to_string_pretty(&out)?)
+}
+
+fn bar() -> ProgressBar {
+    let target = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    bar.set_style(
+        ProgressStyle::with_template("  predict {wide_bar} {pos}/{len} images {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Runs `sapipe predict`; returns the exit code.
+pub fn predict(session: &Session, req: &Request) -> anyhow::Result<i32> {
+    let entries = ops::show::show(session, None)?;
+    let f = fitted(&entries, &req.stage)?;
+    if !req.images.exists() {
+        anyhow::bail!("--images {}: no such file or folder", req.images.display());
+    }
+    let out =
+        std::path::absolute(&req.out).with_context(|| format!("--out {}", req.out.display()))?;
+    if let Some(parent) = out.parent().filter(|p| !p.is_dir()) {
+        anyhow::bail!(
+            "--out {}: the folder {} does not exist",
+            req.out.display(),
+            parent.display()
+        );
+    }
+    let group_size = entries
+        .iter()
+        .find(|e| e.stage == req.stage)
+        .and_then(|e| e.record.as_ref())
+        .and_then(|r| r.metrics.get("neurons_per_group"))
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::MAX);
+    let params = BTreeMap::from([
+        (
+            "preprocessing".to_owned(),
+            serde_json::to_value(f.preprocessing)?,
+        ),
+        ("neurons".to_owned(), json!(req.neurons)),
+        ("group_size".to_owned(), json!(group_size)),
+    ]);
+    let inputs = BTreeMap::from([
+        ("checkpoint".to_owned(), f.checkpoint.clone()),
+        ("prepared".to_owned(), f.prepared.clone()),
+        ("images".to_owned(), std::path::absolute(&req.images)?),
+    ]);
+    let outputs = BTreeMap::from([("predictions".to_owned(), out.clone())]);
+    let scratch = tempfile::tempdir()?;
+    let log_path = scratch.path().join("predict.log");
+    let bar = bar();
+    let progress = |done: u64, total: u64, _: &str| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let ctx = StageContext {
+        stage: &req.stage,
+        params: &params,
+        inputs: &inputs,
+        outputs: &outputs,
+        workdir: scratch.path().to_owned(),
+        log_path: log_path.clone(),
+        device: req.device.unwrap_or(session.device),
+        deterministic: true,
+        progress: &progress,
+        numerics: &|_| {},
+    };
+    let result = crate::stages::predict_proxy().run(&ctx);
+    bar.finish_and_clear();
+    let metrics = match result {
+        Ok(m) => m,
+        Err(KindError::Invalid(message)) => anyhow::bail!("predict {}: {message}", req.stage),
+        Err(e) => {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            anyhow::bail!(
+                "predict {}: {e}{}",
+                req.stage,
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("\nworker log:\n{}", tail.join("\n"))
+                }
+            )
+        }
+    };
+    if req.json {
+        let mut v = serde_json::to_value(&metrics)?;
+        v["stage"] = json!(req.stage);
+        v["out"] = json!(out);
+        v["checkpoint"] = json!(f.checkpoint);
+        v["preprocessing"] = serde_json::to_value(f.preprocessing)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", summary(&req.stage, &f, &metrics, &out));
+    }
+    Ok(0)
+}
+
+/// What `predict` prints: what ran on what, and where the predictions are.
+fn summary(
+    stage: &str,
+    f: &crate::stages::fitted::Fitted,
+    m: &crate::kind::Metrics,
+    out: &std::path::Path,
+) -> String {
+    let g = &f.preprocessing.geometry;
+    let num = |k: &str| m.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let neurons = m
+        .get("neurons")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    format!(
+        "predicted {images} images x {neurons} neurons with {stage} ({model})\n\
+         \x20 preprocessing: {h} x {w} -> crop {c} x {c} -> {s} x {s}, normalised with the \
+         training mean {mean:.4} and sd {sd:.4}\n\
+         \x20 predictions: min {lo:.4}, mean {avg:.4}, max {hi:.4}\n\
+         \x20 wrote {out} (float32 [{images}, {neurons}])\n",
+        images = m.get("images").and_then(Value::as_u64).unwrap_or(0),
+        model = m.get("model").and_then(Value::as_str).unwrap_or("?"),
+        h = g.raw_height,
+        w = g.raw_width,
+        c = g.crop,
+        s = g.size,
+        mean = f.preprocessing.norm_mean,
+        sd = f.preprocessing.norm_std,
+        lo = num("prediction_min"),
+        avg = num("prediction_mean"),
+        hi = num("prediction_max"),
+        out = out.display(),
+    )
+}
