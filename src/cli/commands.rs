@@ -165,7 +165,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if metrics {
                 super::compare::show_metrics(&entries, json)?;
             } else if json {
-                println!("{}", super::predict::show_json(&entries)?);
+                println!("{}", super::predict::show_json(&session, &entries)?);
             } else {
                 print!("{}", terminal::show(&entries));
                 print!("{}", evaluation_tables(&entries));

@@ -24,12 +24,17 @@ pub struct Request {
 
 /// `show --json`: the entries, each train stage's (one with a checkpoint whose chain
 /// resolves) with `preprocessing`, the transform its images went through.
-pub fn show_json(entries: &[ops::show::ShowEntry]) -> anyhow::Result<String> {
+pub fn show_json(session: &Session, entries: &[ops::show::ShowEntry]) -> anyhow::Result<String> {
+    // The chain runs through upstream stages, which a one-stage `show` does not list.
+    let all = match entries.iter().any(|e| e.files.contains_key("checkpoint")) {
+        true => ops::show::show(session, None)?,
+        false => Vec::new(),
+    };
     let mut out = Vec::new();
     for e in entries {
         let mut v = serde_json::to_value(e)?;
         if e.files.contains_key("checkpoint")
-            && let Ok(f) = fitted(entries, &e.stage)
+            && let Ok(f) = fitted(&all, &e.stage)
         {
             v["preprocessing"] = serde_json::to_value(f.preprocessing)?;
         }
