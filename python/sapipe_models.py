@@ -14,13 +14,14 @@ Use it by adding this folder to `sys.path`, or `pip install -e python/` from the
 
     # `sapipe show PIPELINE STAGE --json > stage.json` describes a train stage; its
     # "preprocessing" field says how raw images were cropped, resized and normalised.
-    model = sapipe_models.load("cache/.../model.safetensors")   # the whole population, eval mode
+    ckpt = "path/to/model.safetensors"                # a train stage's checkpoint output
+    model = sapipe_models.load(ckpt)                  # the whole population, in eval mode
     print(model.model, model.neurons, model.input_size, model.channels)
     raw = np.load("my_images.npy")                    # [n, H, W], H x W as in the raw dataset
     x = sapipe_models.preprocess(raw, "stage.json")   # [n, S, S] float32, S = model.input_size
     with torch.no_grad():
         responses = model(torch.from_numpy(x))        # [n, neurons]
-    one = sapipe_models.load("cache/.../model.safetensors", neuron=3)
+    one = sapipe_models.load(ckpt, neuron=3)
     with torch.no_grad():
         r3 = one(torch.from_numpy(x))                 # [n, 1]: neuron 3 only
 
