@@ -1,6 +1,6 @@
 //! Acceptance tests of the population trainer (small sizes, CPU): parameter counts of the
 //! instantiated networks, population vs one-neuron-at-a-time equivalence, init and freeze
-//! semantics, and a plain-PyTorch reference forward pass on a written checkpoint.
+//! semantics (the plain-PyTorch loader of written checkpoints is checked in `python_tests`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -460,57 +460,6 @@ fn frozen_blocks_end_bit_identical_and_strict_mode_keeps_their_statistics() {
                 }
             }
         }
-    }
-}
-
-#[test]
-fn checkpoints_load_in_plain_pytorch_and_reproduce_the_predictions() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".torch-env/bin/python3");
-    if !python.exists() {
-        eprintln!(
-            "SKIPPED: {} is missing (run scripts/setup-torch) — PyTorch round trip not checked",
-            python.display()
-        );
-        return;
-    }
-    let script = root.join("tests/python/reference_forward.py");
-    let dir = tempfile::tempdir().unwrap();
-    for (model, size) in [
-        (ModelId::FfSaCnn, 32),
-        (ModelId::RfSaCnn, 26),
-        (ModelId::FfSaCnnStarFc1, 26),
-        (ModelId::FfSaCnnStar, REFERENCE_INPUT_SIZE),
-    ] {
-        let ds = synthetic(12, 4, 6, 2, size, 13);
-        let trained = run(&settings(model, 1, Strategy::Population), &ds, None);
-        let ckpt = checkpoint(model, &ds, &trained);
-        let ckpt_path = dir.path().join(format!("{model}.safetensors"));
-        ckpt.write(&ckpt_path).unwrap();
-        let pred =
-            predict_checkpoint(&ckpt, &ckpt_path, &ds.test_images, Device::Cpu, 2, 50).unwrap();
-        let (img, out) = (
-            dir.path().join(format!("{model}-images.npy")),
-            dir.path().join(format!("{model}-pred.npy")),
-        );
-        ds.test_images.write_npy(&img).unwrap();
-        pred.write_npy(&out).unwrap();
-        let result = std::process::Command::new(&python)
-            .arg(&script)
-            .args([&ckpt_path, &img, &out])
-            .args(["1", "1e-5"])
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        eprintln!("{}", text.trim());
-        assert!(
-            result.status.success(),
-            "PyTorch reference disagrees for {model}: {text}"
-        );
     }
 }
 

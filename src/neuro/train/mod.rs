@@ -33,6 +33,8 @@ mod acceptance_tests;
 pub(crate) mod fixtures;
 #[cfg(all(test, feature = "torch"))]
 mod missing_tests;
+#[cfg(all(test, feature = "torch"))]
+mod python_tests;
 
 pub use selection::Selection;
 
