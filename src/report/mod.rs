@@ -12,6 +12,7 @@ pub mod document;
 pub mod figures;
 pub mod font;
 pub mod maps;
+pub mod probe;
 pub mod protocol;
 pub mod roles;
 pub mod seeds;
