@@ -24,7 +24,9 @@ pub(crate) mod fixtures;
 
 use crate::neuro::scoring::evaluation::Evaluation;
 
-pub use document::{ReportError, ReportInputs, StageFigure, load_evaluation, write_report};
+pub use document::{
+    ProbeInput, ReportError, ReportInputs, StageFigure, load_evaluation, write_report,
+};
 pub use tables::TableKind;
 
 /// The requested tables as aligned plain text, for `sapipe show`. `evaluations` are
