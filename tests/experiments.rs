@@ -25,6 +25,10 @@ fn miniature() -> String {
     .replace("epochs: 8,", "epochs: 1,")
     .replace("epochs: 6\n", "epochs: 1\n")
     .replace("epochs: 4\n", "epochs: 1\n")
+    .replace(
+        "    uses: probe\n",
+        "    uses: probe\n    with: { orientations: 4, phases: 2, frequencies: [6.0] }\n",
+    )
     .replace("name: incremental", "name: mini")
     .replace("results/incremental", "results/mini")
 }
@@ -62,7 +66,7 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
     let mut expected: Vec<String> = strs(&stages);
     expected.sort();
     let mut ran = first.ran();
-    ran.retain(|s| s != "decompose");
+    ran.retain(|s| s != "decompose" && s != "probe");
     assert_eq!(ran, expected, "{}", first.stderr);
     let report = p.read("results/mini/report.md");
     for label in [
@@ -79,6 +83,11 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
         );
     }
     assert!(report.contains("Table 2"), "{report}");
+    assert!(
+        report.contains("## In-silico probe")
+            && report.contains("| simulated truth (noise-free) |"),
+        "the probe's table, with the truth, missing from the report:\n{report}"
+    );
     for figure in [
         "fcl_map_fc2_incr",
         "centre_vs_surround_fc1_incr",
@@ -119,8 +128,10 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
     p.write(P, &text);
     let third = p.ok(&["run", P]);
     let mut expected = vec!["eval".to_string(), "fc2_incr".into(), "report".into()];
-    if stages_of(&p).contains(&"decompose".to_string()) {
-        expected.push("decompose".into());
+    for optional in ["decompose", "probe"] {
+        if stages_of(&p).contains(&optional.to_string()) {
+            expected.push(optional.into());
+        }
     }
     expected.sort();
     assert_eq!(third.ran(), expected, "{}", third.stderr);

@@ -1,6 +1,7 @@
 //! Assembles a report directory: `report.md` with every evaluated model, the requested
 //! tables, the paper's claims checked on this run, every figure (PNG files beside it) and
-//! the decomposition summaries given (typed in [`crate::neuro::analysis::files`]).
+//! the decomposition summaries given (typed in [`crate::neuro::analysis::files`]) and the
+//! in-silico probes' table and figure ([`crate::neuro::analysis::probe::files`]).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -12,10 +13,12 @@ use super::claims::{Verdict, check_claims, claims_markdown, convergence_markdown
 use super::decomposition::{decomposition_tables, figure_caption};
 use super::figures::{self, FigureError};
 use super::font::{FontStatus, ensure_font};
+use super::probe::probe_table;
 use super::protocol::protocol_section;
 use super::tables::{TableKind, build_tables, fmt3};
 use super::training::TrainingCurve;
 use crate::neuro::analysis::files::{DecompositionSummary, file_part};
+use crate::neuro::analysis::probe::files::{FIGURE_CAPTION, ProbeSummary};
 use crate::neuro::scoring::evaluation::{Evaluation, SCHEMA};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +64,17 @@ pub struct ReportInputs {
     pub decompositions: Vec<(String, DecompositionSummary)>,
     /// PNG figures of the decomposition stages, copied into the report beside their summary.
     pub decomposition_figures: Vec<StageFigure>,
+    /// The `probe` stages' summaries and figures.
+    pub probes: Vec<ProbeInput>,
     pub tables: Vec<TableKind>,
+}
+
+/// A `probe` stage's `summary.json` and its figure, when it drew one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeInput {
+    pub stage: String,
+    pub summary: ProbeSummary,
+    pub figure: Option<PathBuf>,
 }
 
 /// A figure another stage drew: which stage, the PNG file, and what it shows.
@@ -227,12 +240,47 @@ fn decomposition_section(
                 .file_name()
                 .map_or_else(|| "figure.png".into(), |n| n.to_string_lossy().into_owned());
             let file = format!("decomposition_{s}_{name}");
-            let path = dir.join(&file);
-            std::fs::copy(&figure.path, &path)
-                .map_err(|source| ReportError::Write { path, source })?;
             let caption = figure_caption(&name, summary).unwrap_or_else(|| figure.caption.clone());
-            let _ = write!(out, "![{caption}]({file})\n\n_{caption}_\n\n");
-            written.figures.push(file);
+            copy_figure(&figure.path, file, &caption, dir, &mut out, written)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Copies another stage's figure into the report as `file` and shows it with `caption`.
+fn copy_figure(
+    from: &Path,
+    file: String,
+    caption: &str,
+    dir: &Path,
+    out: &mut String,
+    written: &mut Written,
+) -> Result<(), ReportError> {
+    let path = dir.join(&file);
+    std::fs::copy(from, &path).map_err(|source| ReportError::Write { path, source })?;
+    let _ = write!(out, "![{caption}]({file})\n\n_{caption}_\n\n");
+    written.figures.push(file);
+    Ok(())
+}
+
+/// One table per probe stage, then its figure.
+fn probe_section(
+    inputs: &ReportInputs,
+    dir: &Path,
+    written: &mut Written,
+) -> Result<String, ReportError> {
+    let mut out = String::from("## In-silico probe\n\n");
+    let mut used = BTreeSet::new();
+    for probe in &inputs.probes {
+        out += &probe_table(&probe.stage, &probe.summary).to_markdown();
+        out.push('\n');
+        if let Some(figure) = &probe.figure {
+            let file = format!(
+                "probe_{}_orientation_tuning.png",
+                stem(&probe.stage, &mut used)
+            );
+            let caption = format!("{}: {FIGURE_CAPTION}", probe.stage);
+            copy_figure(figure, file, &caption, dir, &mut out, written)?;
         }
     }
     Ok(out)
@@ -262,6 +310,9 @@ pub fn write_report(inputs: &ReportInputs, dir: &Path) -> Result<Written, Report
     md += &figures_section(inputs, dir, text, &mut written)?;
     if !inputs.decompositions.is_empty() {
         md += &decomposition_section(inputs, dir, &mut written)?;
+    }
+    if !inputs.probes.is_empty() {
+        md += &probe_section(inputs, dir, &mut written)?;
     }
     if let FontStatus::Missing(why) = font {
         let _ = writeln!(md, "## Notes\n\nFigures were drawn without text: {why}.");

@@ -27,21 +27,21 @@ pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 pub(super) type Drawn = Result<(), String>;
 
 /// One line of a line chart.
-struct Line {
-    name: String,
-    color: RGBColor,
-    width: u32,
-    points: Vec<(f64, f64)>,
+pub(super) struct Line {
+    pub name: String,
+    pub color: RGBColor,
+    pub width: u32,
+    pub points: Vec<(f64, f64)>,
 }
 
 /// Titles of one panel.
-struct Labels<'a> {
-    title: &'a str,
-    x: &'a str,
-    y: &'a str,
+pub(super) struct Labels<'a> {
+    pub title: &'a str,
+    pub x: &'a str,
+    pub y: &'a str,
 }
 
-fn model_color(i: usize) -> RGBColor {
+pub(super) fn model_color(i: usize) -> RGBColor {
     let c = Palette99::pick(i).to_rgba();
     RGBColor(c.0, c.1, c.2)
 }
@@ -60,7 +60,7 @@ fn padded(values: impl Iterator<Item = f64>) -> Range<f64> {
     lo - pad..hi + pad
 }
 
-fn draw_lines(area: &Area, labels: &Labels, lines: &[Line], text: bool) -> Drawn {
+pub(super) fn draw_lines(area: &Area, labels: &Labels, lines: &[Line], text: bool) -> Drawn {
     let all = || lines.iter().flat_map(|l| l.points.iter());
     let (x, y) = (padded(all().map(|p| p.0)), padded(all().map(|p| p.1)));
     let mut builder = ChartBuilder::on(area);
@@ -172,7 +172,7 @@ pub(super) fn with_text(asked: bool) -> bool {
     asked && matches!(ensure_font(), FontStatus::Registered(_))
 }
 
-fn grid(n: usize) -> (usize, usize) {
+pub(super) fn grid(n: usize) -> (usize, usize) {
     match n {
         0 | 1 => (1, 1),
         2 => (1, 2),

@@ -12,6 +12,7 @@ pub mod document;
 pub mod figures;
 pub mod font;
 pub mod maps;
+pub mod probe;
 pub mod protocol;
 pub mod roles;
 pub mod seeds;
@@ -23,7 +24,9 @@ pub(crate) mod fixtures;
 
 use crate::neuro::scoring::evaluation::Evaluation;
 
-pub use document::{ReportError, ReportInputs, StageFigure, load_evaluation, write_report};
+pub use document::{
+    ProbeInput, ReportError, ReportInputs, StageFigure, load_evaluation, write_report,
+};
 pub use tables::TableKind;
 
 /// The requested tables as aligned plain text, for `sapipe show`. `evaluations` are

@@ -37,32 +37,18 @@ impl DecomposeSpec {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
     use super::*;
-    use crate::kind::{DeviceClass, Params};
+    use crate::kind::Params;
+    use crate::stages::fixtures::with_params;
 
     fn spec(top_k: serde_json::Value, split: &str) -> Result<DecomposeSpec, KindError> {
         let params = Params::from([
             ("top_k".to_owned(), top_k),
             ("split".to_owned(), json!(split)),
         ]);
-        let none = BTreeMap::new();
-        let ctx = StageContext {
-            stage: "dec",
-            params: &params,
-            inputs: &none,
-            outputs: &none,
-            workdir: ".".into(),
-            log_path: "log".into(),
-            device: DeviceClass::Cpu,
-            deterministic: true,
-            progress: &|_, _, _| {},
-            numerics: &|_| {},
-        };
-        DecomposeSpec::from_params(&ctx)
+        with_params("dec", &params, DecomposeSpec::from_params)
     }
 
     #[test]

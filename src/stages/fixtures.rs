@@ -41,6 +41,25 @@ pub fn run_kind(
     (kind.run(&ctx), out)
 }
 
+/// Calls `f` with a context of stage `stage` that holds `params` and no inputs or outputs
+/// (for reading a kind's parameters).
+pub fn with_params<T>(stage: &str, params: &Params, f: impl FnOnce(&StageContext) -> T) -> T {
+    let none = BTreeMap::new();
+    let ctx = StageContext {
+        stage,
+        params,
+        inputs: &none,
+        outputs: &none,
+        workdir: ".".into(),
+        log_path: "log".into(),
+        device: DeviceClass::Cpu,
+        deterministic: true,
+        progress: &|_, _, _| {},
+        numerics: &|_| {},
+    };
+    f(&ctx)
+}
+
 pub fn synthetic_params() -> Value {
     json!({
         "neurons": 3, "train_images": 20, "validation_images": 4, "test_images": 6, "repeats": 2,

@@ -17,6 +17,9 @@ pub mod import;
 #[cfg(feature = "torch")]
 pub mod predict;
 pub mod preprocess;
+#[cfg(feature = "torch")]
+pub mod probe;
+pub mod probe_spec;
 pub mod report;
 pub mod results;
 pub mod synthetic;
@@ -47,6 +50,12 @@ pub fn registry() -> KindRegistry {
         uses_device: true,
         derive: None,
     }));
+    r.register(Box::new(WorkerKind {
+        name: "probe",
+        version: probe_spec::VERSION,
+        uses_device: true,
+        derive: None,
+    }));
     r
 }
 
@@ -57,6 +66,7 @@ pub fn torch_registry() -> KindRegistry {
     r.register(Box::new(train::TrainKind));
     r.register(Box::new(decompose::DecomposeKind));
     r.register(Box::new(predict::PredictKind));
+    r.register(Box::new(probe::ProbeKind));
     r
 }
 

@@ -1,6 +1,6 @@
 //! The `report` stage kind: gathers `evaluate` stages' metrics, train stages' curves and FCL
-//! decomposition summaries into a report directory (`report.md` and the PNG figures it shows),
-//! rendered by [`crate::report`].
+//! decomposition summaries and in-silico probes into a report directory (`report.md` and the
+//! PNG figures it shows), rendered by [`crate::report`].
 
 use std::path::{Path, PathBuf};
 
@@ -8,8 +8,13 @@ use serde_json::json;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::analysis::files::{DecompositionFigure, DecompositionSummary, SUMMARY_FILE};
+use crate::neuro::analysis::probe::files::{
+    FIGURE_FILE, ProbeSummary, SUMMARY_FILE as PROBE_SUMMARY,
+};
 use crate::report::training::{TrainingCurve, parse_curves};
-use crate::report::{ReportInputs, StageFigure, TableKind, load_evaluation, write_report};
+use crate::report::{
+    ProbeInput, ReportInputs, StageFigure, TableKind, load_evaluation, write_report,
+};
 
 pub struct Report;
 
@@ -47,6 +52,7 @@ impl StageKind for Report {
             curves: read_curves(ctx)?,
             decompositions: read_decompositions(ctx)?,
             decomposition_figures: decomposition_figures(ctx)?,
+            probes: read_probes(ctx)?,
             tables: tables_param(ctx)?,
         };
         let dir = ctx.output("report")?;
@@ -125,21 +131,55 @@ fn read_curves(ctx: &StageContext) -> Result<Vec<(String, TrainingCurve)>, KindE
     Ok(curves)
 }
 
+/// Each artifact bound to `input`: (upstream stage, its path, its `file` read with `read`);
+/// errors name the input and the upstream stage.
+fn read_each<T, E: std::fmt::Display>(
+    ctx: &StageContext,
+    input: &str,
+    file: &str,
+    read: impl Fn(&Path) -> Result<T, E>,
+) -> Result<Vec<(String, PathBuf, T)>, KindError> {
+    ctx.inputs_many(input)
+        .into_iter()
+        .map(|(stage, path)| {
+            let value = read(&file_in(path, file)).map_err(|e| {
+                KindError::Invalid(format!(
+                    "stage '{}': input '{input}' (stage '{stage}'): {e}",
+                    ctx.stage
+                ))
+            })?;
+            Ok((stage.to_string(), path.clone(), value))
+        })
+        .collect()
+}
+
 /// Decomposition directories' `summary.json`, typed.
 fn read_decompositions(
     ctx: &StageContext,
 ) -> Result<Vec<(String, DecompositionSummary)>, KindError> {
-    let mut summaries = Vec::new();
-    for (stage, path) in ctx.inputs_many("decomposition") {
-        let summary = DecompositionSummary::read(&file_in(path, SUMMARY_FILE)).map_err(|e| {
-            KindError::Invalid(format!(
-                "stage '{}': input 'decomposition' (stage '{stage}'): {e}",
-                ctx.stage
-            ))
-        })?;
-        summaries.push((stage.to_string(), summary));
-    }
-    Ok(summaries)
+    let read = read_each(
+        ctx,
+        "decomposition",
+        SUMMARY_FILE,
+        DecompositionSummary::read,
+    )?;
+    Ok(read.into_iter().map(|(stage, _, s)| (stage, s)).collect())
+}
+
+/// Probe directories' `summary.json`, typed, and their figure.
+fn read_probes(ctx: &StageContext) -> Result<Vec<ProbeInput>, KindError> {
+    let read = read_each(ctx, "probe", PROBE_SUMMARY, ProbeSummary::read)?;
+    Ok(read
+        .into_iter()
+        .map(|(stage, path, summary)| {
+            let figure = path.join(FIGURE_FILE);
+            ProbeInput {
+                stage,
+                summary,
+                figure: figure.is_file().then_some(figure),
+            }
+        })
+        .collect())
 }
 
 /// The figures in decomposition directories (`fcl_map_*.png`, ...), by file name per stage.
@@ -308,6 +348,41 @@ mod tests {
         // (k = 3 of 300 images) cannot decide claims 2 and 3 (inconclusive).
         assert_eq!(metrics["claims_measured"], json!(3));
         assert_eq!(metrics["claims_holding"], json!(1));
+    }
+
+    /// A probe stage's table and figure follow the decomposition (issue 19 item 4).
+    #[test]
+    fn report_shows_a_probe_table_and_its_figure() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let probe = dir.path().join("probe");
+        std::fs::create_dir_all(&probe).unwrap();
+        let summary = crate::neuro::analysis::probe::files::fixtures::summary();
+        summary.write(&probe).unwrap();
+        crate::report::probe::tuning_figure(&summary, &probe.join(FIGURE_FILE), false).unwrap();
+        let mut inputs = inputs(dir.path());
+        inputs.insert("probe/probe".to_string(), probe.clone());
+        let metrics = run(&params(json!(["summary"])), &inputs, &out).unwrap();
+        assert_eq!(metrics["figures"], json!(9), "8 as before + the probe's");
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        let section = &md[md.find("## In-silico probe").expect("a probe section")..];
+        assert!(
+            section.contains(
+                "### In-silico probe: orientation tuning and surround suppression — probe"
+            ) && section.contains("| ff+sa-CNN* (ff_sa) | 0.500 | 0.400 | 0.200 | 2 of 2 | 7.5 |")
+                && section.contains("](probe_probe_orientation_tuning.png)"),
+            "{section}"
+        );
+        assert!(out.join("probe_probe_orientation_tuning.png").is_file());
+        std::fs::write(probe.join("summary.json"), "{}").unwrap();
+        let err = run(&params(json!([])), &inputs, &out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("input 'probe' (stage 'probe')") && err.contains("not a probe stage's"),
+            "{err}"
+        );
     }
 
     #[test]
