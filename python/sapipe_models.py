@@ -9,12 +9,14 @@ sapipe's predictions to within 1e-5. Needs only torch, numpy and safetensors.
 Use it by adding this folder to `sys.path`, or `pip install -e python/` from the project root::
 
     import sys; sys.path.insert(0, "python")   # not needed after pip install -e python/
+    import json
     import numpy as np, torch
     import sapipe_models
 
-    # `sapipe show PIPELINE STAGE --json > stage.json` describes a train stage; its
-    # "preprocessing" field says how raw images were cropped, resized and normalised.
-    ckpt = "path/to/model.safetensors"                # a train stage's checkpoint output
+    # `sapipe show PIPELINE STAGE --json > stage.json` describes a train stage: its
+    # "files"."checkpoint" is the checkpoint (a file in the cache), its "preprocessing"
+    # how raw images were cropped, resized and normalised.
+    ckpt = json.load(open("stage.json"))[0]["files"]["checkpoint"]
     model = sapipe_models.load(ckpt)                  # the whole population, in eval mode
     print(model.model, model.neurons, model.input_size, model.channels)
     raw = np.load("my_images.npy")                    # [n, H, W], H x W as in the raw dataset
@@ -267,12 +269,15 @@ PREPROCESSING_KEYS = ("raw_height", "raw_width", "crop", "size", "norm_mean", "n
 
 
 def _preprocessing(spec):
-    """The preprocessing dict from a dict, a `sapipe show --json` entry or a JSON file."""
+    """The preprocessing dict from a dict, a `sapipe show --json` entry (or its one-entry list)
+    or a JSON file holding any of them."""
     where = "preprocessing"
     if isinstance(spec, (str, os.PathLike)):
         where = os.fspath(spec)
         with open(where) as f:
             spec = json.load(f)
+    if isinstance(spec, list) and len(spec) == 1:
+        spec = spec[0]  # `sapipe show PIPELINE STAGE --json` lists the one stage
     if isinstance(spec, dict) and "preprocessing" in spec:
         spec = spec["preprocessing"]
     if not isinstance(spec, dict):
@@ -325,8 +330,9 @@ def preprocess(images, preprocessing):
     images: centred square crop of side `crop` (0 = the largest), resampling to `size` x `size`
     (area average when shrinking, bilinear when enlarging), then `(x - norm_mean) / norm_std`
     in float64, cast to float32. `preprocessing` is that dict (the `"preprocessing"` field of
-    `sapipe show PIPELINE STAGE --json`), a dict holding it under `"preprocessing"`, or the path
-    of a JSON file holding either. Returns `[n, size, size]` float32."""
+    `sapipe show PIPELINE STAGE --json`), a dict holding it under `"preprocessing"` (a show
+    entry), the one-entry list `show STAGE --json` prints, or the path of a JSON file holding
+    any of them. Returns `[n, size, size]` float32."""
     p = _preprocessing(preprocessing)
     x = np.asarray(images)
     if x.ndim == 2:

@@ -14,6 +14,7 @@ use super::trainer::{TrainSettings, predict_checkpoint};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::fixtures::tiny;
 use crate::neuro::data::preprocess::{PreprocessConfig, preprocess};
+use crate::neuro::data::transform::{Geometry, Preprocessing};
 use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
 use crate::neuro::model::checkpoint::Checkpoint;
 use crate::neuro::model::{Architecture, ModelId, architectures};
@@ -96,7 +97,8 @@ fn write_models(dir: &Path) -> Vec<ModelId> {
 
 /// Preprocesses 9 x 14 raw images three ways (a 7-pixel crop shrunk to 4 and enlarged to 12,
 /// the largest square shrunk to 5) and writes, per case, the raw test images, the
-/// preprocessing object `sapipe show --json` reports (bare, or inside a show entry) and the
+/// preprocessing object `sapipe show --json` reports (bare, inside a show entry, or inside the
+/// one-entry list `show STAGE --json` prints) and the
 /// prepared test images into `dir`.
 fn write_preprocessing_cases(dir: &Path) -> Vec<&'static str> {
     let (n, h, w) = (12, 9, 14);
@@ -118,16 +120,17 @@ fn write_preprocessing_cases(dir: &Path) -> Vec<&'static str> {
             seed: 5,
         };
         let (prepared, report) = preprocess(&raw, &cfg).unwrap();
-        let object = serde_json::json!({
-            "raw_height": h,
-            "raw_width": w,
-            "crop": report.crop,
-            "size": size,
-            "norm_mean": report.norm_mean,
-            "norm_std": report.norm_std,
-        });
+        // Serialised by the type `show --json` and `predict` use, so the keys are theirs.
+        let object = serde_json::to_value(Preprocessing {
+            geometry: Geometry::new(h, w, report.crop, size).unwrap(),
+            norm_mean: report.norm_mean,
+            norm_std: report.norm_std,
+        })
+        .unwrap();
         let spec = match name {
             "largest" => serde_json::json!({"stage": "prepare", "preprocessing": object}),
+            // What `sapipe show PIPELINE STAGE --json` prints: a list of one entry.
+            "enlarge" => serde_json::json!([{"stage": "prepare", "preprocessing": object}]),
             _ => object,
         };
         std::fs::write(dir.join(format!("{name}.json")), spec.to_string()).unwrap();
