@@ -1,12 +1,12 @@
 //! Fitted models at work on the command line: `sapipe predict` (find the train stage's fitted
-//! model with `stages::fitted`, run the worker's `predict` kind on the images with a progress
-//! bar, print a summary) and the `preprocessing` each train stage's `show --json` entry gains.
+//! model with `stages::fitted`, run the worker's `predict` kind on the images with the progress
+//! bar and summary of `ui::predict`) and the `preprocessing` each train stage's `show --json`
+//! entry gains.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::kind::{DeviceClass, KindError, StageContext, StageKind};
@@ -41,20 +41,6 @@ pub fn show_json(session: &Session, entries: &[ops::show::ShowEntry]) -> anyhow:
         out.push(v);
     }
     Ok(serde_json::to_string_pretty(&out)?)
-}
-
-fn bar() -> ProgressBar {
-    let target = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(0), target);
-    bar.set_style(
-        ProgressStyle::with_template("  predict {wide_bar} {pos}/{len} images {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 /// Runs `sapipe predict`; returns the exit code.
@@ -96,7 +82,7 @@ pub fn predict(session: &Session, req: &Request) -> anyhow::Result<i32> {
     let outputs = BTreeMap::from([("predictions".to_owned(), out.clone())]);
     let scratch = tempfile::tempdir()?;
     let log_path = scratch.path().join("predict.log");
-    let bar = bar();
+    let bar = crate::ui::predict::bar();
     let progress = |done: u64, total: u64, _: &str| {
         bar.set_length(total);
         bar.set_position(done);
@@ -141,41 +127,10 @@ pub fn predict(session: &Session, req: &Request) -> anyhow::Result<i32> {
         v["preprocessing"] = serde_json::to_value(f.preprocessing)?;
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", summary(&req.stage, &f, &metrics, &out));
+        print!(
+            "{}",
+            crate::ui::predict::summary(&req.stage, &f, &metrics, &out)
+        );
     }
     Ok(0)
-}
-
-/// What `predict` prints: what ran on what, and where the predictions are.
-fn summary(
-    stage: &str,
-    f: &crate::stages::fitted::Fitted,
-    m: &crate::kind::Metrics,
-    out: &std::path::Path,
-) -> String {
-    let g = &f.preprocessing.geometry;
-    let num = |k: &str| m.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
-    let neurons = m
-        .get("neurons")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    format!(
-        "predicted {images} images x {neurons} neurons with {stage} ({model})\n\
-         \x20 preprocessing: {h} x {w} -> crop {c} x {c} -> {s} x {s}, normalised with the \
-         training mean {mean:.4} and sd {sd:.4}\n\
-         \x20 predictions: min {lo:.4}, mean {avg:.4}, max {hi:.4}\n\
-         \x20 wrote {out} (float32 [{images}, {neurons}])\n",
-        images = m.get("images").and_then(Value::as_u64).unwrap_or(0),
-        model = m.get("model").and_then(Value::as_str).unwrap_or("?"),
-        h = g.raw_height,
-        w = g.raw_width,
-        c = g.crop,
-        s = g.size,
-        mean = f.preprocessing.norm_mean,
-        sd = f.preprocessing.norm_std,
-        lo = num("prediction_min"),
-        avg = num("prediction_mean"),
-        hi = num("prediction_max"),
-        out = out.display(),
-    )
 }

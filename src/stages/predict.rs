@@ -20,6 +20,7 @@ use crate::neuro::array::ArrayF32;
 use crate::neuro::data::new_images;
 use crate::neuro::data::transform::Preprocessing;
 use crate::neuro::model::checkpoint::Checkpoint;
+use crate::neuro::stats::{mean_var, widen};
 use crate::neuro::train::fit::EVAL_BATCH;
 use crate::neuro::train::torch_device;
 use crate::neuro::train::trainer::predict_checkpoint;
@@ -143,8 +144,7 @@ impl StageKind for PredictKind {
             .write_npy(path)
             .map_err(|e| KindError::Failed(format!("{}: {e}", path.display())))?;
         let (lo, hi) = range(predictions.data.iter().map(|&v| v as f64));
-        let mean = predictions.data.iter().map(|&v| v as f64).sum::<f64>()
-            / predictions.data.len().max(1) as f64;
+        let (mean, _) = mean_var(&widen(&predictions.data));
         let mut m = Metrics::new();
         m.insert("images".into(), json!(n));
         m.insert("neurons".into(), json!(neurons));

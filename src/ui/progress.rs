@@ -9,6 +9,15 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::exec::Event;
 
+/// stderr when it is a terminal, else nowhere: bars are for people, logs for files.
+pub fn stderr_target() -> ProgressDrawTarget {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
+}
+
 pub struct Progress {
     multi: MultiProgress,
     bars: Mutex<BTreeMap<String, ProgressBar>>,
@@ -17,16 +26,10 @@ pub struct Progress {
 
 impl Progress {
     pub fn new() -> Self {
-        let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let target = if interactive {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
         Self {
-            multi: MultiProgress::with_draw_target(target),
+            multi: MultiProgress::with_draw_target(stderr_target()),
             bars: Mutex::new(BTreeMap::new()),
-            interactive,
+            interactive: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::remote::sync::TransferSummary;
 use crate::remote::transfer::Meter;
@@ -15,12 +15,7 @@ pub struct TransferBar {
 
 impl TransferBar {
     pub fn new(verb: &str) -> Self {
-        let target = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
-        let bar = ProgressBar::with_draw_target(Some(0), target);
+        let bar = ProgressBar::with_draw_target(Some(0), super::progress::stderr_target());
         bar.set_style(
             ProgressStyle::with_template(
                 "  {prefix:.bold} {wide_bar} {binary_bytes}/{binary_total_bytes} \
