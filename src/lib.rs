@@ -40,5 +40,7 @@ pub mod reproducibility;
 pub mod spec;
 pub mod stages;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod ui;
 pub mod worker;

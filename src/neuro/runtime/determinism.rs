@@ -9,7 +9,7 @@
 //! amplifies them. With `deterministic: true` on CPU the worker pins them before libtorch
 //! computes anything ([`pin_portable_cpu`]), so machines of one reproducibility class run the
 //! same kernels with the same work split. Measured on one machine by emulating others
-//! (tests/portable.rs, README "How training computes"): each pin alone was needed.
+//! (tests/it/portable.rs, README "How training computes"): each pin alone was needed.
 //!
 //! Two sources cannot be pinned at an acceptable cost, so they are part of the class
 //! ([`numerics`]), and lock and audit compare results of different classes numerically and say

@@ -115,6 +115,10 @@ mod tests {
     #[test]
     fn this_process_has_a_resident_size_within_its_peak_and_the_machine_some_room() {
         if !Path::new("/proc/self/status").exists() {
+            crate::testing::skip(
+                "this_process_has_a_resident_size_within_its_peak_and_the_machine_some_room",
+                "no /proc/self/status (not Linux)",
+            );
             return;
         }
         let (now, peak) = (rss().unwrap(), peak_rss().unwrap());

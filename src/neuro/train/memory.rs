@@ -9,7 +9,7 @@
 //! (one graph per step), and the backward pass runs one neuron after another, so a group of P
 //! needs P x (activations + variables) + one neuron's backward gradients. On CUDA the group is
 //! one computation, whose backward gradients are the whole group's. Once per step come the
-//! kernels' workspace. `tests/memory.rs` checks the model against measured peaks (on CPU, with
+//! kernels' workspace. `tests/it/memory.rs` checks the model against measured peaks (on CPU, with
 //! the worker's allocator settings, the peak came out 1.04-1.09x the model at 16 to 48 neurons
 //! of any model). Pure arithmetic: no libtorch here.
 

@@ -27,9 +27,12 @@ fn the_python_loader_reproduces_predictions_and_preprocessing() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".torch-env/bin/python3");
     if !python.exists() {
-        eprintln!(
-            "SKIPPED: {} is missing (run scripts/setup-torch) — PyTorch round trip not checked",
-            python.display()
+        crate::testing::skip(
+            "the_python_loader_reproduces_predictions_and_preprocessing",
+            &format!(
+                "{} is missing (run scripts/setup-torch): PyTorch round trip not checked",
+                python.display()
+            ),
         );
         return;
     }

@@ -5,11 +5,9 @@
 //! and the parameter, recording nothing. That chunking leaves results bit-identical is tested
 //! beside the trainer (`six_neurons_train_to_the_same_bits_whatever_the_chunking`).
 
-#![cfg(feature = "torch")]
+use crate::common;
 
-mod common;
-
-use common::Project;
+use crate::common::Project;
 use serde_json::Value;
 
 const MIB: f64 = 1048576.0;

@@ -2,11 +2,11 @@
 //! record files and stages that write to their inputs. Each ends with every output correct and
 //! `verify` clean; no single bad file stops a command.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{DIAMOND, Project, strs};
+use crate::common::{DIAMOND, Project, strs};
 
 const P: &str = "pipelines/demo.yaml";
 

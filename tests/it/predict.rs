@@ -3,11 +3,9 @@
 //! and normalisation replayed); neuron selection, folder input, the JSON summary, and the
 //! errors for images, neurons and stages it cannot use. Also `show --json`'s `preprocessing`.
 
-#![cfg(feature = "torch")]
+use crate::common;
 
-mod common;
-
-use common::Project;
+use crate::common::Project;
 use sapipe::neuro::array::ArrayF32;
 use serde_json::Value;
 

@@ -3,18 +3,16 @@
 //! "SKIPPED: ..." and return, unless `SAPIPE_REQUIRE_S3=1` (scripts/test sets it after
 //! installing the server), where they fail instead.
 
-#![cfg(feature = "s3")]
-
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::s3::{BUCKET, Server, moto_server, start};
-use common::{Project, walk};
+use crate::common::s3::{BUCKET, Server, moto_server, start};
+use crate::common::{Project, walk};
 
 const P: &str = "pipelines/shared.yaml";
-use common::SHARED as PIPELINE;
+use crate::common::SHARED as PIPELINE;
 
 fn clone(server: &Server) -> (Project, String) {
     let p = Project::new();

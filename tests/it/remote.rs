@@ -3,18 +3,18 @@
 //! foreign entries refused by key and object), interrupted transfers (a push and a pull
 //! killed midway, then repeated) and two pushes of the same keys racing.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Project, walk};
+use crate::common::{Project, walk};
 use sapipe::key::ContentDigest;
 
 const P: &str = "pipelines/shared.yaml";
 
-use common::SHARED as PIPELINE;
+use crate::common::SHARED as PIPELINE;
 
 fn clone() -> Project {
     let p = Project::new();

@@ -1,6 +1,6 @@
 //! The split between `sapipe` (engine, never loads libtorch) and the `sapipe-torch` worker.
 
-mod common;
+use crate::common;
 
 /// `scripts/sapipe` builds `sapipe` without the `torch` feature; this checks that such a build
 /// never needs libtorch (run by the `--no-default-features` pass of `scripts/test`).
@@ -11,7 +11,10 @@ fn sapipe_itself_does_not_link_libtorch() {
         .arg(common::bin())
         .output();
     let Ok(out) = out else {
-        eprintln!("SKIPPED: ldd is not available");
+        sapipe::testing::skip(
+            "sapipe_itself_does_not_link_libtorch",
+            "ldd is not available",
+        );
         return;
     };
     let libs = String::from_utf8_lossy(&out.stdout);

@@ -1,8 +1,6 @@
 //! `sapipe audit` (issue 6): re-execution into a scratch cache, compared with the lock file.
 
-mod common;
-
-use common::{DIAMOND, Project};
+use crate::common::{DIAMOND, Project};
 
 const P: &str = "pipelines/demo.yaml";
 

@@ -1,9 +1,9 @@
 //! Integration tests of the engine (issue 2): the real `sapipe` binary on tiny pipelines of
 //! command stages.
 
-mod common;
+use crate::common;
 
-use common::{DIAMOND, Project, strs};
+use crate::common::{DIAMOND, Project, strs};
 
 const P: &str = "pipelines/demo.yaml";
 

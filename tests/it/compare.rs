@@ -2,11 +2,9 @@
 //! revision and between two lock files, `show --metrics`, and `sapipe results`, one row per
 //! evaluated model and neuron with stale records marked.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Project, raw_npy};
+use crate::common::{Project, raw_npy};
 use serde_json::Value;
 
 const P: &str = "pipelines/fits.yaml";

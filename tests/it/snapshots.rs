@@ -3,9 +3,7 @@
 //! that depends on the machine or the clock is normalised: the project's path, keys and
 //! digests (hex), durations, dates and the host name.
 
-mod common;
-
-use common::{DIAMOND, Project};
+use crate::common::{DIAMOND, Project};
 
 const P: &str = "pipelines/demo.yaml";
 

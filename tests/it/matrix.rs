@@ -2,9 +2,9 @@
 //! bindings by placeholder, pattern and whole matrix stage, keys equal to the hand-written
 //! pipeline's, located errors, and typed overrides that enter keys but not the lock file.
 
-mod common;
+use crate::common;
 
-use common::Project;
+use crate::common::Project;
 
 const P: &str = "pipelines/grid.yaml";
 
@@ -370,7 +370,7 @@ fn set_errors_name_the_stage_the_parameter_or_the_form() {
 
 #[test]
 fn the_readme_grid_binds_each_evaluation_to_its_fraction() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let section = &readme[readme
         .find("### Grids and overrides")
         .expect("the README section")..];

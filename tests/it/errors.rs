@@ -2,9 +2,9 @@
 //! file (and line for YAML), the stage and the field, the nearest valid name for typos, the
 //! stages of a cycle; a non-zero exit; nothing in the cache.
 
-mod common;
+use crate::common;
 
-use common::{DIAMOND, Project};
+use crate::common::{DIAMOND, Project};
 
 const P: &str = "pipelines/demo.yaml";
 
@@ -208,7 +208,11 @@ fn a_stage_that_does_not_write_its_output_fails_and_is_not_recorded() {
 fn requesting_cuda_where_there_is_none_is_a_clear_error() {
     let p = Project::new();
     if sapipe_has_cuda(&p) {
-        return; // only meaningful on machines without CUDA
+        sapipe::testing::skip(
+            "requesting_cuda_where_there_is_none_is_a_clear_error",
+            "CUDA is available here",
+        );
+        return;
     }
     let (code, err) = fails(&p, &DIAMOND.replace("seed: 7", "seed: 7\ndevice: cuda"));
     assert_eq!(code, 1);

@@ -1,9 +1,9 @@
 //! Names that become paths, publish targets and parameter values are checked when a pipeline
 //! is loaded (issue 12): one located error, exit 2, nothing written anywhere.
 
-mod common;
+use crate::common;
 
-use common::{Project, raw_npy};
+use crate::common::{Project, raw_npy};
 
 const P: &str = "pipelines/demo.yaml";
 

@@ -4,9 +4,7 @@
 //! responses are missing entries that import, train (masked) and evaluate end to end, and a
 //! NaN pixel is an error naming the image.
 
-mod common;
-
-use common::{Project, raw_npy};
+use crate::common::{Project, raw_npy};
 
 const P: &str = "pipelines/lab.yaml";
 

@@ -8,12 +8,10 @@
 //! (scripts/setup-import-fixtures); without them each test prints "SKIPPED: ..." and returns,
 //! unless `SAPIPE_REQUIRE_IMPORT_FIXTURES=1` (scripts/test sets it), where it fails instead.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::Project;
+use crate::common::Project;
 
 const P: &str = "pipelines/formats.yaml";
 
@@ -32,7 +30,10 @@ fn python(test: &str) -> Option<PathBuf> {
         "{test}: SAPIPE_REQUIRE_IMPORT_FIXTURES=1 but scipy/h5py are not installed \
          (scripts/setup-import-fixtures)"
     );
-    eprintln!("SKIPPED: {test}: no scipy/h5py (install them with scripts/setup-import-fixtures)");
+    sapipe::testing::skip(
+        test,
+        "no scipy/h5py (install them with scripts/setup-import-fixtures)",
+    );
     None
 }
 

@@ -3,13 +3,10 @@
 //! cluster the tests that need one print "SKIPPED: ..." and return, unless
 //! `SAPIPE_REQUIRE_SLURM=1` (CI sets it after starting the cluster), where they fail instead.
 
-mod common;
-
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DIAMOND, Project, Run, strs};
+use crate::common::{DIAMOND, Project, Run, strs};
 
 const P: &str = "pipelines/demo.yaml";
 
@@ -24,9 +21,9 @@ fn slurm_ready(test: &str) -> bool {
             std::env::var("SAPIPE_REQUIRE_SLURM").as_deref() != Ok("1"),
             "{test}: SAPIPE_REQUIRE_SLURM=1 but no Slurm controller answers `scontrol ping`"
         );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test}: no Slurm cluster (`scontrol ping` fails; start one with sudo scripts/slurm/start.sh)"
+        sapipe::testing::skip(
+            test,
+            "no Slurm cluster (`scontrol ping` fails; start one with sudo scripts/slurm/start.sh)",
         );
     }
     up

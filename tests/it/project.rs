@@ -3,9 +3,9 @@
 //! status, explain and `stages`), `init` makes a project that runs as it is and never
 //! overwrites, and the project-root rule and its error.
 
-mod common;
+use crate::common;
 
-use common::{Project, strs};
+use crate::common::{Project, strs};
 
 /// Tiny simulated data and preprocessing: pure-Rust built-in kinds, seconds.
 const MINE: &str = "name: mine

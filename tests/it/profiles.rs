@@ -1,9 +1,9 @@
 //! Profiles (`profiles:` in a pipeline, `--profile NAME`): overrides that change keys, their own
 //! lock file, located errors, and the paper profile of every experiment pipeline accepted.
 
-mod common;
+use crate::common;
 
-use common::{DIAMOND, Project};
+use crate::common::{DIAMOND, Project};
 
 const P: &str = "pipelines/demo.yaml";
 

@@ -1,11 +1,9 @@
 //! A signal sent to the sapipe process alone (not its process group) stops the stage commands
 //! it started, waits for them, records nothing incomplete and says what it stopped (issue 12).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Project, strs};
+use crate::common::{Project, strs};
 
 const P: &str = "pipelines/demo.yaml";
 

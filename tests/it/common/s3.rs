@@ -64,9 +64,9 @@ pub fn start(test: &str) -> Option<Server> {
             std::env::var("SAPIPE_REQUIRE_S3").as_deref() != Ok("1"),
             "{test}: SAPIPE_REQUIRE_S3=1 but moto_server is not installed (scripts/setup-s3-server)"
         );
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test}: no S3 server (install one with scripts/setup-s3-server)"
+        sapipe::testing::skip(
+            test,
+            "no S3 server (install one with scripts/setup-s3-server)",
         );
         return None;
     };

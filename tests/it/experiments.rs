@@ -2,11 +2,9 @@
 //! with the project's real stage definitions: every model, table and figure reaches the
 //! report, a rerun executes nothing, and changing FC2's epochs reruns only what depends on it.
 
-#![cfg(feature = "torch")]
+use crate::common;
 
-mod common;
-
-use common::{Project, strs};
+use crate::common::{Project, strs};
 
 const P: &str = "pipelines/mini.yaml";
 

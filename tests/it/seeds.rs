@@ -3,11 +3,9 @@
 //! out by hand), and the evaluation and report aggregate a model's seeds: mean ± s.d. across
 //! seeds, comparisons over neurons × seeds.
 
-#![cfg(feature = "torch")]
+use crate::common;
 
-mod common;
-
-use common::Project;
+use crate::common::Project;
 
 const P: &str = "pipelines/seeds.yaml";
 

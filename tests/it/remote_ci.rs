@@ -4,11 +4,9 @@
 //! runs and pushes; A pulls only the new records. Told twice: through a directory remote and
 //! through an S3 remote on a real S3-protocol server (moto, `tests/common/s3.rs`).
 
-#![cfg(feature = "torch")]
+use crate::common;
 
-mod common;
-
-use common::{Project, walk};
+use crate::common::{Project, walk};
 
 const P: &str = "pipelines/ci.yaml";
 const L: &str = "pipelines/ci.lock";
