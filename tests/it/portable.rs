@@ -1,13 +1,20 @@
-//! Portable CPU numerics, tested on one machine by emulating others (issue 11): the CI
-//! pipeline's libtorch stages run under several machine configurations (ATen kernel sets,
-//! oneDNN and MKL instruction caps, MKL branches, one core instead of two). With
-//! `deterministic: true` every configuration must give the same output digests; without it the
-//! same configurations must give different ones (so the emulation really changes the kernels).
-//! Then the verdicts across hardware: a lock written by another configuration is reproduced
-//! within tolerance, said so, and left byte-identical; the same configuration must match bit
-//! for bit.
-
-use crate::common;
+//! Portable CPU numerics, tested on one machine (issue 11). What is emulated, exactly:
+//!
+//! - **Without the pins** (`deterministic: false`) each "machine" below is a set of environment
+//!   variables that libtorch reads (ATen kernel set, oneDNN and MKL instruction caps, MKL
+//!   branch) plus, for one of them, one core instead of two: they really change the kernels, and
+//!   the test requires at least three different results.
+//! - **With the pins** (`deterministic: true`) the worker replaces exactly those variables
+//!   (`PORTABLE_CPU_PINS` and oneDNN's cap, src/neuro/runtime/determinism.rs) and fixes the
+//!   thread count. So under the pins the first four "machines" are one machine whose user or
+//!   cluster module set other values (the pins must neutralise them), and the one-core machine
+//!   differs in its core count (`taskset`). What the pins cannot make equal on real hardware
+//!   (oneDNN's ISA, the CPU vendor) is part of the reproducibility class and is not emulated
+//!   here; other cache sizes cannot be emulated on one machine at all.
+//!
+//! With `deterministic: true` every configuration must give the same output digests. Then the
+//! verdicts across hardware: a lock written by another configuration is reproduced within
+//! tolerance, said so, and left byte-identical; the same configuration must match bit for bit.
 
 use std::collections::BTreeSet;
 
@@ -32,12 +39,12 @@ const MACHINES: [Machine; 5] = [
         one_core: false,
     },
     Machine {
-        name: "no vector kernels, one core",
+        name: "no vector kernels (unpinned), one core",
         env: &[("ATEN_CPU_CAPABILITY", "default")],
         one_core: true,
     },
     Machine {
-        name: "AVX-512 everywhere, MKL's automatic branch",
+        name: "AVX-512 kernels everywhere, MKL's automatic branch (unpinned)",
         env: &[
             ("ATEN_CPU_CAPABILITY", "avx512"),
             ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),
@@ -46,7 +53,7 @@ const MACHINES: [Machine; 5] = [
         one_core: false,
     },
     Machine {
-        name: "AVX2 kernels, oneDNN capped at AVX2, MKL told AVX-512",
+        name: "AVX2 kernels, oneDNN capped at AVX2, MKL told AVX-512 (unpinned)",
         env: &[
             ("ATEN_CPU_CAPABILITY", "avx2"),
             ("ONEDNN_MAX_CPU_ISA", "AVX2"),
@@ -55,7 +62,7 @@ const MACHINES: [Machine; 5] = [
         one_core: false,
     },
     Machine {
-        name: "SSE-only oneDNN and MKL",
+        name: "SSE-only oneDNN and MKL (unpinned)",
         env: &[
             ("ONEDNN_MAX_CPU_ISA", "SSE41"),
             ("MKL_ENABLE_INSTRUCTIONS", "SSE4_2"),
