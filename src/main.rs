@@ -2,6 +2,9 @@
 //! (0 success, 1 a stage or check failed, 2 an error in what the user wrote or asked, such as
 //! an `init` that would overwrite).
 
+// The edge: the one place besides src/ui and the worker that may write to the terminal.
+#![allow(clippy::disallowed_macros)]
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 

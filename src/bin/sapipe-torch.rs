@@ -1,6 +1,9 @@
 //! `sapipe-torch`: the libtorch worker that `sapipe` spawns for stages of libtorch kinds and
 //! for `doctor`, `models` and `bench train`. Not meant to be run by hand, but harmless to.
 
+// The worker's stdout is its protocol with `sapipe`: it writes it itself.
+#![allow(clippy::disallowed_macros)]
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

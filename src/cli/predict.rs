@@ -125,9 +125,9 @@ pub fn predict(session: &Session, req: &Request) -> anyhow::Result<i32> {
         v["out"] = json!(out);
         v["checkpoint"] = json!(f.checkpoint);
         v["preprocessing"] = serde_json::to_value(f.preprocessing)?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!(
+        crate::out!(
             "{}",
             crate::ui::predict::summary(&req.stage, &f, &metrics, &out)
         );

@@ -2,8 +2,6 @@
 //! with the project's real stage definitions: every model, table and figure reaches the
 //! report, a rerun executes nothing, and changing FC2's epochs reruns only what depends on it.
 
-use crate::common;
-
 use crate::common::{Project, strs};
 
 const P: &str = "pipelines/mini.yaml";

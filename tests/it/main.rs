@@ -6,6 +6,9 @@
 //! feature, so `cargo test --no-default-features` tests the engine without libtorch; the S3
 //! remote tests need the `s3` feature.
 
+// Tests print what they skip and what they measured.
+#![allow(clippy::disallowed_macros)]
+
 mod common;
 
 // The engine and pure-Rust stages (no libtorch).
@@ -16,6 +19,7 @@ mod errors;
 mod import;
 mod import_formats;
 mod integrity;
+mod layers;
 mod matrix;
 mod profiles;
 mod project;

@@ -5,8 +5,6 @@
 //! and the parameter, recording nothing. That chunking leaves results bit-identical is tested
 //! beside the trainer (`six_neurons_train_to_the_same_bits_whatever_the_chunking`).
 
-use crate::common;
-
 use crate::common::Project;
 use serde_json::Value;
 

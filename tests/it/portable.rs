@@ -18,6 +18,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::common;
+
 use crate::common::Project;
 
 const P: &str = "pipelines/ci.yaml";

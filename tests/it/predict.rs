@@ -3,8 +3,6 @@
 //! and normalisation replayed); neuron selection, folder input, the JSON summary, and the
 //! errors for images, neurons and stages it cannot use. Also `show --json`'s `preprocessing`.
 
-use crate::common;
-
 use crate::common::Project;
 use sapipe::neuro::array::ArrayF32;
 use serde_json::Value;

@@ -301,6 +301,6 @@ mod tests {
             BenchSettings::new(ModelId::parse(&model).unwrap(), neurons, Device::Cpu);
         settings.steps = 3;
         let r = bench_train(&settings).unwrap();
-        eprintln!("{}", serde_json::to_string_pretty(&r).unwrap());
+        crate::errln!("{}", serde_json::to_string_pretty(&r).unwrap());
     }
 }
