@@ -5,6 +5,7 @@
 //! two models compare (`verdict`, on `signed_rank` and `student`), with its calibration
 //! (`calibration`).
 
+pub mod calibration;
 pub mod convergence;
 pub mod evaluation;
 pub mod metrics;
