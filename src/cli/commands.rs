@@ -203,6 +203,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             format,
             project,
         } => super::compare::results(&pipelines, format, project.as_deref(), profile, cache),
+        Command::Compare(args) => super::compare::compare(&args, profile, cache),
         Command::Audit {
             pipeline,
             stages,
@@ -283,6 +284,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Command::Bench(BenchCommand::Verdicts {
+            repeats,
+            seed,
+            alpha,
+            margin,
+            json,
+        }) => super::compare::bench_verdicts(repeats, seed, alpha, margin, json),
         Command::Init { dir } => {
             let created = ops::init::init(&dir)?;
             print!("{}", catalogue::created(&created));

@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod noise;
 pub mod signed_rank;
 pub mod student;
+pub mod values;
 pub mod verdict;
