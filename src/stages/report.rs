@@ -24,8 +24,10 @@ impl StageKind for Report {
     }
 
     /// 2: the protocol section, and decomposition tables instead of a dump of fields.
+    /// 3: claims decided by `neuro::scoring::verdict` and convergence failing closed
+    /// (issue 27), so that reports cached under the old rules are recomputed.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
