@@ -420,6 +420,29 @@ pub fn interval_text(i: &Interval) -> String {
     format!("[{}, {}]", signed(i.lo, "−∞"), signed(i.hi, "+∞"))
 }
 
+/// For an unresolved `>` or `~`: which of the two tests alone would have shown the claim.
+fn disagreement(d: &Decision) -> &'static str {
+    let (Outcome::Inconclusive(Undecided::Unresolved), Some(i), Some(p)) =
+        (&d.outcome, d.interval, d.wilcoxon_p)
+    else {
+        return "";
+    };
+    let (lo, hi) = (
+        i.lo.unwrap_or(f64::NEG_INFINITY),
+        i.hi.unwrap_or(f64::INFINITY),
+    );
+    let t = match d.relation {
+        Relation::Greater => lo > 0.0,
+        Relation::Approx => -d.rule.margin < lo && hi < d.rule.margin,
+        Relation::FarGreater => return "",
+    };
+    match (t, p < d.rule.alpha) {
+        (true, false) => " (the t interval alone would show it; the signed-rank test does not)",
+        (false, true) => " (the signed-rank test alone would show it; the t interval does not)",
+        _ => "",
+    }
+}
+
 /// The outcome in words, with the numbers that decided it.
 fn reason(d: &Decision) -> String {
     let alpha = d.rule.alpha;
@@ -449,14 +472,15 @@ fn reason(d: &Decision) -> String {
         Outcome::DoesNotHold => "contradicted",
         Outcome::Inconclusive(Undecided::Unresolved) => "not shown",
     };
+    let disagreement = disagreement(d);
     match d.relation {
         Relation::Greater => format!(
             "{why}: {level} t interval of the difference {interval} against 0, Wilcoxon \
-             one-sided p = {p} against alpha = {alpha}"
+             one-sided p = {p} against alpha = {alpha}{disagreement}"
         ),
         Relation::Approx => format!(
             "equivalence within ±{m:.3} {why}: {level} t interval {interval} against \
-             (−{m:.3}, +{m:.3}), Wilcoxon TOST p = {p} against alpha = {alpha}"
+             (−{m:.3}, +{m:.3}), Wilcoxon TOST p = {p} against alpha = {alpha}{disagreement}"
         ),
         Relation::FarGreater => {
             let ratio = d.ratio.map_or("—".into(), |r| format!("{r:.2}"));
