@@ -5,6 +5,9 @@
 //! force-links `libtorch_cuda` when present (otherwise the linker drops it and CUDA is silently
 //! unavailable), and compiles the small C++ determinism shim.
 
+// A build script talks to cargo through stdout.
+#![allow(clippy::disallowed_macros)]
+
 use std::path::PathBuf;
 
 fn main() {

@@ -143,13 +143,26 @@ impl LockFile {
                             _ => {}
                         }
                     }
+                    for name in o.outputs.keys().filter(|k| !n.outputs.contains_key(*k)) {
+                        out.push(format!("{s}: output {name} removed"));
+                    }
                     for (name, v) in &n.metrics {
                         match o.metrics.get(name) {
                             Some(ov) if ov != v => {
                                 out.push(format!("{s}: metric {name} {ov} -> {v}"))
                             }
+                            None => out.push(format!("{s}: new metric {name} = {v}")),
                             _ => {}
                         }
+                    }
+                    // A metric that became null is left out of the lock entry, like a removed
+                    // one: both would otherwise vanish from the differences.
+                    for (name, ov) in o
+                        .metrics
+                        .iter()
+                        .filter(|(k, _)| !n.metrics.contains_key(*k))
+                    {
+                        out.push(format!("{s}: metric {name} {ov} -> none (removed or null)"));
                     }
                 }
                 (None, None) => {}
@@ -256,5 +269,44 @@ mod tests {
         assert!(d[0].starts_with("a: output out "), "{d:?}");
         assert_eq!(d[1], "a: metric corr 0.5 -> 0.25");
         assert!(old.differences(&old).is_empty());
+    }
+
+    /// Issue 27: outputs and metrics present only in the old entry, and metrics that became
+    /// null (left out of the new entry), are reported rather than skipped.
+    #[test]
+    fn issue_27_differences_report_removed_outputs_and_metrics() {
+        let mut old = LockFile {
+            pipeline: "d".into(),
+            stages: BTreeMap::from([("a".into(), stage(b"k", b"o"))]),
+        };
+        let mut new = old.clone();
+        let a = old.stages.get_mut("a").unwrap();
+        a.outputs
+            .insert("extra".into(), ContentDigest::of_bytes(b"x"));
+        let record = crate::store::StageRecord {
+            metrics: serde_json::from_value(serde_json::json!({ "corr": null })).unwrap(),
+            ..crate::store::StageRecord::fixture(crate::key::fixtures::fixture())
+        };
+        let entry = LockedStage::of(&record);
+        assert!(
+            entry.metrics.is_empty(),
+            "null metrics stay out of the lock"
+        );
+        new.stages.get_mut("a").unwrap().metrics.clear();
+        new.stages
+            .get_mut("a")
+            .unwrap()
+            .metrics
+            .insert("loss".into(), serde_json::json!(1.5));
+        let d = new.differences(&old);
+        assert_eq!(
+            d,
+            [
+                "a: output extra removed",
+                "a: new metric loss = 1.5",
+                "a: metric corr 0.5 -> none (removed or null)"
+            ],
+            "{d:?}"
+        );
     }
 }

@@ -56,10 +56,10 @@ pub fn ci_verdict(test: &str, why: &str) -> Result<&'static str, String> {
 /// Under CI, unless `test` is in [`MAY_SKIP_IN_CI`]: a skip there is a failure.
 #[allow(clippy::disallowed_macros)] // test output, read past the harness's capture
 pub fn skip(test: &str, why: &str) {
-    if under_ci() {
-        if let Err(message) = ci_verdict(test, why) {
-            panic!("{message}");
-        }
+    if under_ci()
+        && let Err(message) = ci_verdict(test, why)
+    {
+        panic!("{message}");
     }
     eprintln!("SKIPPED: {test}: {why}");
     if let Some(log) = std::env::var_os(SKIP_LOG_VARIABLE) {

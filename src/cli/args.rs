@@ -156,6 +156,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
     },
+    /// Decides how two models compare on the same neurons (`>`, `~` or `>>`), with the report's
+    /// procedure: seeds averaged per neuron, a t interval over neurons and the Wilcoxon
+    /// signed-rank test that must agree at alpha (equivalence by two one-sided tests).
+    Compare(CompareArgs),
     /// Re-execute stages into a scratch cache and compare their outputs with the recorded ones.
     Audit {
         pipeline: PathBuf,
@@ -269,6 +273,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The false-claim rate and the power of the comparison verdicts (`>`, `~`, `>>`) on
+    /// simulated per-neuron data: several neuron counts, noise levels, seeds per neuron and
+    /// noise distributions, each claim false at its boundary or true.
+    Verdicts {
+        /// Simulated comparisons per scenario, claim and truth.
+        #[arg(long, default_value_t = 2000)]
+        repeats: usize,
+        #[arg(long, default_value_t = 27)]
+        seed: u64,
+        #[arg(long, default_value_t = 0.05)]
+        alpha: f64,
+        /// Equivalence margin of `~`.
+        #[arg(long, default_value_t = 0.02)]
+        margin: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Wall time of a no-op `sapipe run` on a cached pipeline vs. starting sapipe.
     Noop {
         #[arg(long, default_value_t = 6)]
@@ -278,6 +299,40 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Arguments of `compare`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// A model of the project's results (a train stage, a `repeat:` stage without its
+    /// seed, or a label as `sapipe results` prints it), or a CSV file with a header and
+    /// the columns `neuron,value` or `neuron,seed,value`.
+    pub left: String,
+    /// The other model, as LEFT.
+    pub right: String,
+    /// The per-neuron metric of models from the results (CSV files give their values).
+    #[arg(long, value_enum, default_value = "corr")]
+    pub metric: MetricArg,
+    /// The claim: gt (LEFT > RIGHT), eq (LEFT ~ RIGHT within the margin), gg (LEFT >>
+    /// RIGHT: ratio of means above 1.5).
+    #[arg(long, value_enum, default_value = "gt")]
+    pub claim: ClaimArg,
+    /// Equivalence margin of `eq`, in the values' units (default: 0.02, 2% of 1).
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// The false-claim rate of the comparison.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// The pipelines whose results hold the models (default: every pipeline in the
+    /// project's pipelines/).
+    #[arg(long = "pipeline", value_name = "PIPELINE")]
+    pub pipelines: Vec<PathBuf>,
+    /// The project (default: the nearest folder above the current one holding
+    /// sapipe.toml or pipelines/).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `push` and `pull`.
@@ -298,6 +353,21 @@ pub struct TransferArgs {
 pub enum ResultsFormat {
     Csv,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricArg {
+    Corr,
+    Ptj,
+    Pts,
+    Feve,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClaimArg {
+    Gt,
+    Eq,
+    Gg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -68,7 +68,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             if detach {
                 let submitted = ops::slurm::detach(&session, &req)?;
-                print!("{}", slurm::detached(&submitted));
+                crate::out!("{}", slurm::detached(&submitted));
                 return Ok(0);
             }
             let progress = Progress::new();
@@ -83,16 +83,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 let (summary, pushed) =
                     ops::remote::run(&session, &req, &|e| progress.handle(e), &use_, pull, push)?;
                 bar.finish();
-                print!("{}", terminal::run_summary(&summary));
+                crate::out!("{}", terminal::run_summary(&summary));
                 let mut ok = summary.failed.is_empty();
                 if let Some(p) = pushed {
-                    print!("{}", transfer::summary("pushed", &p));
+                    crate::out!("{}", transfer::summary("pushed", &p));
                     ok &= p.problems.is_empty();
                 }
                 return Ok(if ok { 0 } else { 1 });
             }
             let summary = ops::run::run(&session, &req, &|e| progress.handle(e))?;
-            print!("{}", terminal::run_summary(&summary));
+            crate::out!("{}", terminal::run_summary(&summary));
             Ok(if summary.failed.is_empty() { 0 } else { 1 })
         }
         Command::Push(args) => {
@@ -111,13 +111,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let queue = ops::slurm::queue(&session)?;
             if json {
                 let reports = ops::status::with_jobs(statuses, queue.as_ref());
-                println!("{}", serde_json::to_string_pretty(&reports)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
                 let shown: Vec<String> = statuses.iter().map(|s| s.stage.clone()).collect();
                 let definitions = catalogue::definitions_used(&session.pipeline, &shown);
-                print!("{}", terminal::status(&statuses, &definitions));
+                crate::out!("{}", terminal::status(&statuses, &definitions));
                 if let Some(queue) = queue {
-                    print!("{}", slurm::queue(&queue));
+                    crate::out!("{}", slurm::queue(&queue));
                 }
             }
             Ok(0)
@@ -132,10 +132,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let definition = &session.pipeline.require_stage(&stage)?.definition;
             if json {
                 let value = serde_json::json!({ "status": st, "key_record": st.record, "previous_key": st.previous.as_ref().map(|p| &p.key), "definition": definition.source });
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                print!("{}", terminal::explain(&st));
-                print!("{}", catalogue::definition_line(definition));
+                crate::out!("{}", terminal::explain(&st));
+                crate::out!("{}", catalogue::definition_line(definition));
             }
             Ok(0)
         }
@@ -148,7 +148,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     .map(|st| st.definition.name.clone())
                     .unwrap_or_default()
             };
-            print!(
+            crate::out!(
                 "{}",
                 crate::graph::render(&session.pipeline, format, &label)
             );
@@ -165,10 +165,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if metrics {
                 super::compare::show_metrics(&entries, json)?;
             } else if json {
-                println!("{}", super::predict::show_json(&session, &entries)?);
+                crate::outln!("{}", super::predict::show_json(&session, &entries)?);
             } else {
-                print!("{}", terminal::show(&entries));
-                print!("{}", evaluation_tables(&entries));
+                crate::out!("{}", terminal::show(&entries));
+                crate::out!("{}", evaluation_tables(&entries));
             }
             Ok(0)
         }
@@ -203,6 +203,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             format,
             project,
         } => super::compare::results(&pipelines, format, project.as_deref(), profile, cache),
+        Command::Compare(args) => super::compare::compare(&args, profile, cache),
         Command::Audit {
             pipeline,
             stages,
@@ -228,16 +229,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             let report = ops::audit::audit(&session, &req, &|e| progress.handle(e))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", terminal::audit(&report));
+                crate::out!("{}", terminal::audit(&report));
             }
             Ok(if report.passed { 0 } else { 1 })
         }
         Command::Verify { repair, project } => {
             let dir = cache_of(cache, project.as_deref())?;
             let report = ops::verify::verify(&dir, repair)?;
-            print!("{}", terminal::verify(&report));
+            crate::out!("{}", terminal::verify(&report));
             Ok(if report.problems.is_empty() || repair {
                 0
             } else {
@@ -252,7 +253,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let root = project_root(project.as_deref())?;
             let dir = ops::cache_dir(cache, &root);
             let report = ops::gc::gc(&dir, &root, keep_recent, dry_run)?;
-            print!("{}", terminal::gc(&report));
+            crate::out!("{}", terminal::gc(&report));
             Ok(0)
         }
         Command::Bench(BenchCommand::Matrix {
@@ -263,9 +264,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
             let b = ops::bench_matrix::bench_matrix(&exe, stages, repeats)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&b)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&b)?);
             } else {
-                print!("{}", terminal::bench_matrix(&b));
+                crate::out!("{}", terminal::bench_matrix(&b));
             }
             Ok(0)
         }
@@ -277,15 +278,22 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
             let b = ops::bench_noop::bench_noop(&exe, stages, repeats)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&b)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&b)?);
             } else {
-                print!("{}", terminal::bench_noop(&b));
+                crate::out!("{}", terminal::bench_noop(&b));
             }
             Ok(0)
         }
+        Command::Bench(BenchCommand::Verdicts {
+            repeats,
+            seed,
+            alpha,
+            margin,
+            json,
+        }) => super::compare::bench_verdicts(repeats, seed, alpha, margin, json),
         Command::Init { dir } => {
             let created = ops::init::init(&dir)?;
-            print!("{}", catalogue::created(&created));
+            crate::out!("{}", catalogue::created(&created));
             Ok(0)
         }
         Command::Stages {
@@ -306,17 +314,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 None => {
                     let all = ops::stages::list(root.as_deref(), &kinds);
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&all)?);
+                        crate::outln!("{}", serde_json::to_string_pretty(&all)?);
                     } else {
-                        print!("{}", catalogue::list(&all));
+                        crate::out!("{}", catalogue::list(&all));
                     }
                 }
                 Some(StagesCommand::Show { name }) => {
                     let d = ops::stages::find(root.as_deref(), &name, &kinds)?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&definition_json(&d))?);
+                        crate::outln!("{}", serde_json::to_string_pretty(&definition_json(&d))?);
                     } else {
-                        print!("{}", catalogue::show(&d));
+                        crate::out!("{}", catalogue::show(&d));
                     }
                 }
             }
@@ -327,9 +335,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let chain = crate::neuro::model::incremental_chain();
             if json {
                 let v = serde_json::json!({ "architectures": archs, "incremental_chain": chain });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                print!("{}", terminal::models(&archs, &chain));
+                crate::out!("{}", terminal::models(&archs, &chain));
             }
             Ok(0)
         }
@@ -341,9 +349,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }) => {
             let report = crate::neuro::data::sim::bench::bench_generate(images, neurons, seed);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", terminal::bench_data(&report));
+                crate::out!("{}", terminal::bench_data(&report));
             }
             Ok(0)
         }
@@ -368,7 +376,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let progress = Progress::new();
             let req = ops::slurm::ExecStageRequest { stage, key, force };
             let out = ops::slurm::exec_stage(session, &req, &|e| progress.handle(e))?;
-            println!("{}", slurm::exec_stage(&req.stage, &out));
+            crate::outln!("{}", slurm::exec_stage(&req.stage, &out));
             Ok(0)
         }
         Command::Doctor { json } => {
@@ -377,7 +385,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 words.push("--json".into());
             } else {
                 let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
-                println!("sapipe:        {}", exe.display());
+                crate::outln!("sapipe:        {}", exe.display());
             }
             run_worker(&words)
         }
@@ -436,9 +444,9 @@ fn transfer_command(
     };
     bar.finish();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", transfer::summary(verb, &summary));
+        crate::out!("{}", transfer::summary(verb, &summary));
     }
     Ok(if summary.problems.is_empty() { 0 } else { 1 })
 }
@@ -531,12 +539,12 @@ fn run_worker(args: &[String]) -> anyhow::Result<i32> {
     let Some(worker) = crate::worker::worker_path() else {
         let exe = std::env::current_exe().context("cannot locate the sapipe binary")?;
         let dir = exe.parent().unwrap_or(Path::new("."));
-        println!(
+        crate::outln!(
             "worker:        not found: no sapipe-torch next to {} and SAPIPE_TORCH_WORKER unset \
              (scripts/install puts both in one folder; libtorch stages cannot run)",
             dir.display()
         );
-        println!("libtorch:      not loaded (only the worker loads it)");
+        crate::outln!("libtorch:      not loaded (only the worker loads it)");
         return Ok(1);
     };
     let status = crate::worker::worker_command(&worker)

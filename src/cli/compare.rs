@@ -1,13 +1,18 @@
-//! The adapters of the commands that compare results: `diff`, `show --metrics` and `results`.
+//! The adapters of the commands that compare results: `diff`, `show --metrics`, `results`,
+//! `compare` (two models decided by [`crate::neuro::scoring::verdict`]) and `bench verdicts`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::args::ResultsFormat;
+use super::args::{ClaimArg, CompareArgs, MetricArg, ResultsFormat};
 use super::commands::{cache_of, open, project_root};
+use crate::neuro::scoring::calibration::{self, Grid};
+use crate::neuro::scoring::values::{self, ModelValues};
+use crate::neuro::scoring::verdict::{self, Relation, Rule};
 use crate::ops::{self, diff::DiffError};
+use crate::stages::results::{FoundModel, ResultRow, RowMetric};
 use crate::store::Store;
 
 /// `sapipe diff PIPELINE [--rev REV]` or `sapipe diff OLD.lock NEW.lock`.
@@ -44,9 +49,9 @@ pub fn diff(
         _ => anyhow::bail!("diff takes a PIPELINE, or two lock files OLD NEW"),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&d)?);
     } else {
-        print!("{}", crate::ui::compare::diff(&d));
+        crate::out!("{}", crate::ui::compare::diff(&d));
     }
     Ok(0)
 }
@@ -54,7 +59,7 @@ pub fn diff(
 /// `sapipe show --metrics`: one table, or stage -> {stale, metrics} as JSON.
 pub fn show_metrics(entries: &[ops::show::ShowEntry], json: bool) -> anyhow::Result<()> {
     if !json {
-        print!("{}", crate::ui::compare::metrics(entries));
+        crate::out!("{}", crate::ui::compare::metrics(entries));
         return Ok(());
     }
     let by_stage: BTreeMap<&str, serde_json::Value> = entries
@@ -65,8 +70,127 @@ pub fn show_metrics(entries: &[ops::show::ShowEntry], json: bool) -> anyhow::Res
             (e.stage.as_str(), v)
         })
         .collect();
-    println!("{}", serde_json::to_string_pretty(&by_stage)?);
+    crate::outln!("{}", serde_json::to_string_pretty(&by_stage)?);
     Ok(())
+}
+
+/// Where one side's values came from.
+#[derive(serde::Serialize)]
+pub struct SideSource {
+    /// What was given on the command line.
+    pub given: String,
+    /// `csv`, or the evaluation (`pipeline/stage`) that scored the model.
+    pub from: String,
+    /// The model's train stages (none for a CSV file).
+    pub stages: Vec<String>,
+}
+
+/// Whether a side names a CSV file rather than a model.
+fn is_file(given: &str) -> bool {
+    given.to_ascii_lowercase().ends_with(".csv") || Path::new(given).is_file()
+}
+
+/// Every row of `sapipe results` for these pipelines (the project's, by default).
+fn result_rows(
+    req: &CompareArgs,
+    profile: Option<&str>,
+    cache: Option<&Path>,
+) -> anyhow::Result<Vec<ResultRow>> {
+    let sessions = sessions(&req.pipelines, req.project.as_deref(), profile, cache)?;
+    let (rows, _) = crate::stages::results::rows(&ops::results::collect(&sessions)?);
+    Ok(rows)
+}
+
+/// `sapipe compare LEFT RIGHT`.
+pub fn compare(
+    req: &CompareArgs,
+    profile: Option<&str>,
+    cache: Option<&Path>,
+) -> anyhow::Result<i32> {
+    let relation = match req.claim {
+        ClaimArg::Gt => Relation::Greater,
+        ClaimArg::Eq => Relation::Approx,
+        ClaimArg::Gg => Relation::FarGreater,
+    };
+    let metric = match req.metric {
+        MetricArg::Corr => RowMetric::Corr,
+        MetricArg::Ptj => RowMetric::Ptj,
+        MetricArg::Pts => RowMetric::Pts,
+        MetricArg::Feve => RowMetric::Feve,
+    };
+    let margin = req.margin.unwrap_or_else(|| verdict::default_margin(1.0));
+    let rule = Rule::new(req.alpha, margin).context("--alpha or --margin")?;
+    let mut rows: Option<Vec<ResultRow>> = None;
+    let mut sides: Vec<(ModelValues, SideSource, Option<FoundModel>)> = Vec::new();
+    for given in [&req.left, &req.right] {
+        if is_file(given) {
+            let v = values::read_csv(Path::new(given))?;
+            let source = SideSource {
+                given: given.to_string(),
+                from: "csv".into(),
+                stages: vec![],
+            };
+            sides.push((v, source, None));
+            continue;
+        }
+        if rows.is_none() {
+            rows = Some(result_rows(req, profile, cache)?);
+        }
+        let found =
+            crate::stages::results::find_model(rows.as_deref().unwrap_or_default(), given, metric)?;
+        let source = SideSource {
+            given: given.to_string(),
+            from: found.evaluation.clone(),
+            stages: found.stages.clone(),
+        };
+        sides.push((found.values.clone(), source, Some(found)));
+    }
+    if let [(_, _, Some(a)), (_, _, Some(b))] = sides.as_slice()
+        && a.dataset != b.dataset
+    {
+        anyhow::bail!(
+            "{} ({}) and {} ({}) were scored on different data: their neurons do not pair",
+            req.left,
+            a.evaluation,
+            req.right,
+            b.evaluation
+        );
+    }
+    let (_, l, r) = ModelValues::pair(&sides[0].0, &sides[1].0);
+    let decision = verdict::decide(relation, &l, &r, &rule);
+    let [left, right] = [&sides[0].1, &sides[1].1];
+    if req.json {
+        let v = serde_json::json!({ "left": left, "right": right, "metric": metric, "decision": decision });
+        crate::outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let names = [left.given.as_str(), right.given.as_str()];
+        // --metric picks the column of models from the results; CSV files give one value.
+        let from_results = sides.iter().any(|s| s.2.is_some());
+        let metric_name = from_results.then(|| format!("{metric:?}").to_uppercase());
+        crate::out!(
+            "{}",
+            crate::ui::verdict::decision(&decision, names, metric_name.as_deref())
+        );
+    }
+    Ok(0)
+}
+
+/// `sapipe bench verdicts`.
+pub fn bench_verdicts(
+    repeats: usize,
+    seed: u64,
+    alpha: f64,
+    margin: f64,
+    json: bool,
+) -> anyhow::Result<i32> {
+    let rule = Rule::new(alpha, margin).context("--alpha or --margin")?;
+    let c = calibration::simulate(&Grid::standard(repeats.max(1), seed), &rule);
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(&c)?);
+    } else {
+        crate::out!("{}", crate::ui::verdict::calibration(&c));
+    }
+    Ok(0)
 }
 
 /// `sapipe results [PIPELINE ...]`: without pipelines, every one in the project's
@@ -78,6 +202,33 @@ pub fn results(
     profile: Option<&str>,
     cache: Option<&Path>,
 ) -> anyhow::Result<i32> {
+    let sessions = sessions(pipelines, project, profile, cache)?;
+    let collected = ops::results::collect(&sessions)?;
+    for (path, why) in &collected.unreadable {
+        tracing::warn!(
+            "{}: unreadable stage record ({why}); left out",
+            path.display()
+        );
+    }
+    let (rows, problems) = crate::stages::results::rows(&collected);
+    for p in &problems {
+        tracing::warn!("{p}; left out");
+    }
+    match format {
+        ResultsFormat::Csv => crate::out!("{}", crate::stages::results::to_csv(&rows)),
+        ResultsFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&rows)?),
+    }
+    Ok(0)
+}
+
+/// The sessions of `pipelines`; without any, of every pipeline in the project's
+/// `pipelines/` (one that does not load is skipped with a warning).
+fn sessions(
+    pipelines: &[PathBuf],
+    project: Option<&Path>,
+    profile: Option<&str>,
+    cache: Option<&Path>,
+) -> anyhow::Result<Vec<ops::Session>> {
     let files = match pipelines {
         [] => project_pipelines(&project_root(project)?)?,
         given => given.to_vec(),
@@ -92,22 +243,7 @@ pub fn results(
             Err(e) => return Err(e),
         }
     }
-    let collected = ops::results::collect(&sessions)?;
-    for (path, why) in &collected.unreadable {
-        tracing::warn!(
-            "{}: unreadable stage record ({why}); left out",
-            path.display()
-        );
-    }
-    let (rows, problems) = crate::stages::results::rows(&collected);
-    for p in &problems {
-        tracing::warn!("{p}; left out");
-    }
-    match format {
-        ResultsFormat::Csv => print!("{}", crate::stages::results::to_csv(&rows)),
-        ResultsFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-    }
-    Ok(0)
+    Ok(sessions)
 }
 
 /// The pipeline files (`*.yaml`) in the project's `pipelines/`, sorted.

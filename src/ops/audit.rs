@@ -225,6 +225,14 @@ fn audit_stage(
     let mut differences = Vec::new();
     for (output, o) in &record.outputs {
         let Some(n) = fresh.outputs.get(output) else {
+            // Never skipped in silence (issue 27): an output the reference has and the
+            // re-execution lacks is a difference no tolerance accepts.
+            differences.push(Difference {
+                what: format!("{name}.{output}"),
+                max_abs: None,
+                max_rel: None,
+                note: Some("missing from the re-execution".into()),
+            });
             continue;
         };
         if n.digest == o.digest {

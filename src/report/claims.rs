@@ -1,28 +1,26 @@
 //! The paper's ordering claims (models.md §8), checked against the numbers measured on this
-//! run: each claim is a chain of comparisons between named models, each decided on the
-//! per-neuron paired differences ([`crate::neuro::scoring::paired`]); a model trained with
-//! several seeds pairs neuron i of seed s with neuron i of seed s ([`super::seeds`]).
+//! run: each claim is a chain of comparisons between named models, each decided by the one
+//! decision procedure of [`crate::neuro::scoring::verdict`] on per-neuron values (a model
+//! trained with several seeds is averaged per neuron first, [`super::seeds::by_neuron`]).
 //!
 //! Verdicts only from evidence: a claim **does not hold** when a comparison with enough
 //! evidence contradicts it; it is **inconclusive**, with the reasons, when a comparison cannot
-//! decide (too few neurons, an under-trained model, PTJ/PTS too coarse for k, or an interval
-//! that contains 0 for `>`); it is **not measured** when models are missing; otherwise it
-//! **holds**. Relations: `>` the interval of the mean difference lies above 0; `~` it contains
-//! 0; `>>` (far better) `>` and a mean at least [`FAR_FACTOR`] times the other.
+//! decide (too few neurons, a model undefined on too many, a model whose training did not
+//! converge ([`convergence::judge`]), PTJ/PTS too coarse for k, or tests that do not show the
+//! relation at alpha); it is **not measured** when models are missing; otherwise it **holds**.
 
 use std::fmt::Write as _;
 
+use crate::neuro::scoring::convergence::{self, Training};
 use crate::neuro::scoring::evaluation::{Evaluation, ModelEvaluation};
-use crate::neuro::scoring::paired::{self, Paired};
+use crate::neuro::scoring::verdict::{self, Decision, Outcome, Rule, Side, Undecided};
+pub use crate::neuro::scoring::verdict::{FAR_FACTOR, Relation};
 
 use super::roles::{
     self, FF_CNN, FF_SA_CNN, FF_SA_STAR_FC2_INCR, FF_SA_STAR_SIMUL, RF_CNN, RF_SA_CNN,
     RF_SA_STAR_INCR, RF_SA_STAR_SIMUL, Role,
 };
 use super::seeds::{self, Replicates};
-
-/// Smallest ratio that counts as "far better".
-pub const FAR_FACTOR: f64 = 1.5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -39,22 +37,20 @@ impl Metric {
             Metric::PtsPercent => "PTS %",
         }
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Relation {
-    Greater,
-    Approx,
-    FarGreater,
-}
-
-impl Relation {
-    fn symbol(self) -> &'static str {
-        match self {
-            Relation::Greater => ">",
-            Relation::Approx => "~",
-            Relation::FarGreater => ">>",
-        }
+    /// The default margin of `~` in this metric ([`verdict::default_margin`]): of the mean
+    /// noise ceiling for CORR (1 without test repeats), of 100% for PTJ/PTS.
+    pub fn margin(self, evaluation: &Evaluation) -> f64 {
+        let ceiling = match self {
+            Metric::Corr => evaluation
+                .noise_ceiling
+                .as_ref()
+                .and_then(|s| s.mean)
+                .filter(|c| c.is_finite() && *c > 0.0)
+                .unwrap_or(1.0),
+            Metric::PtjPercent | Metric::PtsPercent => 100.0,
+        };
+        verdict::default_margin(ceiling)
     }
 }
 
@@ -137,40 +133,70 @@ pub fn paper_claims() -> Vec<Claim> {
     ]
 }
 
-/// Why a comparison cannot decide, whatever its numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a comparison cannot decide.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
-    /// Fewer paired neurons than [`MIN_NEURONS`].
-    TooFewNeurons(usize),
+    /// Fewer paired neurons than the procedure's minimum.
+    TooFewNeurons { used: usize, min: usize },
+    /// A model lacks or is undefined on too many neurons.
+    Undefined {
+        model: &'static str,
+        neurons: usize,
+        of: usize,
+    },
+    /// `>>` against a model with a negative mean.
+    RatioUndefined(&'static str),
     /// PTJ/PTS with fewer top images per neuron than [`MIN_PEAK_K`].
     CoarsePeakTuning { k: usize, images: usize },
-    /// Most neurons of this model were still improving at the last epoch.
-    UnderTrained(&'static str),
-    /// The interval of the difference contains zero, so `>` is not resolved.
+    /// The model's training did not converge ([`convergence::judge`]).
+    Training(&'static str, Training),
+    /// The two tests do not show the relation (nor its contrary) at alpha.
     Unresolved,
 }
 
 impl Reason {
     pub fn text(&self) -> String {
         match self {
-            Reason::TooFewNeurons(n) => {
-                format!("too few neurons (n = {n}; at least {MIN_NEURONS})")
+            Reason::TooFewNeurons { used, min } => {
+                format!("too few neurons (n = {used}; at least {min})")
             }
+            Reason::Undefined { model, neurons, of } => format!(
+                "{model} undefined on {neurons} of {of} neurons (more than {}%)",
+                100.0 * verdict::MAX_UNDEFINED_SHARE
+            ),
+            Reason::RatioUndefined(model) => format!("{model} has a negative mean: no ratio"),
             Reason::CoarsePeakTuning { k, images } => format!(
                 "PTJ/PTS resolution too coarse (k = {k} of {images} images; at least {MIN_PEAK_K})"
             ),
-            Reason::UnderTrained(model) => format!("{model} under-trained"),
-            Reason::Unresolved => "difference not resolved (interval contains 0)".into(),
+            Reason::Training(model, t) => format!("{model} {}", t.text()),
+            Reason::Unresolved => "relation not shown by both tests at alpha".into(),
+        }
+    }
+
+    fn of(u: &Undecided, c: &Comparison) -> Self {
+        match u {
+            Undecided::TooFewNeurons { used, min } => Reason::TooFewNeurons {
+                used: *used,
+                min: *min,
+            },
+            Undecided::Undefined { side, neurons, of } => Reason::Undefined {
+                model: match side {
+                    Side::Left => c.left.name,
+                    Side::Right => c.right.name,
+                },
+                neurons: *neurons,
+                of: *of,
+            },
+            Undecided::RatioUndefined => Reason::RatioUndefined(c.right.name),
+            Undecided::Unresolved => Reason::Unresolved,
         }
     }
 }
 
-/// Fewest neurons a comparison needs.
-pub const MIN_NEURONS: usize = 5;
 /// Fewest top images per neuron (k) for PTJ/PTS to compare models (k = 1% of test images).
 pub const MIN_PEAK_K: usize = 10;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Holds,
     /// A measured comparison with enough evidence contradicts the claim.
@@ -227,31 +253,26 @@ fn per_neuron(m: &ModelEvaluation, metric: Metric, neurons: usize) -> Vec<Option
     values
 }
 
-/// What one comparison shows: `Some(true)` / `Some(false)` when decided, `None` when not.
-fn decide(relation: Relation, p: &Paired) -> Option<bool> {
-    let (lo, hi) = p.interval;
-    match relation {
-        Relation::Approx => Some(p.tie()),
-        Relation::Greater if lo > 0.0 => Some(true),
-        Relation::Greater if hi < 0.0 => Some(false),
-        Relation::FarGreater if hi < 0.0 => Some(false),
-        Relation::FarGreater if lo > 0.0 => Some(p.mean_left >= FAR_FACTOR * p.mean_right),
-        Relation::Greater | Relation::FarGreater => None,
+/// How a model's training ended, judged on every seed; the first that did not converge.
+fn training(evaluation: &Evaluation, group: &Replicates) -> Training {
+    for (_, m) in &group.members {
+        let corr = per_neuron(m, Metric::Corr, evaluation.neurons);
+        let t = convergence::judge(m.model.convergence.as_ref(), &corr, evaluation.images);
+        if t != Training::Converged {
+            return t;
+        }
     }
+    Training::Converged
 }
 
-/// Reasons the evidence of a comparison between `left` and `right` cannot decide.
+/// Reasons a comparison between `left` and `right` cannot decide, whatever its numbers.
 fn evidence_problems(
     evaluation: &Evaluation,
     c: &Comparison,
     left: &Replicates,
     right: &Replicates,
-    p: &Paired,
 ) -> Vec<Reason> {
     let mut reasons = Vec::new();
-    if p.neurons < MIN_NEURONS {
-        reasons.push(Reason::TooFewNeurons(p.neurons));
-    }
     if c.metric != Metric::Corr && evaluation.k < MIN_PEAK_K {
         reasons.push(Reason::CoarsePeakTuning {
             k: evaluation.k,
@@ -259,29 +280,89 @@ fn evidence_problems(
         });
     }
     for (role, g) in [(&c.left, left), (&c.right, right)] {
-        let under_trained = |m: &ModelEvaluation| {
-            m.model
-                .convergence
-                .as_ref()
-                .is_some_and(|c| c.under_trained)
-        };
-        if g.members.iter().any(|(_, m)| under_trained(m)) {
-            reasons.push(Reason::UnderTrained(role.name));
+        let t = training(evaluation, g);
+        if t != Training::Converged {
+            reasons.push(Reason::Training(role.name, t));
         }
     }
     reasons
 }
 
-/// How `n` counts when a comparison pairs several seeds: ` (8 neurons × 3 seeds)`.
-fn over_seeds_note(neurons: usize, paired_seeds: usize) -> String {
-    match paired_seeds {
-        0 | 1 => String::new(),
-        s => format!(" ({neurons} neurons × {s} seeds)"),
+/// The seeds behind a comparison and their spread: ` (seeds 3/3, s.d. across seeds
+/// 0.012/0.010)`; nothing for models evaluated once.
+fn seeds_note(d: &Decision) -> String {
+    if d.left.seeds <= 1 && d.right.seeds <= 1 {
+        return String::new();
     }
+    let sd = |s: Option<f64>| s.map_or("—".into(), |s| format!("{s:.3}"));
+    format!(
+        " (seeds {}/{}, averaged per neuron; s.d. across seeds {}/{})",
+        d.left.seeds,
+        d.right.seeds,
+        sd(d.left.seed_sd),
+        sd(d.right.seed_sd)
+    )
 }
 
-fn signed(x: f64) -> String {
-    format!("{}{:.3}", if x >= 0.0 { "+" } else { "−" }, x.abs())
+/// The neurons a comparison left out: `, 1 left out (undefined in rf-CNN)`.
+fn left_out_note(d: &Decision, c: &Comparison) -> String {
+    let out = d.neurons - d.used;
+    if out == 0 {
+        return String::new();
+    }
+    let mut why = Vec::new();
+    for (name, s) in [(c.left.name, &d.left), (c.right.name, &d.right)] {
+        if s.undefined > 0 {
+            why.push(format!("{} undefined in {name}", s.undefined));
+        }
+        if s.absent > 0 {
+            why.push(format!("{} absent from {name}", s.absent));
+        }
+    }
+    format!(", {out} left out ({})", why.join(", "))
+}
+
+fn mean3(x: Option<f64>) -> String {
+    x.map_or("—".into(), |x| format!("{x:.3}"))
+}
+
+/// One measured comparison as the report shows it.
+fn measured_text(c: &Comparison, d: &Decision, outcome: &str) -> String {
+    let interval = d
+        .interval
+        .as_ref()
+        .map_or("—".into(), verdict::interval_text);
+    let level = (100.0 * (1.0 - 2.0 * d.rule.alpha)).round();
+    let extra = match c.relation {
+        Relation::Approx => format!(", margin ±{:.3}", d.rule.margin),
+        Relation::FarGreater => format!(
+            ", ratio {} {level}% Fieller {}",
+            d.ratio.map_or("—".into(), |r| format!("{r:.2}")),
+            d.ratio_interval
+                .as_ref()
+                .map_or("—".into(), verdict::interval_text)
+        ),
+        Relation::Greater => String::new(),
+    };
+    format!(
+        "{}: {} {} {} {} {}: Δ {} {level}% t {interval}{extra}, Wilcoxon p = {} (one-sided), \
+         n = {}{}{} ({outcome})",
+        c.metric.name(),
+        c.left.name,
+        mean3(d.left.mean),
+        c.relation.symbol(),
+        c.right.name,
+        mean3(d.right.mean),
+        d.mean_difference.map_or("—".into(), |m| format!(
+            "{}{:.3}",
+            if m >= 0.0 { "+" } else { "−" },
+            m.abs()
+        )),
+        d.wilcoxon_p.map_or("—".into(), |p| format!("{p:.3}")),
+        d.used,
+        left_out_note(d, c),
+        seeds_note(d)
+    )
 }
 
 fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
@@ -299,41 +380,30 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
         };
         let n = evaluation.neurons;
         let values = |m: &ModelEvaluation| per_neuron(m, c.metric, n);
-        let (l, r, paired_seeds) = seeds::over_seeds(&left, &right, values);
-        let Some(p) = paired::compare(&l, &r) else {
-            missing.push(c.left.name);
-            continue;
+        let (l, r) = (
+            seeds::by_neuron(&left, values),
+            seeds::by_neuron(&right, values),
+        );
+        let rule = Rule {
+            alpha: verdict::DEFAULT_ALPHA,
+            margin: c.metric.margin(evaluation),
+            factor: FAR_FACTOR,
         };
-        let problems = evidence_problems(evaluation, c, &left, &right, &p);
-        let decided = decide(c.relation, &p);
-        let outcome = match (decided, problems.is_empty()) {
-            (Some(true), true) => "yes",
-            (Some(false), true) => "no",
+        let d = verdict::decide(c.relation, &l, &r, &rule);
+        let problems = evidence_problems(evaluation, c, &left, &right);
+        let outcome = match (&d.outcome, problems.is_empty()) {
+            (Outcome::Holds, true) => "yes",
+            (Outcome::DoesNotHold, true) => "no",
             _ => "undecided",
         };
-        match (decided, problems.is_empty()) {
-            (Some(false), true) => refuted = true,
-            (Some(true), true) => {}
-            (None, true) => reasons.push(Reason::Unresolved),
+        match (&d.outcome, problems.is_empty()) {
+            (Outcome::DoesNotHold, true) => refuted = true,
+            (Outcome::Holds, true) => {}
+            (Outcome::Inconclusive(u), true) => reasons.push(Reason::of(u, c)),
             (_, false) => reasons.extend(problems),
         }
-        measured.push(format!(
-            "{}: {} {:.3} {} {} {:.3}: Δ {} [{}, {}], Wilcoxon p = {:.2}, n = {}{} ({outcome})",
-            c.metric.name(),
-            c.left.name,
-            p.mean_left,
-            c.relation.symbol(),
-            c.right.name,
-            p.mean_right,
-            signed(p.mean_difference),
-            signed(p.interval.0),
-            signed(p.interval.1),
-            p.wilcoxon_p,
-            p.neurons,
-            over_seeds_note(n, paired_seeds)
-        ));
+        measured.push(measured_text(c, &d, outcome));
     }
-    reasons.dedup();
     let verdict = if refuted {
         Verdict::DoesNotHold
     } else if !reasons.is_empty() {
@@ -385,43 +455,63 @@ pub fn claims_markdown(results: &[ClaimResult]) -> String {
             evidence
         );
     }
+    let alpha = verdict::DEFAULT_ALPHA;
     out += &format!(
-        "\n_Each comparison uses the per-neuron paired differences (left − right): Δ is their \
-         mean with a 95% bootstrap interval over neurons, p the two-sided Wilcoxon signed-rank \
-         test. `>` holds when the interval lies above 0; `~` when it contains 0; `>>` (far \
-         better) needs `>` and a mean at least {FAR_FACTOR}x. A comparison decides nothing with \
-         fewer than {MIN_NEURONS} neurons, an under-trained model, or (PTJ/PTS) fewer than \
-         {MIN_PEAK_K} top images per neuron._\n"
+        "\n_Each comparison is decided on the neurons (a model's seeds averaged per neuron \
+         first): Δ is the mean of the per-neuron differences (left − right) with its {}% t \
+         interval, p the one-sided Wilcoxon signed-rank test of the relation, each test \
+         one-sided at alpha = {alpha}. `>` holds when the interval lies above 0 and the \
+         Wilcoxon test agrees; `~` when both one-sided tests (TOST) place the difference \
+         inside the margin (±{}% of the mean noise ceiling in CORR, 1 without repeats); `>>` \
+         (far better) when the ratio of means exceeds {FAR_FACTOR} by the same two tests on \
+         left − {FAR_FACTOR}·right (Fieller's interval of the ratio shown). A comparison \
+         decides nothing with fewer than {} neurons (where the exact Wilcoxon test can first \
+         reach alpha), a model undefined on more than {}% of them, a model whose training did \
+         not converge, or (PTJ/PTS) fewer than {MIN_PEAK_K} top images per neuron. \
+         `sapipe bench verdicts` measures the false-claim rates._\n",
+        (100.0 * (1.0 - 2.0 * alpha)).round(),
+        100.0 * verdict::MARGIN_FRACTION,
+        verdict::min_neurons(alpha),
+        100.0 * verdict::MAX_UNDEFINED_SHARE,
     );
     out
 }
 
 /// Per model: how many epochs, the median best epoch, how many neurons were still improving
-/// at the end, and whether the model is under-trained.
+/// at the end, and how its training ended ([`convergence::judge`]).
 pub fn convergence_markdown(evaluation: &Evaluation) -> String {
     let mut out = String::from(
         "| Model | Epochs | Median best epoch | Still improving at the end | Training |\n|---|---:|---:|---:|---|\n",
     );
     for m in &evaluation.models {
+        let corr = per_neuron(m, Metric::Corr, evaluation.neurons);
+        let judged = convergence::judge(m.model.convergence.as_ref(), &corr, evaluation.images);
+        let state = match judged {
+            Training::Converged => "converged".to_string(),
+            other => format!("**{}**", other.text()),
+        };
         let Some(c) = &m.model.convergence else {
-            let _ = writeln!(out, "| {} | | | | not recorded |", m.model.label);
+            let _ = writeln!(out, "| {} | | | | {state} |", m.model.label);
             continue;
         };
         let best = c.median_best_epoch.map_or("—".into(), |e| e.to_string());
-        let state = if c.under_trained {
-            "**under-trained**"
-        } else {
-            "converged"
-        };
         let _ = writeln!(
             out,
             "| {} | {} | {best} | {} of {} neurons | {state} |",
             m.model.label, c.epochs, c.improving_at_end, c.neurons
         );
     }
-    out += "\n_A neuron is still improving when its last epoch has its best validation CORR; a \
-            model is under-trained when more than half of its neurons are. Claims involving an \
-            under-trained model are inconclusive._\n";
+    let _ = write!(
+        out,
+        "\n_A model is converged only when its training was recorded, its best epoch lies at \
+         least {} epochs before the last for most neurons (the median best epoch), and most \
+         neurons have CORR above what a predictor independent of the responses exceeds 5% of \
+         the time on these {} images ({}); otherwise it is under-trained, learned nothing, or \
+         not recorded, and claims involving it are inconclusive._\n",
+        convergence::PATIENCE,
+        evaluation.images,
+        convergence::null_corr(evaluation.images).map_or("—".into(), |r| format!("r = {r:.3}")),
+    );
     out
 }
 

@@ -1,8 +1,9 @@
 //! Seed repeats in reports: the models of one evaluation that are one model trained with
 //! different seeds (stages named as `repeat:` instances, e.g. `train@ff-cnn,seed2`, with the
 //! same model, label, training fraction and training kind) form one [`Replicates`]. Tables show
-//! each metric's mean ± s.d. across seeds ([`Spread`]); comparisons pair neuron i of seed s of
-//! one model with neuron i of seed s of the other ([`over_seeds`]: neurons × seeds).
+//! each metric's mean ± s.d. across seeds ([`Spread`]); comparisons see each neuron over its
+//! seeds ([`by_neuron`]) and average them per neuron: neurons are the unit, never
+//! neurons × seeds (which would shrink intervals by about √seeds).
 //!
 //! A model evaluated once is a group of one, shown and compared exactly as before.
 
@@ -126,44 +127,24 @@ impl<'a> Replicates<'a> {
     }
 }
 
-/// The members of `left` and `right` trained with the same seed, in `left`'s order; two
-/// models evaluated once pair with each other.
-pub fn pair_seeds<'a>(
-    left: &Replicates<'a>,
-    right: &Replicates<'a>,
-) -> Vec<(&'a ModelEvaluation, &'a ModelEvaluation)> {
-    if let ([(_, l)], [(_, r)]) = (left.members.as_slice(), right.members.as_slice()) {
-        return vec![(*l, *r)];
-    }
-    left.members
-        .iter()
-        .filter_map(|(seed, l)| {
-            let (_, r) = right
-                .members
+/// Each neuron's values over the seeds of `group`: `values(model)` is one seed's per-neuron
+/// values, and neuron i gets one entry per seed (`None` where undefined in that seed).
+/// Comparisons average them per neuron ([`crate::neuro::scoring::verdict`]): neurons, not
+/// neurons × seeds, are the unit.
+pub fn by_neuron(
+    group: &Replicates,
+    values: impl Fn(&ModelEvaluation) -> Vec<Option<f64>>,
+) -> Vec<Vec<Option<f64>>> {
+    let per_seed: Vec<Vec<Option<f64>>> = group.members.iter().map(|(_, m)| values(m)).collect();
+    let neurons = per_seed.iter().map(Vec::len).max().unwrap_or(0);
+    (0..neurons)
+        .map(|i| {
+            per_seed
                 .iter()
-                .find(|(s, _)| seed.is_some() && s == seed)?;
-            Some((*l, *r))
+                .map(|v| v.get(i).copied().flatten())
+                .collect()
         })
         .collect()
-}
-
-/// Paired per-neuron values over neurons × seeds: `values` of each pair of [`pair_seeds`],
-/// concatenated seed after seed, so position (s, i) of the left pairs with (s, i) of the
-/// right; also how many seeds were paired.
-pub fn over_seeds(
-    left: &Replicates,
-    right: &Replicates,
-    values: impl Fn(&ModelEvaluation) -> Vec<Option<f64>>,
-) -> (Vec<Option<f64>>, Vec<Option<f64>>, usize) {
-    let pairs = pair_seeds(left, right);
-    let (mut l, mut r) = (Vec::new(), Vec::new());
-    for (a, b) in &pairs {
-        let (va, vb) = (values(a), values(b));
-        let n = va.len().max(vb.len());
-        l.extend(va.into_iter().chain(std::iter::repeat(None)).take(n));
-        r.extend(vb.into_iter().chain(std::iter::repeat(None)).take(n));
-    }
-    (l, r, pairs.len())
 }
 
 #[cfg(test)]
@@ -218,29 +199,21 @@ mod tests {
     }
 
     #[test]
-    fn comparisons_pair_neuron_i_of_seed_s_on_both_sides() {
+    fn comparisons_see_each_neuron_over_its_seeds() {
         let models = models();
         let groups = group(&models);
-        let pairs = pair_seeds(&groups[0], &groups[1]);
-        let stages: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(l, r)| (l.model.stage.as_str(), r.model.stage.as_str()))
-            .collect();
-        assert_eq!(
-            stages,
-            [
-                ("t@ff-cnn,seed1", "t@rf-cnn,seed1"),
-                ("t@ff-cnn,seed2", "t@rf-cnn,seed2")
-            ]
-        );
         let corr = |m: &ModelEvaluation| m.neurons.iter().map(|n| n.corr).collect();
-        let (l, r, seeds) = over_seeds(&groups[0], &groups[1], corr);
-        assert_eq!((l.len(), r.len(), seeds), (16, 16, 2));
-        assert_eq!(l[8], models[2].neurons[0].corr);
-        assert_eq!(r[8], models[1].neurons[0].corr, "seed 2, neuron 0");
-        // Two models evaluated once pair whatever their names.
-        let single = group(&models[3..4]);
-        let plain = [at("rf", "rf-cnn", 0.6)];
-        assert_eq!(pair_seeds(&single[0], &group(&plain)[0]).len(), 1);
+        let rf = by_neuron(&groups[1], corr);
+        assert_eq!(rf.len(), models[1].neurons.len());
+        assert_eq!(
+            rf[0],
+            vec![
+                models[1].neurons[0].corr,
+                models[4].neurons[0].corr,
+                models[5].neurons[0].corr
+            ],
+            "seeds 2, 1, 3 of neuron 0"
+        );
+        assert_eq!(by_neuron(&groups[2], corr)[0].len(), 1);
     }
 }

@@ -24,8 +24,10 @@ impl StageKind for Report {
     }
 
     /// 2: the protocol section, and decomposition tables instead of a dump of fields.
+    /// 3: claims decided by `neuro::scoring::verdict` and convergence failing closed
+    /// (issue 27), so that reports cached under the old rules are recomputed.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -333,7 +335,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500: Δ −0.010 [")
+            md.contains("rf+sa-CNN* (Incr.) 0.490 ~ rf-CNN 0.500: Δ −0.010 90% t [")
                 && md
                     .contains("**inconclusive: PTJ/PTS resolution too coarse (k = 3 of 300 images"),
             "{md}"
@@ -344,10 +346,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| rf+sa-CNN (rf_sa) | — | 0.1111 |"), "{md}");
-        // eval_chain measures claim 4 (holds); eval_main lacks rf+sa-CNN, and its PTJ/PTS
-        // (k = 3 of 300 images) cannot decide claims 2 and 3 (inconclusive).
-        assert_eq!(metrics["claims_measured"], json!(3));
-        assert_eq!(metrics["claims_holding"], json!(1));
+        // The fixture models record no training, so every claim that involves them is
+        // inconclusive rather than decided (issue 27: convergence fails closed): claim 4 of
+        // eval_chain, claims 1 (missing rf+sa-CNN, but ff-CNN and ff+sa-CNN untrained), 2 and
+        // 3 (also k = 3 of 300 images) of eval_main.
+        assert_eq!(metrics["claims_measured"], json!(4));
+        assert_eq!(metrics["claims_holding"], json!(0));
     }
 
     /// A probe stage's table and figure follow the decomposition (issue 19 item 4).

@@ -118,6 +118,127 @@ fn evaluation_rows(found: &Found, collected: &Collected) -> Result<Vec<ResultRow
     Ok(out)
 }
 
+/// The per-neuron number of a result row that `sapipe compare` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowMetric {
+    Corr,
+    Ptj,
+    Pts,
+    Feve,
+}
+
+impl RowMetric {
+    fn of(self, row: &ResultRow) -> Option<f64> {
+        match self {
+            RowMetric::Corr => row.corr,
+            RowMetric::Ptj => row.ptj,
+            RowMetric::Pts => row.pts,
+            RowMetric::Feve => row.feve,
+        }
+    }
+}
+
+/// Why a name does not pick one model of the results.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(
+        "no current evaluation has a model `{name}` (give a train stage, a `repeat:` stage \
+         without its `,seedN`, or a label as `sapipe results` prints them{valid})"
+    )]
+    Unknown { name: String, valid: String },
+    #[error(
+        "`{name}` names several models ({found}): give the train stage, or export them with \
+         `sapipe results` and compare CSV files"
+    )]
+    Ambiguous { name: String, found: String },
+}
+
+/// A model found in the results: which evaluation scored it, on which data, its values.
+#[derive(Debug, Clone)]
+pub struct FoundModel {
+    /// `pipeline/stage` of the evaluation.
+    pub evaluation: String,
+    pub dataset: Option<ContentDigest>,
+    /// Its train stages (one per seed).
+    pub stages: Vec<String>,
+    pub values: crate::neuro::scoring::values::ModelValues,
+}
+
+/// The stage a `repeat:` instance repeats (the stage itself otherwise).
+fn base_stage(stage: &str) -> String {
+    crate::spec::repeat::seed_of(stage).map_or(stage.to_owned(), |(base, _)| base)
+}
+
+/// One model's values of `metric` in the current (not stale) rows: `name` is a train stage,
+/// a `repeat:` stage without its seed (all its seeds), or a label.
+pub fn find_model(
+    rows: &[ResultRow],
+    name: &str,
+    metric: RowMetric,
+) -> Result<FoundModel, LookupError> {
+    let current: Vec<&ResultRow> = rows.iter().filter(|r| !r.stale).collect();
+    let matched: Vec<&ResultRow> = current
+        .iter()
+        .copied()
+        .filter(|r| r.model_stage == name || base_stage(&r.model_stage) == name || r.label == name)
+        .collect();
+    let models: BTreeSet<(String, String, String)> = matched
+        .iter()
+        .map(|r| {
+            (
+                r.pipeline.clone(),
+                r.stage.clone(),
+                base_stage(&r.model_stage),
+            )
+        })
+        .collect();
+    match models.len() {
+        0 => {
+            let names: BTreeSet<&str> = current.iter().map(|r| r.model_stage.as_str()).collect();
+            let valid = match names.is_empty() {
+                true => "; the results hold no current evaluation".to_string(),
+                false => format!(
+                    "; models: {}",
+                    names.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            return Err(LookupError::Unknown {
+                name: name.into(),
+                valid,
+            });
+        }
+        1 => {}
+        _ => {
+            let found: Vec<String> = models
+                .iter()
+                .map(|(p, e, m)| format!("{m} in {p}/{e}"))
+                .collect();
+            return Err(LookupError::Ambiguous {
+                name: name.into(),
+                found: found.join(", "),
+            });
+        }
+    }
+    let mut values = crate::neuro::scoring::values::ModelValues::default();
+    let mut stages = BTreeSet::new();
+    for r in &matched {
+        stages.insert(r.model_stage.clone());
+        let seed = crate::spec::repeat::seed_of(&r.model_stage).map(|(_, s)| s.to_string());
+        values.push(
+            r.neuron.to_string(),
+            seed.or_else(|| Some(r.model_stage.clone())),
+            metric.of(r),
+        );
+    }
+    Ok(FoundModel {
+        evaluation: format!("{}/{}", matched[0].pipeline, matched[0].stage),
+        dataset: matched[0].dataset.clone(),
+        stages: stages.into_iter().collect(),
+        values,
+    })
+}
+
 const COLUMNS: &str = "pipeline,stage,key,stale,model_stage,model,label,neuron,corr,ptj,pts,feve,seed,dataset,train_key,checkpoint";
 
 /// CSV with a header: the fixed columns, then `param.NAME` for every parameter any row has.
@@ -190,6 +311,57 @@ mod tests {
             checkpoint: None,
             params: serde_json::from_value(params).unwrap(),
         }
+    }
+
+    #[test]
+    fn models_are_found_by_stage_seedless_stage_or_label() {
+        let mut rows = Vec::new();
+        for (stage, label, neuron, corr) in [
+            ("t@rf,seed1", "rf", 0, 0.5),
+            ("t@rf,seed2", "rf", 0, 0.7),
+            ("t@rf,seed1", "rf", 1, 0.4),
+            ("t@rf,seed2", "rf", 1, 0.2),
+            ("ff", "ff CNN", 0, 0.3),
+        ] {
+            let mut r = row(label, json!({}));
+            (r.model_stage, r.neuron, r.corr) = (stage.into(), neuron, Some(corr));
+            rows.push(r);
+        }
+        let rf = find_model(&rows, "t@rf", RowMetric::Corr).unwrap();
+        assert_eq!(rf.stages, ["t@rf,seed1", "t@rf,seed2"]);
+        assert_eq!(
+            rf.values.neurons["1"],
+            vec![(Some("1".into()), Some(0.4)), (Some("2".into()), Some(0.2))]
+        );
+        assert_eq!(
+            find_model(&rows, "rf", RowMetric::Corr)
+                .unwrap()
+                .stages
+                .len(),
+            2
+        );
+        assert_eq!(
+            find_model(&rows, "ff CNN", RowMetric::Ptj)
+                .unwrap()
+                .values
+                .neurons["0"],
+            vec![(Some("ff".into()), None)]
+        );
+        let unknown = find_model(&rows, "x", RowMetric::Corr)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.ends_with("models: ff, t@rf,seed1, t@rf,seed2)"),
+            "{unknown}"
+        );
+        rows[4].label = "rf".into();
+        let two = find_model(&rows, "rf", RowMetric::Corr)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            two.contains("several models (ff in ci/eval, t@rf in ci/eval)"),
+            "{two}"
+        );
     }
 
     #[test]

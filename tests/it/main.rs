@@ -30,6 +30,7 @@ mod signals;
 mod slurm;
 mod snapshots;
 mod validation;
+mod verdicts;
 mod worker;
 
 // Training, evaluation and fitted models (libtorch).

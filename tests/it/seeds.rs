@@ -1,7 +1,7 @@
 //! Seed repeats (issue 17, item 4): `repeat: { seeds: [...] }` expands a stage once per seed
 //! with readable names and keys that differ only by the seed (each equal to the stage written
 //! out by hand), and the evaluation and report aggregate a model's seeds: mean ± s.d. across
-//! seeds, comparisons over neurons × seeds.
+//! seeds, comparisons over neurons with each model's seeds averaged per neuron (issue 27).
 
 use crate::common;
 
@@ -141,8 +141,8 @@ fn repeated_trains_are_named_by_seed_keyed_by_it_and_reported_across_seeds() {
         "table 1 over seeds:\n{report}"
     );
     assert!(
-        report.contains("n = 4 (2 neurons × 2 seeds)"),
-        "comparisons pair neurons × seeds:\n{report}"
+        report.contains("(seeds 2/2, averaged per neuron"),
+        "comparisons average seeds per neuron, never pool neurons × seeds:\n{report}"
     );
 }
 

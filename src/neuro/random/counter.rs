@@ -19,8 +19,11 @@ pub enum Purpose {
     Dropout = 3,
     /// Synthetic data of throughput benchmarks.
     Bench = 4,
-    /// Bootstrap resamples of paired model comparisons.
+    /// Bootstrap resamples of paired model comparisons (no longer drawn; kept so that no
+    /// other purpose reuses its number).
     Bootstrap = 5,
+    /// Simulated per-neuron model comparisons of `sapipe bench verdicts`.
+    Calibration = 6,
 }
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -49,7 +49,7 @@ fn the_python_loader_reproduces_predictions_and_preprocessing() {
         String::from_utf8_lossy(&result.stdout),
         String::from_utf8_lossy(&result.stderr)
     );
-    eprintln!("{}", text.trim());
+    crate::errln!("{}", text.trim());
     assert!(result.status.success(), "sapipe_models disagrees: {text}");
     let checked = models
         .iter()
