@@ -456,6 +456,27 @@ fn survivors(p: &Project, file: &str) -> Vec<String> {
 /// A stage whose shell and a background child both record their pids, then wait.
 const SLEEPER: &str = "name: sleeper\nkind: command\ncommand: \"echo $$ >> pids; sleep 30 & echo $! >> pids; wait; touch {outputs.out}\"\nparams:\n  tag: { type: int, default: 0 }\noutputs:\n  out: { type: file }\n";
 
+/// Starts `run` on the sleeper pipeline of `p`, waits until its stage has started, then sends
+/// SIGKILL to sapipe alone.
+fn kill_sapipe_mid_stage(p: &Project) {
+    let mut child = p
+        .command(&["run", P])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while p.read("pids").lines().count() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the stage never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Issue 30, case 4: after a SIGKILL of sapipe its stage commands (in their own process
 /// groups) survived, in 61 of 130 trials.
 #[cfg(unix)]
@@ -466,22 +487,7 @@ fn case4_stage_commands_die_when_sapipe_is_killed() {
     p.write(P, "name: demo\nstages:\n  a: { uses: sleeper }\n");
     for trial in 0..3 {
         let _ = std::fs::remove_file(p.path("pids"));
-        let mut child = p
-            .command(&["run", P])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while p.read("pids").lines().count() < 2 {
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the stage never started"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        child.kill().unwrap(); // SIGKILL, to sapipe alone
-        child.wait().unwrap();
+        kill_sapipe_mid_stage(&p);
         let left = survivors(&p, "pids");
         assert!(
             left.is_empty(),
@@ -607,22 +613,7 @@ fn case11_a_run_removes_the_scratch_folders_of_killed_runs() {
     let p = Project::new();
     p.write("stages/sleeper.yaml", SLEEPER);
     p.write(P, "name: demo\nstages:\n  a: { uses: sleeper }\n");
-    let mut child = p
-        .command(&["run", P])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while p.read("pids").lines().count() < 2 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the stage never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_sapipe_mid_stage(&p);
     let left = std::fs::read_dir(p.path("cache/tmp")).unwrap().count();
     assert!(left > 0, "the killed run left no scratch folder to clean");
     p.write(P, "name: demo\nstages:\n  g: { uses: gen }\n");
