@@ -141,6 +141,7 @@ fn descriptor(ds: &h5::Dataset) -> Result<TD, String> {
 }
 
 /// The most elements a dataset may declare (4 G; a full-scale recording holds about 85 M).
+#[cfg(feature = "hdf5")]
 const MAX_ELEMENTS: u64 = 1 << 32;
 
 /// Checks a dataset's declared shape before anything is allocated for it (issue 30, case 9:
