@@ -185,6 +185,12 @@ impl LockFile {
 
     /// Parses the text of a lock file; `path` names it in errors (it may be `REV:path`).
     pub fn parse(text: &str, path: &Path) -> Result<Self, LockFileError> {
+        if let Some((line, why)) = crate::spec::limits::too_deep(text) {
+            return Err(LockFileError::Invalid {
+                path: path.to_owned(),
+                message: format!("line {line}: {why}"),
+            });
+        }
         serde_yaml::from_str(text).map_err(|e| LockFileError::Invalid {
             path: path.to_owned(),
             message: e.to_string(),

@@ -15,18 +15,38 @@ use crate::kind::{KindError, Metrics, StageContext};
 /// The placeholders a command uses, as (section, name): for checking against the definition.
 pub fn placeholders(command: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    let _ = scan(command, |section, name| {
+        out.push((section.to_string(), name.to_string()));
+        Ok(String::new())
+    });
+    out
+}
+
+/// Walks `command` once, replacing each `{section.name}` placeholder by what `value` gives
+/// for it; other text (and braces that are no placeholder) is kept as written. One pass: a
+/// value that itself holds placeholder text (a `--set` value `"{outputs.out} x"`) is data,
+/// never substituted again (issue 30, case 10).
+fn scan(
+    command: &str,
+    mut value: impl FnMut(&str, &str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(command.len());
     let mut rest = command;
     while let Some(start) = rest.find('{') {
         let after = &rest[start + 1..];
         let Some(end) = after.find('}') else { break };
-        if let Some((section, name)) = after[..end].split_once('.')
-            && ["params", "inputs", "outputs"].contains(&section)
-        {
-            out.push((section.to_string(), name.to_string()));
+        out.push_str(&rest[..=start]);
+        match after[..end].split_once('.') {
+            Some((section, name)) if ["params", "inputs", "outputs"].contains(&section) => {
+                out.pop();
+                out.push_str(&value(section, name)?);
+            }
+            _ => out.push_str(&after[..=end]),
         }
         rest = &after[end + 1..];
     }
-    out
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Quotes a value for `sh` when it contains anything but safe characters.
@@ -82,20 +102,20 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
         );
         env.push((env_name("SAPIPE_OUTPUT_", name), path.display().to_string()));
     }
-    let mut script = command.to_string();
-    for (section, name) in placeholders(command) {
+    let script = scan(command, |section, name| {
         let key = format!("{section}.{name}");
-        let value = values.get(&key).ok_or_else(|| {
-            KindError::Invalid(format!(
-                "stage '{}': the command uses {{{key}}}, which is not declared",
-                ctx.stage
-            ))
-        })?;
-        script = script.replace(&format!("{{{key}}}"), value);
-    }
+        values.get(&key).cloned().ok_or(key)
+    })
+    .map_err(|key| {
+        KindError::Invalid(format!(
+            "stage '{}': the command uses {{{key}}}, which is not declared",
+            ctx.stage
+        ))
+    })?;
     let log = open_log(&ctx.log_path)?;
     let log_err = log.try_clone().map_err(KindError::io("stage log"))?;
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(&script)
         .current_dir(root)
@@ -108,10 +128,10 @@ pub fn run(command: &str, root: &Path, ctx: &StageContext) -> Result<Metrics, Ki
         .stdout(log)
         .stderr(log_err)
         // Its own process group, so a signal stops the whole command (see `interrupt`).
-        .process_group(0)
-        .spawn()
+        .process_group(0);
+    super::orphans::die_with_sapipe(&mut command);
+    let (mut child, _tracked) = super::interrupt::spawn(&mut command, ctx.stage)
         .map_err(KindError::io("cannot start `sh`"))?;
-    let _tracked = super::interrupt::started(child.id(), ctx.stage);
     let status = child
         .wait()
         .map_err(KindError::io("cannot wait for `sh`"))?;
@@ -156,5 +176,28 @@ mod tests {
         assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote("plain-1.0"), "plain-1.0");
+    }
+
+    /// Issue 30, case 10: placeholders inside a `--set` value were substituted.
+    #[test]
+    fn case10_a_value_holding_placeholder_text_is_never_substituted_again() {
+        let values = BTreeMap::from([
+            ("params.a".to_string(), shell_quote("{outputs.out} x")),
+            ("outputs.out".to_string(), "/o".to_string()),
+        ]);
+        let fill = |c: &str| {
+            scan(c, |s, n| {
+                values.get(&format!("{s}.{n}")).cloned().ok_or(n.into())
+            })
+        };
+        assert_eq!(
+            fill("echo {params.a} > {outputs.out}").unwrap(),
+            "echo '{outputs.out} x' > /o"
+        );
+        assert_eq!(
+            fill("awk '{print $1}' {x} {outputs.out}{").unwrap(),
+            "awk '{print $1}' {x} /o{"
+        );
+        assert_eq!(fill("{params.zz}").unwrap_err(), "zz");
     }
 }

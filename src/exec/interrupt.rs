@@ -4,6 +4,11 @@
 //! `GRACE`, then killed), what was stopped is printed, and sapipe exits 130. Nothing incomplete
 //! is recorded: a stage's record is written only after it completes. A second signal exits at
 //! once.
+//!
+//! Spawning and tracking are one step ([`spawn`]): the handler waits for spawns in progress
+//! before it collects what to stop, and no spawn starts once a signal has arrived, so a signal
+//! that lands while a stage is being started (issue 30, case 4: 0-12 ms after exec) stops it
+//! too.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,6 +21,8 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Running stage commands: process (group) id -> stage.
 static RUNNING: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
+/// Spawns between their interrupt check and their registration in `RUNNING`.
+static SPAWNING: AtomicU32 = AtomicU32::new(0);
 static INSTALL: Once = Once::new();
 
 fn running() -> MutexGuard<'static, BTreeMap<u32, String>> {
@@ -48,15 +55,33 @@ pub fn install() {
 }
 
 /// Tracks a started stage command (the leader of its own process group) until `Started` is
-/// dropped. Started after an interrupt, it is stopped at once.
+/// dropped.
 pub struct Started(u32);
 
-pub fn started(pid: u32, stage: &str) -> Started {
-    running().insert(pid, stage.to_string());
-    if interrupted() {
-        signal_group(pid, libc::SIGTERM);
-    }
-    Started(pid)
+/// Starts a stage command (which must lead its own process group) and tracks it, as one step
+/// as far as the signal handler is concerned: after an interrupt nothing starts (an
+/// `Interrupted` error), and a command started while a signal arrives is stopped with the rest.
+pub fn spawn(
+    command: &mut std::process::Command,
+    stage: &str,
+) -> std::io::Result<(std::process::Child, Started)> {
+    SPAWNING.fetch_add(1, Ordering::SeqCst);
+    let result = (|| {
+        if interrupted() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "interrupted: not started",
+            ));
+        }
+        let child = command.spawn()?;
+        running().insert(child.id(), stage.to_string());
+        Ok(child)
+    })();
+    SPAWNING.fetch_sub(1, Ordering::SeqCst);
+    result.map(|child| {
+        let id = child.id();
+        (child, Started(id))
+    })
 }
 
 impl Drop for Started {
@@ -87,6 +112,12 @@ fn on_signal() {
     if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
         eprintln!("interrupted again: exiting without waiting for the stages to stop");
         std::process::exit(130);
+    }
+    // A spawn that passed its check before the signal registers its command first; later
+    // spawns see the signal and start nothing.
+    let t0 = Instant::now();
+    while SPAWNING.load(Ordering::SeqCst) > 0 && t0.elapsed() < GRACE {
+        std::thread::sleep(Duration::from_millis(1));
     }
     let stopping = running().clone();
     if !stopping.is_empty() {

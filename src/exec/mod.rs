@@ -1,10 +1,11 @@
 //! Execution: computing stage keys from upstream content (`keys`), deciding what must run and
 //! why (`plan`), executing one stage into the cache (`stage`, `command`), and scheduling the
-//! DAG in parallel (`scheduler`), stopping running commands on a signal (`interrupt`). It emits [`Event`]s and never prints.
+//! DAG in parallel (`scheduler`), stopping running commands on a signal (`interrupt`) and when sapipe dies (`orphans`). It emits [`Event`]s and never prints.
 
 pub mod command;
 pub mod interrupt;
 pub mod keys;
+pub mod orphans;
 pub mod plan;
 pub mod scheduler;
 pub mod slurm;

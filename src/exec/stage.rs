@@ -139,6 +139,13 @@ fn run_in(
     let mut stored = BTreeMap::new();
     for (name, path) in &outputs {
         let ty = stage.definition.outputs[name].ty;
+        if let Some((file, kind)) = crate::store::fsutil::first_irregular(path) {
+            return Err(fail(format!(
+                "its output '{name}' is or holds {kind} ({}): outputs must be regular files \
+                 or folders of regular files (copy the data instead of linking it)",
+                file.display()
+            )));
+        }
         let produced = match ty {
             OutputType::File => path.is_file(),
             OutputType::Dir => path.is_dir(),

@@ -46,11 +46,36 @@ pub enum ImplementationKey {
 
 /// The content behind one input: a single artifact, or (for `many` inputs) one per upstream
 /// stage, keyed by the stage's name (kinds see those names).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum InputKey {
     One(ContentDigest),
     Many(BTreeMap<String, ContentDigest>),
+}
+
+/// Read as its two shapes, then each digest checked, so that an invalid one is named (an
+/// untagged enum would only say that no shape matched).
+impl<'de> Deserialize<'de> for InputKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::IntoDeserializer;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(BTreeMap<String, String>),
+        }
+        let digest = |s: String| {
+            ContentDigest::deserialize(IntoDeserializer::<D::Error>::into_deserializer(s))
+        };
+        match Raw::deserialize(d)? {
+            Raw::One(s) => digest(s).map(InputKey::One),
+            Raw::Many(m) => m
+                .into_iter()
+                .map(|(stage, s)| Ok((stage, digest(s)?)))
+                .collect::<Result<_, _>>()
+                .map(InputKey::Many),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

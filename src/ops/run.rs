@@ -46,6 +46,7 @@ pub fn run_with(
     let stages = session.selection(&req.targets)?;
     let force = session.stages_named(&req.force)?;
     let _cache = session.store.lock_shared()?;
+    session.store.clean_dead();
     let engine = session.engine(events);
     let opts = RunOptions {
         stages,
@@ -77,6 +78,9 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
         let stage = p.stage(name).expect("records are of pipeline stages");
         for (output, target) in &stage.publish {
             let o = &record.outputs[output];
+            crate::spec::publish::check_on_disk(&p.root, session.store.root(), target).map_err(
+                |why| anyhow::anyhow!("stage '{name}': cannot publish output '{output}': {why}"),
+            )?;
             session
                 .store
                 .export(&o.digest, o.ty, target)

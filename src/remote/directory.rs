@@ -41,11 +41,48 @@ impl DirectoryRemote {
     }
 }
 
+/// This host's name as it appears in temporary names.
+fn host() -> String {
+    crate::exec::host_name().replace(['/', '.'], "_")
+}
+
+/// Removes the temporary files in `dir` that a push of this host left when it was killed
+/// (`.tmp-HOST-PID-…` with PID gone), once per folder and process (issue 30, case 11). Other
+/// hosts' are left alone: their processes cannot be checked from here.
+fn clean_dead_temps(dir: &Path) {
+    static CLEANED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let first = CLEANED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(dir.to_owned());
+    if !first {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".tmp-{}-", host());
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let dead = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('-').next()?.parse::<i32>().ok())
+            .is_some_and(|pid| !crate::store::scratch::process_exists(pid));
+        if dead && std::fs::remove_file(e.path()).is_ok() {
+            tracing::info!(
+                "removed {}, left by a push that is gone",
+                e.path().display()
+            );
+        }
+    }
+}
+
 /// A name for a temporary file beside `target` that no other writer on any host picks.
 fn temp_beside(target: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let host = crate::exec::host_name().replace(['/', '.'], "_");
+    let host = host();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -94,6 +131,7 @@ impl Backend for DirectoryRemote {
         let target = self.full(path);
         let dir = target.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(self.io(path))?;
+        clean_dead_temps(dir);
         let temp = temp_beside(&target);
         let result = (|| {
             let mut src = std::fs::File::open(from)?;
@@ -132,6 +170,29 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("cd")]);
         assert!(!remote.read_to("objects/ab/ef", &mut out, &|_| {}).unwrap());
+    }
+
+    /// Issue 30, case 11: `.tmp-*` files of a killed push stayed on a directory remote.
+    #[test]
+    fn case11_a_push_removes_the_temporary_files_of_dead_pushes_of_its_host() {
+        let d = tempfile::tempdir().unwrap();
+        let remote = DirectoryRemote::open(d.path()).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let shard = d.path().join("objects/ab");
+        std::fs::create_dir_all(&shard).unwrap();
+        let dead_temp = shard.join(format!(".tmp-{}-{dead}-0-1-cd", host()));
+        let live_temp = shard.join(format!(".tmp-{}-{}-0-1-ef", host(), std::process::id()));
+        let other_host = shard.join(format!(".tmp-elsewhere-{dead}-0-1-cd"));
+        for f in [&dead_temp, &live_temp, &other_host] {
+            std::fs::write(f, b"half").unwrap();
+        }
+        let src = d.path().join("src");
+        std::fs::write(&src, b"hello").unwrap();
+        remote.write_from("objects/ab/cd", &src, &|_| {}).unwrap();
+        assert!(!dead_temp.exists());
+        assert!(live_temp.exists() && other_host.exists());
     }
 
     #[test]

@@ -72,23 +72,24 @@ pub trait Backend: Send + Sync {
     fn write_from(&self, path: &str, from: &Path, moved: &dyn Fn(u64)) -> Result<(), RemoteError>;
 }
 
-fn sharded(folder: &str, hex: &str, suffix: &str) -> String {
-    format!("{folder}/{}/{}{suffix}", &hex[..2], &hex[2..])
+/// `folder/ab/cdef…SUFFIX`: built only from a validated digest or key.
+fn sharded((shard, rest): (&str, &str), folder: &str, suffix: &str) -> String {
+    format!("{folder}/{shard}/{rest}{suffix}")
 }
 
 /// The remote path of a blob.
 pub fn object_path(d: &ContentDigest) -> String {
-    sharded("objects", d.hex(), "")
+    sharded(d.shard(), "objects", "")
 }
 
 /// The remote path of a directory manifest.
 pub fn tree_path(d: &ContentDigest) -> String {
-    sharded("trees", d.hex(), ".json")
+    sharded(d.shard(), "trees", ".json")
 }
 
 /// The remote path of a stage record.
 pub fn record_path(k: &StageKey) -> String {
-    sharded("records", k.hex(), ".json")
+    sharded(k.shard(), "records", ".json")
 }
 
 /// Opens the backend of a resolved remote.

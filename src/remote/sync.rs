@@ -387,4 +387,100 @@ mod tests {
         );
         assert!(parallel(4, &[] as &[u32], |i| *i).is_empty());
     }
+
+    /// A remote in memory: entries by path, as any backend (directory, S3) serves them.
+    struct Memory(BTreeMap<String, Vec<u8>>);
+
+    impl Backend for Memory {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn stat(&self, path: &str) -> Result<Option<u64>, RemoteError> {
+            Ok(self.0.get(path).map(|b| b.len() as u64))
+        }
+        fn read_to(
+            &self,
+            path: &str,
+            to: &mut dyn std::io::Write,
+            _: &dyn Fn(u64),
+        ) -> Result<bool, RemoteError> {
+            let Some(b) = self.0.get(path) else {
+                return Ok(false);
+            };
+            to.write_all(b).map_err(|cause| RemoteError::Io {
+                remote: "memory".into(),
+                path: path.into(),
+                cause,
+            })?;
+            Ok(true)
+        }
+        fn write_from(
+            &self,
+            _: &str,
+            _: &std::path::Path,
+            _: &dyn Fn(u64),
+        ) -> Result<(), RemoteError> {
+            unreachable!("pull never writes to the remote")
+        }
+    }
+
+    /// Issue 30, cases 1 and 2, for every backend: a remote record whose digest names a file
+    /// outside the cache, or whose key or digest is short, is refused by key, never stored, and
+    /// nothing it names is touched (pull counted such an object as already present).
+    #[test]
+    fn case1_case2_pull_refuses_remote_records_with_invalid_digests_or_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(&d.path().join("cache")).unwrap();
+        let outside = d.path().join("precious.txt");
+        std::fs::write(&outside, "precious\n").unwrap();
+        let record = StageRecord::fixture(crate::key::fixtures::fixture());
+        let key = record.key.clone();
+        let mut good = serde_json::to_value(&record).unwrap();
+        good["outputs"] = serde_json::json!({"checkpoint": {
+            "digest": ContentDigest::of_bytes(b"x"), "type": "file", "bytes": 1}});
+        let hostile = |path: &str, value: serde_json::Value| {
+            let mut v = good.clone();
+            v.pointer_mut(path).map(|at| *at = value).unwrap();
+            v
+        };
+        for (record, named) in [
+            (
+                hostile(
+                    "/outputs/checkpoint/digest",
+                    format!("xx{}", outside.display()).into(),
+                ),
+                "invalid content digest",
+            ),
+            (
+                hostile("/outputs/checkpoint/digest", "b".into()),
+                "invalid content digest",
+            ),
+            (hostile("/key", "a".into()), "invalid stage key"),
+            (
+                hostile("/key_record/inputs/prepared", "../x".into()),
+                "invalid content digest",
+            ),
+        ] {
+            let remote = Memory(BTreeMap::from([(
+                record_path(&key),
+                serde_json::to_vec(&record).unwrap(),
+            )]));
+            let e = pull_record(
+                &store,
+                &remote,
+                "s",
+                &key,
+                2,
+                &super::super::transfer::NoMeter,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains(named) && e.contains("stage 's'") && e.contains("not stored"),
+                "{e}"
+            );
+            assert!(!store.has_record(&key));
+            assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious\n");
+        }
+    }
 }

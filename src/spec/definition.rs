@@ -209,6 +209,13 @@ impl Definition {
                 .context("field 'outputs'")
                 .line(at(&["outputs", name])));
             }
+            if let Some(why) = super::limits::name_too_long(name) {
+                return Err(
+                    SpecError::new(file, format!("output '{}…': {why}", &name[..20]))
+                        .context("field 'outputs'")
+                        .line(at(&["outputs", name])),
+                );
+            }
             let ty = match o.ty.as_str() {
                 "file" => OutputType::File,
                 "dir" => OutputType::Dir,

@@ -25,6 +25,7 @@ use std::path::Path;
 use serde_yaml::{Mapping, Value};
 
 use super::error::{SpecError, locate};
+use super::limits;
 use super::pipeline::valid_name;
 use super::repeat;
 use super::template::{
@@ -120,6 +121,13 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
                 ),
             )
         })?;
+        if let Some(why) = limits::name_too_long(name) {
+            return Err(err(
+                &["stages", name],
+                format!("stage '{}…'", &name[..20]),
+                why,
+            ));
+        }
         let expands = |m: &&Mapping| m.contains_key("matrix") || m.contains_key("repeat");
         let Some(map) = value.as_mapping().filter(expands) else {
             if value.as_mapping().is_some_and(|m| m.contains_key("name")) {
@@ -205,6 +213,14 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
             repeat::with_seed(&mut body);
         }
         let body = Value::Mapping(body);
+        let total = out.stages.len().saturating_add(matrix.size());
+        if let Some(why) = limits::too_many_stages(total) {
+            return Err(err(
+                &["stages", name],
+                format!("stage '{name}', field 'matrix'"),
+                why,
+            ));
+        }
         let mut instances = Vec::new();
         for vars in matrix.combinations() {
             let instance = match template {
@@ -219,6 +235,16 @@ pub fn expand(file: &Path, text: &str, stages: &Mapping) -> Result<Expanded, Spe
                     format!("{name}@{}", values.join(","))
                 }
             };
+            if let Some(why) = limits::name_too_long(&instance) {
+                return Err(err(
+                    &["stages", name, "name"],
+                    format!(
+                        "stage '{name}', instance '{}…'",
+                        instance.chars().take(40).collect::<String>()
+                    ),
+                    why,
+                ));
+            }
             if !instance_name(&instance) {
                 return Err(err(
                     &["stages", name, "name"],
@@ -330,10 +356,10 @@ impl Matrix {
                     ));
                 }
             }
+            let mut seen = std::collections::HashSet::with_capacity(values.len());
             if let Some(twice) = values
                 .iter()
-                .enumerate()
-                .find_map(|(i, v)| values[..i].contains(v).then(|| scalar_text(v)))
+                .find_map(|v| (!seen.insert(v)).then(|| scalar_text(v)))
             {
                 return Err((
                     field(k),
@@ -343,6 +369,14 @@ impl Matrix {
             keys.push((k.to_string(), values));
         }
         Ok(Self { keys })
+    }
+
+    /// The number of combinations (saturated at `usize::MAX`).
+    fn size(&self) -> usize {
+        self.keys
+            .iter()
+            .try_fold(1usize, |n, (_, v)| n.checked_mul(v.len()))
+            .unwrap_or(usize::MAX)
     }
 
     /// Every combination, the first key varying slowest, values in their listed order.

@@ -70,6 +70,9 @@ pub fn parse(arg: &str) -> Result<Override, OverrideError> {
             "'{param}' is not a parameter name (letters, digits, '_' or '-')"
         )));
     }
+    if let Some((_, why)) = super::limits::too_deep(text) {
+        return Err(malformed(&format!("the value: {why}")));
+    }
     let value = serde_yaml::from_str(text)
         .map_err(|e| malformed(&format!("the value '{text}' is not YAML: {e}")))?;
     Ok(Override {

@@ -236,6 +236,9 @@ impl Resolver<'_> {
                 ),
             ));
         }
+        if let Some(why) = super::limits::name_too_long(&raw.name) {
+            return Err(self.err(&["name"], "field 'name'".into(), why));
+        }
         let mut stages = Vec::new();
         let mut raws = Vec::new();
         for (name, value) in &self.expanded.stages {
@@ -490,22 +493,11 @@ impl Resolver<'_> {
                     format!("'{}' has no output '{output}' ({hint})", def.name),
                 ));
             }
-            let inside = !target.is_empty()
-                && Path::new(target).components().all(|c| {
-                    matches!(
-                        c,
-                        std::path::Component::Normal(_) | std::path::Component::CurDir
-                    )
-                });
-            if !inside {
+            if let Some(why) = super::publish::refuse_target(self.root, self.file, target) {
                 return Err(self.err(
                     &["stages", name, "publish"],
                     format!("stage '{name}', field 'publish', output '{output}'"),
-                    format!(
-                        "'{target}' is not inside the project: publish targets are paths \
-                         relative to the project root, without '..' (copy results elsewhere \
-                         from there)"
-                    ),
+                    why,
                 ));
             }
             publish.insert(output.clone(), self.root.join(target));

@@ -155,6 +155,9 @@ pub struct RawStage {
 /// maps would silently keep the last one).
 pub fn parse_yaml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, SpecError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some((line, why)) = super::limits::too_deep(text) {
+        return Err(SpecError::new(file, why).line(Some(line)));
+    }
     serde_yaml::from_str::<Value>(text).map_err(|e| SpecError::yaml(file, &e))?;
     serde_yaml::from_str(text).map_err(|e| SpecError::yaml(file, &e))
 }

@@ -1,5 +1,6 @@
 //! Crash-safe file operations used by the store: atomic writes (temp file, fsync, rename) and
-//! the JSON files (records, jobs) written that way.
+//! the JSON files (records, jobs) written that way; what kind of file a path is, for refusing
+//! symlinks, devices and FIFOs where a regular file or folder is expected.
 
 use std::io::Write;
 use std::path::Path;
@@ -53,5 +54,71 @@ pub fn remove_if_present(path: &Path) -> Result<(), StoreError> {
             cause: e,
         }),
         _ => Ok(()),
+    }
+}
+
+/// What a file that is not a regular file or folder is, in words (`None` for those two).
+pub fn irregular_kind(ty: std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt;
+    if ty.is_file() || ty.is_dir() {
+        return None;
+    }
+    if ty.is_symlink() {
+        return Some("a symbolic link");
+    }
+    #[cfg(unix)]
+    {
+        if ty.is_fifo() {
+            return Some("a FIFO");
+        }
+        if ty.is_socket() {
+            return Some("a socket");
+        }
+        if ty.is_char_device() || ty.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("a special file")
+}
+
+/// The first entry at or under `path` (not following symbolic links) that is not a regular
+/// file or folder, with what it is: stage outputs must be regular files or folders of them.
+pub fn first_irregular(path: &Path) -> Option<(std::path::PathBuf, &'static str)> {
+    // WalkDir follows a symbolic link at its root: look at the root itself first.
+    let top = std::fs::symlink_metadata(path).ok()?.file_type();
+    if let Some(kind) = irregular_kind(top) {
+        return Some((path.to_owned(), kind));
+    }
+    walkdir::WalkDir::new(path)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .find_map(|e| irregular_kind(e.file_type()).map(|k| (e.path().to_owned(), k)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_and_fifos_are_named_regular_files_are_not() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("out");
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/a"), b"x").unwrap();
+        assert_eq!(first_irregular(&dir), None);
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc/hostname", dir.join("sub/link")).unwrap();
+            let (p, what) = first_irregular(&dir).unwrap();
+            assert_eq!((p, what), (dir.join("sub/link"), "a symbolic link"));
+            assert_eq!(
+                first_irregular(&dir.join("sub/link")).map(|x| x.1),
+                Some("a symbolic link")
+            );
+            let dev = std::fs::symlink_metadata("/dev/null").unwrap().file_type();
+            assert_eq!(irregular_kind(dev), Some("a device"));
+        }
     }
 }

@@ -27,9 +27,7 @@ impl Store {
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .filter_map(|v| StageKey::parse(v.get("key")?.as_str()?))
+            .filter_map(|e| self.read_head(e.path()))
             .collect()
     }
 

@@ -151,8 +151,26 @@ impl Store {
     /// Moves a damaged file aside into `quarantine/` (a missing one is fine: another process
     /// got there first), and drops the views of directories that hold a hard link to it
     /// (they are rebuilt from intact blobs on demand).
+    /// Only files inside the cache are ever moved: anything else is left alone and reported.
     pub fn quarantine(&self, path: &Path) -> Result<(), StoreError> {
-        let rel = path.strip_prefix(&self.root).unwrap_or(path).to_owned();
+        let Ok(rel) = path.strip_prefix(&self.root).map(Path::to_owned) else {
+            tracing::warn!(
+                "{}: not inside the cache {}; left where it is",
+                path.display(),
+                self.root.display()
+            );
+            return Ok(());
+        };
+        if rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            tracing::warn!(
+                "{}: not a plain path inside the cache; left where it is",
+                path.display()
+            );
+            return Ok(());
+        }
         if path.exists() {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod locks;
 pub mod objects;
 pub mod records;
+pub mod scratch;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -74,11 +75,12 @@ impl Store {
         &self.root
     }
 
-    /// A fresh, empty scratch directory under `tmp/` (never taken as complete).
+    /// A fresh, empty scratch directory under `tmp/` (never taken as complete), named
+    /// `LABEL-PID~HOST~RANDOM` so that a later run can tell whose it is ([`Self::clean_dead`]).
     pub fn scratch_dir(&self, label: &str) -> Result<PathBuf, StoreError> {
         let base = self.root.join("tmp");
         let dir = tempfile::Builder::new()
-            .prefix(&format!("{label}-"))
+            .prefix(&format!("{label}-{}", scratch::owner_tag()))
             .tempdir_in(&base)
             .map_err(StoreError::io(&base))?
             .keep();

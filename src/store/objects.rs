@@ -12,19 +12,59 @@ use super::{Store, StoreError};
 use crate::key::ContentDigest;
 use crate::spec::OutputType;
 
-/// A directory artifact: relative path (with `/`) -> blob digest.
+/// A directory artifact: relative path (with `/`) -> blob digest. Read back only with plain
+/// relative paths (see [`check_relative`]): a manifest from a tampered cache or a remote cannot
+/// make a view or a publish write outside its folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawManifest")]
 pub struct Manifest {
     pub files: BTreeMap<String, ContentDigest>,
+}
+
+#[derive(Deserialize)]
+struct RawManifest {
+    files: BTreeMap<String, ContentDigest>,
+}
+
+impl TryFrom<RawManifest> for Manifest {
+    type Error = String;
+
+    fn try_from(raw: RawManifest) -> Result<Self, String> {
+        raw.files.keys().try_for_each(|rel| check_relative(rel))?;
+        Ok(Self { files: raw.files })
+    }
+}
+
+/// A manifest's file name: `/`-separated, relative, every part a plain name (no empty part,
+/// `.`, `..`, backslash or NUL).
+pub fn check_relative(rel: &str) -> Result<(), String> {
+    let plain = |part: &str| !(part.is_empty() || part == "." || part == "..");
+    if rel.split('/').all(plain) && !rel.contains(['\\', '\0']) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid file name {rel:?} in a folder manifest: expected a relative path of plain \
+             names"
+        ))
+    }
 }
 
 impl Manifest {
     /// The manifest of a directory as it is on disk, without storing anything (for `path`
     /// parameters, whose content enters keys).
+    /// Symbolic links are followed (a linked file enters the digest as what it points to);
+    /// devices, FIFOs and sockets are refused before anything is read (reading one could
+    /// block forever).
     pub fn of_dir(dir: &Path) -> std::io::Result<Self> {
         let mut files = BTreeMap::new();
-        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(dir)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             let entry = entry.map_err(|e| std::io::Error::other(e.to_string()))?;
+            if let Some(kind) = super::fsutil::irregular_kind(entry.file_type()) {
+                return Err(not_regular(entry.path(), kind));
+            }
             if entry.file_type().is_file() {
                 let rel = entry
                     .path()
@@ -39,9 +79,14 @@ impl Manifest {
         Ok(Self { files })
     }
 
-    /// The content digest of a file, or of a directory's manifest.
+    /// The content digest of a file, or of a directory's manifest (symbolic links followed);
+    /// anything else (a device, a FIFO, a socket) is refused before it is opened.
     pub fn digest_path(path: &Path) -> std::io::Result<ContentDigest> {
-        if path.is_dir() {
+        let ty = std::fs::metadata(path)?.file_type();
+        if let Some(kind) = super::fsutil::irregular_kind(ty) {
+            return Err(not_regular(path, kind));
+        }
+        if ty.is_dir() {
             Ok(ContentDigest::of_bytes(&Self::of_dir(path)?.canonical()))
         } else {
             ContentDigest::of_file(path)
@@ -54,17 +99,25 @@ impl Manifest {
     }
 }
 
-fn sharded(base: &Path, hex: &str, suffix: &str) -> PathBuf {
-    base.join(&hex[..2]).join(format!("{}{suffix}", &hex[2..]))
+fn not_regular(path: &Path, kind: &str) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} is {kind}, not a regular file or folder",
+        path.display()
+    ))
+}
+
+/// `base/ab/cdef…SUFFIX`: built only from a validated digest, so always inside `base`.
+pub(super) fn sharded((shard, rest): (&str, &str), base: &Path, suffix: &str) -> PathBuf {
+    base.join(shard).join(format!("{rest}{suffix}"))
 }
 
 impl Store {
     pub fn object_path(&self, d: &ContentDigest) -> PathBuf {
-        sharded(&self.root.join("objects"), d.hex(), "")
+        sharded(d.shard(), &self.root.join("objects"), "")
     }
 
     pub fn tree_path(&self, d: &ContentDigest) -> PathBuf {
-        sharded(&self.root.join("trees"), d.hex(), ".json")
+        sharded(d.shard(), &self.root.join("trees"), ".json")
     }
 
     pub(super) fn view_path(&self, d: &ContentDigest) -> PathBuf {
@@ -75,6 +128,17 @@ impl Store {
     /// exists; a damaged one is quarantined and replaced) and returns its digest and size.
     pub fn put_file(&self, path: &Path) -> Result<(ContentDigest, u64), StoreError> {
         let io = StoreError::io(path);
+        // Never stored, nor made read-only, through a link: only the file itself.
+        let ty = std::fs::symlink_metadata(path)
+            .map_err(StoreError::io(path))?
+            .file_type();
+        if let Some(kind) = super::fsutil::irregular_kind(ty).or(ty.is_dir().then_some("a folder"))
+        {
+            return Err(StoreError::Io {
+                path: path.to_owned(),
+                cause: not_regular(path, kind),
+            });
+        }
         let digest = ContentDigest::of_file(path).map_err(io)?;
         let size = std::fs::metadata(path).map_err(StoreError::io(path))?.len();
         let target = self.object_path(&digest);
@@ -300,5 +364,82 @@ impl Store {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 30, case 1: a folder manifest (from a tampered cache or a remote, its digest
+    /// matching) whose file names leave the folder would make a view or a publish write
+    /// outside it; such a manifest does not read back.
+    #[test]
+    fn case1_a_manifest_whose_file_names_leave_the_folder_does_not_read_back() {
+        let blob = ContentDigest::of_bytes(b"x");
+        for rel in [
+            "../escape",
+            "a/../../b",
+            "/etc/passwd",
+            "",
+            "a//b",
+            "./a",
+            "a\\b",
+        ] {
+            let text = serde_json::json!({ "files": { rel: blob } }).to_string();
+            let e = serde_json::from_str::<Manifest>(&text).unwrap_err();
+            assert!(e.to_string().contains("invalid file name"), "{rel}: {e}");
+        }
+        let ok = serde_json::json!({ "files": { "sub/a.txt": blob, ".hidden": blob } });
+        let m: Manifest = serde_json::from_value(ok).unwrap();
+        assert_eq!(m.files.len(), 2);
+    }
+
+    /// Issue 30, case 5: a symbolic link is never stored nor made read-only through.
+    #[cfg(unix)]
+    #[test]
+    fn case5_put_file_refuses_a_symbolic_link_and_leaves_its_target_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("cache")).unwrap();
+        let target = d.path().join("target");
+        std::fs::write(&target, b"t").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = s.put_file(&link).unwrap_err().to_string();
+        assert!(e.contains("a symbolic link"), "{e}");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+
+    /// Issue 30, cases 6 and 7: path parameters are hashed through symbolic links (what they
+    /// point to enters the key) and refuse devices and FIFOs before reading them.
+    #[cfg(unix)]
+    #[test]
+    fn case6_case7_special_files_are_refused_and_linked_files_hashed_as_their_target() {
+        let d = tempfile::tempdir().unwrap();
+        let e = Manifest::digest_path(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("is a device"), "{e}");
+        let dir = d.path().join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        let outside = d.path().join("images.npy");
+        std::fs::write(&outside, b"one").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("images.npy")).unwrap();
+        let before = Manifest::digest_path(&dir).unwrap();
+        std::fs::write(&outside, b"two").unwrap();
+        assert_ne!(Manifest::digest_path(&dir).unwrap(), before);
+        let fifo = dir.join("pipe");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = Manifest::digest_path(&dir).unwrap_err();
+        assert!(e.to_string().contains("is a FIFO"), "{e}");
+        let e = Manifest::digest_path(&fifo).unwrap_err();
+        assert!(e.to_string().contains("is a FIFO"), "{e}");
     }
 }

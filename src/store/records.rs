@@ -79,11 +79,7 @@ impl Store {
     }
 
     fn record_path(&self, key: &StageKey) -> PathBuf {
-        let hex = key.hex();
-        self.root
-            .join("records")
-            .join(&hex[..2])
-            .join(format!("{}.json", &hex[2..]))
+        super::objects::sharded(key.shard(), &self.root.join("records"), ".json")
     }
 
     fn head_path(&self, pipeline: &str, stage: &str) -> PathBuf {
@@ -174,9 +170,28 @@ impl Store {
         Ok(good)
     }
 
+    /// The key last completed for a pipeline's stage. A head file that does not hold a valid
+    /// key is reported by path, quarantined and taken as absent.
     pub fn head(&self, pipeline: &str, stage: &str) -> Option<StageKey> {
-        let bytes = std::fs::read(self.head_path(pipeline, stage)).ok()?;
-        serde_json::from_slice::<Head>(&bytes).ok().map(|h| h.key)
+        self.read_head(&self.head_path(pipeline, stage))
+    }
+
+    /// Reads a head file; a corrupt one is quarantined (the head file itself, nothing it names).
+    pub(super) fn read_head(&self, path: &std::path::Path) -> Option<StageKey> {
+        match read_json::<Head>(path) {
+            Ok(head) => head.map(|h| h.key),
+            Err(StoreError::Corrupt { message, .. }) => {
+                tracing::warn!(
+                    "{}: corrupt head ({message}); taken as absent",
+                    path.display()
+                );
+                if let Err(e) = self.quarantine(path) {
+                    tracing::warn!("{e}");
+                }
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// Points the head of a pipeline's stage at `key` (no write when it already does).
@@ -187,5 +202,88 @@ impl Store {
         let path = self.head_path(pipeline, stage);
         let bytes = serde_json::to_vec(&Head { key: key.clone() }).expect("heads serialise");
         write_atomic(&path, &bytes).map_err(StoreError::io(&path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::fixtures::fixture;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(&d.path().join("cache")).unwrap();
+        (d, s)
+    }
+
+    fn quarantined(s: &Store) -> Vec<String> {
+        std::fs::read_dir(s.root().join("quarantine"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    }
+
+    /// Issue 30, case 1: a record whose output digest is `xx/<absolute path>` named that file:
+    /// now the record is corrupt, quarantined itself, and absent; the file is left alone.
+    #[test]
+    fn case1_a_record_whose_digest_names_an_outside_file_is_quarantined_not_followed() {
+        let (d, s) = store();
+        let outside = d.path().join("precious.txt");
+        std::fs::write(&outside, "precious").unwrap();
+        let record = StageRecord::fixture(fixture());
+        let mut v = serde_json::to_value(&record).unwrap();
+        v["outputs"] = serde_json::json!({"checkpoint": {
+            "digest": format!("xx{}", outside.display()), "type": "file", "bytes": 8}});
+        let path = s.record_file(&record.key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(s.record(&record.key).unwrap(), None);
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+        assert!(quarantined(&s)[0].contains("precious.txt"));
+        // And in a scan (verify, gc, results): reported by path, with why.
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        let (good, bad) = s.scan_records();
+        assert!(good.is_empty());
+        assert_eq!(bad[0].0, path);
+        assert!(bad[0].1.contains("invalid content digest"), "{}", bad[0].1);
+    }
+
+    /// Issue 30, case 2: a record keyed `a` or a head `{"key":"a"}` panicked every command.
+    #[test]
+    fn case2_short_keys_in_records_and_heads_are_quarantined_and_absent() {
+        let (_d, s) = store();
+        let record = StageRecord::fixture(fixture());
+        let mut v = serde_json::to_value(&record).unwrap();
+        v["key"] = serde_json::json!("a");
+        let path = s.record_file(&record.key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(s.record(&record.key).unwrap(), None);
+        assert!(!path.exists());
+
+        let head = s.root().join("heads/p/s.json");
+        std::fs::create_dir_all(head.parent().unwrap()).unwrap();
+        std::fs::write(&head, r#"{"key":"a"}"#).unwrap();
+        assert_eq!(s.head("p", "s"), None);
+        assert!(!head.exists(), "the corrupt head is quarantined");
+        std::fs::write(&head, r#"{"key":"a"}"#).unwrap();
+        assert!(s.head_keys().is_empty());
+        s.set_head("p", "s", &record.key).unwrap();
+        assert_eq!(s.head("p", "s"), Some(record.key.clone()));
+        assert_eq!(s.head_keys(), [record.key]);
+    }
+
+    /// Issue 30, case 1: quarantine only ever moves files inside the cache.
+    #[test]
+    fn case1_quarantine_never_moves_a_file_outside_the_cache() {
+        let (d, s) = store();
+        let outside = d.path().join("precious.txt");
+        std::fs::write(&outside, "precious").unwrap();
+        s.quarantine(&outside).unwrap();
+        s.quarantine(&s.root().join("objects/../../precious.txt"))
+            .unwrap();
+        assert!(outside.is_file());
+        assert!(quarantined(&s).is_empty());
     }
 }

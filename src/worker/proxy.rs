@@ -65,15 +65,16 @@ impl StageKind for WorkerKind {
             )))?;
         // Its own process group, registered with the interrupt handler: SIGINT/SIGTERM sent to
         // sapipe alone stops the worker too (see exec::interrupt).
-        let mut child = super::worker_command(&worker)
+        let mut command = super::worker_command(&worker);
+        command
             .arg("run-stage")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)
-            .process_group(0)
-            .spawn()
+            .process_group(0);
+        crate::exec::orphans::die_with_sapipe(&mut command);
+        let (mut child, _tracked) = crate::exec::interrupt::spawn(&mut command, ctx.stage)
             .map_err(KindError::io(format!("cannot start {}", worker.display())))?;
-        let _tracked = crate::exec::interrupt::started(child.id(), ctx.stage);
         let body = serde_json::to_vec(&request).expect("requests serialise");
         child
             .stdin

@@ -96,6 +96,7 @@ impl H5File {
         let class_name: &'static str = known.into_iter().find(|k| *k == class).unwrap_or("unknown");
         let data = match class.as_str() {
             "char" => {
+                check_size(&ds)?;
                 let units: Vec<u16> = ds.read_raw::<u16>().map_err(|e| e.to_string())?;
                 MatData::Chars(
                     char::decode_utf16(units)
@@ -139,9 +140,41 @@ fn descriptor(ds: &h5::Dataset) -> Result<TD, String> {
         .map_err(|e| format!("unsupported HDF5 datatype: {e}"))
 }
 
+/// The most elements a dataset may declare (4 G; a full-scale recording holds about 85 M).
+#[cfg(feature = "hdf5")]
+const MAX_ELEMENTS: u64 = 1 << 32;
+
+/// Checks a dataset's declared shape before anything is allocated for it (issue 30, case 9:
+/// huge dimensions aborted the process on a failed allocation): its element count must fit
+/// in 64 bits and [`MAX_ELEMENTS`], and its bytes may exceed what it stores in the file only
+/// by what compression could explain (1,024 times, past the first MiB: a dataset whose storage
+/// was never written reads as fill values).
+#[cfg(feature = "hdf5")]
+fn check_size(ds: &h5::Dataset) -> Result<(), String> {
+    let shape = ds.shape();
+    let item = ds.dtype().map(|t| t.size() as u64).unwrap_or(1).max(1);
+    let count = shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+        .filter(|&c| c <= MAX_ELEMENTS)
+        .ok_or_else(|| {
+            format!("its dataset declares shape {shape:?}: more than {MAX_ELEMENTS} elements")
+        })?;
+    let stored = ds.storage_size();
+    let bytes = count.saturating_mul(item);
+    if bytes > (1 << 20) + stored.saturating_mul(1024) {
+        return Err(format!(
+            "its dataset declares shape {shape:?} ({bytes} bytes), far more than the {stored} \
+             bytes it stores in the file: the file is damaged"
+        ));
+    }
+    Ok(())
+}
+
 /// The values of a dataset of numbers, booleans or strings.
 #[cfg(feature = "hdf5")]
 fn read_values(ds: &h5::Dataset, td: &TD) -> Result<Values, String> {
+    check_size(ds)?;
     let e = |e: h5::Error| e.to_string();
     let ints = |v: Vec<i64>| Ok(Values::Int(v));
     match td {
@@ -176,4 +209,43 @@ fn strings<T: h5::H5Type + AsRef<str>>(ds: &h5::Dataset) -> Result<Values, Strin
     Ok(Values::Str(
         v.iter().map(|s| s.as_ref().to_owned()).collect(),
     ))
+}
+
+#[cfg(all(test, feature = "hdf5"))]
+mod tests {
+    use super::*;
+
+    /// Issue 30, case 9: an `.h5` declaring huge dimensions aborted the process (exit 134,
+    /// failed allocation) where `.npy` and `.mat` refuse such shapes.
+    #[test]
+    fn case9_huge_declared_dimensions_are_refused_before_allocating() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("rec.h5");
+        {
+            let f = h5::File::create(&path).unwrap();
+            f.new_dataset::<f64>()
+                .shape([1usize << 20, 1 << 20])
+                .create("images")
+                .unwrap();
+            f.new_dataset::<f64>()
+                .shape([1usize << 16, 1 << 16])
+                .create("responses")
+                .unwrap();
+            f.new_dataset::<f64>()
+                .shape([4usize])
+                .create("fine")
+                .unwrap()
+                .write_raw(&[1.0, 2.0, 3.0, 4.0])
+                .unwrap();
+        }
+        let file = H5File::open(&path).unwrap();
+        let e = file.read_array("images").unwrap_err();
+        assert!(e.contains("more than 4294967296 elements"), "{e}");
+        let e = file.read_array("responses").unwrap_err();
+        assert!(
+            e.contains("the file is damaged") && e.contains("[65536, 65536]"),
+            "{e}"
+        );
+        assert_eq!(file.read_array("fine").unwrap().0, vec![4]);
+    }
 }

@@ -93,7 +93,26 @@ pub fn read_v5(bytes: &[u8]) -> Result<Vec<MatVar>, String> {
             vars.push(var);
         }
     }
+    check_unique(&vars)?;
     Ok(vars)
+}
+
+/// Two variables of one name (which MATLAB never writes) are an error naming both, rather
+/// than one silently read (issue 30, case 9).
+fn check_unique(vars: &[MatVar]) -> Result<(), String> {
+    let mut first = std::collections::HashMap::with_capacity(vars.len());
+    for (i, v) in vars.iter().enumerate() {
+        if let Some(j) = first.insert(v.name.as_str(), i) {
+            return Err(format!(
+                "two variables are named '{}' (variables {} and {} of the file): save each \
+                 array under its own name",
+                v.name,
+                j + 1,
+                i + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 const MI_INT8: u32 = 1;
@@ -485,5 +504,41 @@ mod tests {
         b.extend(16u32.to_le_bytes());
         b.extend([0xffu8; 16]);
         assert!(read_v5(&b).is_err());
+    }
+
+    /// A v5 double scalar variable `name` = `value`.
+    fn scalar(name: &str, value: f64) -> Vec<u8> {
+        let mut m = Vec::new();
+        let mut sub = |kind: u32, data: &[u8]| {
+            m.extend(kind.to_le_bytes());
+            m.extend((data.len() as u32).to_le_bytes());
+            m.extend(data);
+            m.resize(m.len().next_multiple_of(8), 0);
+        };
+        sub(MI_UINT32, &[6, 0, 0, 0, 0, 0, 0, 0]); // flags: mxDOUBLE_CLASS
+        sub(MI_INT32, &[1, 0, 0, 0, 1, 0, 0, 0]); // dims 1 x 1
+        sub(MI_INT8, name.as_bytes());
+        sub(MI_DOUBLE, &value.to_le_bytes());
+        let mut out = MI_MATRIX.to_le_bytes().to_vec();
+        out.extend((m.len() as u32).to_le_bytes());
+        out.extend(m);
+        out
+    }
+
+    /// Issue 30, case 9: a `.mat` with two `images` variables was accepted silently.
+    #[test]
+    fn case9_two_variables_of_one_name_are_an_error_naming_both() {
+        let mut b = vec![b' '; 128];
+        b[..6].copy_from_slice(b"MATLAB");
+        b[126..].copy_from_slice(b"IM");
+        b.extend(scalar("images", 1.0));
+        b.extend(scalar("responses", 2.0));
+        assert_eq!(read_v5(&b).unwrap().len(), 2);
+        b.extend(scalar("images", 3.0));
+        let e = read_v5(&b).unwrap_err();
+        assert!(
+            e.contains("two variables are named 'images' (variables 1 and 3"),
+            "{e}"
+        );
     }
 }

@@ -437,3 +437,57 @@ fn a_non_finite_pixel_names_the_file_and_the_image() {
         "{e}"
     );
 }
+
+/// An `.npz` of `images` and `responses`, stored uncompressed; `patch` edits its bytes.
+fn stored_npz(patch: impl Fn(&mut Vec<u8>)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.npz");
+    let mut zip = npyz::zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let stored = npyz::zip::write::FileOptions::default()
+        .compression_method(npyz::zip::CompressionMethod::Stored);
+    for (name, bytes) in [
+        ("images.npy", raw_npy("|u1", "(2, 1, 1)", &[0xab, 0xcd])),
+        ("responses.npy", raw_npy("<f4", "(2, 1)", &[0; 8])),
+    ] {
+        zip.start_file(name, stored).unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    patch(&mut bytes);
+    std::fs::write(&path, bytes).unwrap();
+    dir
+}
+
+/// Issue 30, case 9: an `.npz` with a bad CRC was imported.
+#[test]
+fn case9_an_npz_entry_with_a_bad_crc_is_an_error() {
+    let dir = stored_npz(|b| {
+        let at = b.windows(2).position(|w| w == [0xab, 0xcd]).unwrap();
+        b[at] ^= 1;
+    });
+    let e = error(&dir.path().join("rec.npz"));
+    assert!(
+        e.contains("array 'images'") && e.contains("corrupt") && e.contains("checksum"),
+        "{e}"
+    );
+}
+
+/// Issue 30, case 9: an entry the archive lists but cannot read said "images not found
+/// (present: images, ...)".
+#[test]
+fn case9_an_unreadable_npz_entry_is_named_not_called_missing() {
+    // Compression method 1 (shrink), which this reader does not support, in both headers of
+    // images.npy.
+    let dir = stored_npz(|b| {
+        for (sig, at) in [(&b"PK\x03\x04"[..], 8), (&b"PK\x01\x02"[..], 10)] {
+            let start = b.windows(4).position(|w| w == sig).unwrap();
+            b[start + at] = 1;
+        }
+    });
+    let e = error(&dir.path().join("rec.npz"));
+    assert!(
+        e.contains("array 'images'") && e.contains("cannot be read") && !e.contains("not found"),
+        "{e}"
+    );
+}
