@@ -20,6 +20,8 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    // The engine reports a run stopped by a signal as events; the terminal shows them.
+    sapipe::exec::interrupt::observe(sapipe::ui::interrupt::show);
     let code = match sapipe::cli::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -1,9 +1,10 @@
 //! Stopping what this process started: once a stage has executed here (a local run, audit,
 //! a Slurm job), on SIGINT, SIGTERM or SIGHUP of the sapipe process the signal is forwarded (as
 //! SIGTERM) to the process group of every running stage command, they are waited for (at most
-//! `GRACE`, then killed), what was stopped is printed, and sapipe exits 130. Nothing incomplete
-//! is recorded: a stage's record is written only after it completes. A second signal exits at
-//! once.
+//! `GRACE`, then killed), what was stopped is reported as [`InterruptEvent`]s to the observer
+//! the edge installed ([`observe`]; the terminal shows them), and sapipe exits 130. Nothing
+//! incomplete is recorded: a stage's record is written only after it completes. A second signal
+//! exits at once.
 //!
 //! Spawning and tracking are one step ([`spawn`]): the handler waits for spawns in progress
 //! before it collects what to stop, and no spawn starts once a signal has arrived, so a signal
@@ -12,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long stopped commands get to exit before they are killed.
@@ -24,6 +25,38 @@ static SIGNALS: AtomicU32 = AtomicU32::new(0);
 /// Spawns between their interrupt check and their registration in `RUNNING`.
 static SPAWNING: AtomicU32 = AtomicU32::new(0);
 static INSTALL: Once = Once::new();
+static OBSERVER: OnceLock<fn(&InterruptEvent)> = OnceLock::new();
+
+/// What the handler does, as it does it. Stage commands are `(process group id, stage)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterruptEvent {
+    /// A second signal: exiting without waiting.
+    Again,
+    /// Signalling these commands' process groups to stop.
+    Stopping(Vec<(u32, String)>),
+    /// These did not stop within the grace period: killing them.
+    Killing {
+        grace: Duration,
+        commands: Vec<(u32, String)>,
+    },
+    /// These were stopped; nothing of them was recorded.
+    Stopped(Vec<(u32, String)>),
+    /// No command was running; nothing incomplete was recorded.
+    NothingRunning,
+}
+
+/// Sets who is told of interruptions (once per process; the command line shows them). Without
+/// an observer they go to the log.
+pub fn observe(observer: fn(&InterruptEvent)) {
+    let _ = OBSERVER.set(observer);
+}
+
+fn emit(event: InterruptEvent) {
+    match OBSERVER.get() {
+        Some(observer) => observer(&event),
+        None => tracing::warn!("{event:?}"),
+    }
+}
 
 fn running() -> MutexGuard<'static, BTreeMap<u32, String>> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
@@ -98,19 +131,13 @@ fn signal_group(pid: u32, signal: i32) {
     }
 }
 
-fn describe(stages: &BTreeMap<u32, String>) -> String {
-    stages
-        .iter()
-        .map(|(pid, s)| format!("{s} (pid {pid})"))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn listed(stages: &BTreeMap<u32, String>) -> Vec<(u32, String)> {
+    stages.iter().map(|(p, s)| (*p, s.clone())).collect()
 }
 
-// Still prints from the signal thread: to become events that the edge shows (issue 26, item 3).
-#[allow(clippy::disallowed_macros)]
 fn on_signal() {
     if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
-        eprintln!("interrupted again: exiting without waiting for the stages to stop");
+        emit(InterruptEvent::Again);
         std::process::exit(130);
     }
     // A spawn that passed its check before the signal registers its command first; later
@@ -121,7 +148,7 @@ fn on_signal() {
     }
     let stopping = running().clone();
     if !stopping.is_empty() {
-        eprintln!("interrupted: stopping {}", describe(&stopping));
+        emit(InterruptEvent::Stopping(listed(&stopping)));
     }
     for pid in stopping.keys() {
         signal_group(*pid, libc::SIGTERM);
@@ -132,22 +159,18 @@ fn on_signal() {
     }
     let stubborn = running().clone();
     if !stubborn.is_empty() {
-        eprintln!(
-            "killing what did not stop within {} s: {}",
-            GRACE.as_secs(),
-            describe(&stubborn)
-        );
+        emit(InterruptEvent::Killing {
+            grace: GRACE,
+            commands: listed(&stubborn),
+        });
         for pid in stubborn.keys() {
             signal_group(*pid, libc::SIGKILL);
         }
     }
-    if !stopping.is_empty() {
-        eprintln!(
-            "stopped {}; nothing of them was recorded (the next run reruns them)",
-            describe(&stopping)
-        );
+    emit(if stopping.is_empty() {
+        InterruptEvent::NothingRunning
     } else {
-        eprintln!("interrupted; nothing incomplete was recorded");
-    }
+        InterruptEvent::Stopped(listed(&stopping))
+    });
     std::process::exit(130);
 }

@@ -146,10 +146,4 @@ pub enum Event {
     },
 }
 
-/// The host name, for records.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
-}
+pub use crate::reproducibility::host_name;

@@ -118,7 +118,7 @@ impl Machine {
         .collect();
         let (gpus, gpu_driver) = nvidia_gpus();
         Machine {
-            host: crate::exec::host_name(),
+            host: host_name(),
             cpu_vendor: field("vendor_id").unwrap_or_else(|| "unknown".into()),
             cpu_model: field("model name").unwrap_or_else(|| std::env::consts::ARCH.into()),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -185,6 +185,14 @@ fn nvidia_gpus() -> (Vec<String>, Option<String>) {
         }
     }
     (gpus, driver)
+}
+
+/// The host name, for records and for the names of a process's scratch files.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 #[cfg(test)]

@@ -5,5 +5,5 @@
 pub mod environment;
 pub mod verdict;
 
-pub use environment::{Environment, Machine, Numerics};
+pub use environment::{Environment, Machine, Numerics, host_name};
 pub use verdict::{HARDWARE_TOLERANCE, LockVerdict, judge};

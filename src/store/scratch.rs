@@ -15,7 +15,7 @@ pub(super) fn owner_tag() -> String {
 
 /// The host, as it may appear in a file name.
 fn host() -> String {
-    crate::exec::host_name().replace(['/', '~'], "_")
+    crate::reproducibility::host_name().replace(['/', '~'], "_")
 }
 
 /// The process id in a scratch folder's name when it belongs to a process of this host.

@@ -10,6 +10,7 @@
 
 pub mod catalogue;
 pub mod compare;
+pub mod interrupt;
 pub mod out;
 pub mod predict;
 pub mod progress;

@@ -31,11 +31,6 @@ const LAYERS: &[&[&str]] = &[
 const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     (
         "reproducibility",
-        "exec",
-        "host_name belongs with the machine facts",
-    ),
-    (
-        "reproducibility",
         "key",
         "verdict.rs judges lock entries: it belongs above lockfile",
     ),

@@ -16,6 +16,7 @@ mod audit;
 mod compare;
 mod engine;
 mod errors;
+mod hostile;
 mod import;
 mod import_formats;
 mod integrity;
