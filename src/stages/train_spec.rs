@@ -17,7 +17,9 @@ use crate::neuro::train::{ReadoutBias, Selection, Strategy};
 /// 5: `info.json` records the training recipe (epochs, batch, lr, readout bias, images).
 /// 6: on CPU every neuron computes exactly what it computes alone (chunk invariance), which
 ///    changes the population's rounding.
-pub const VERSION: u32 = 6;
+/// 7: the first block pools phase by phase, and on CPU neurons train side by side, one thread
+///    each (the rounding changes again; README "How training computes").
+pub const VERSION: u32 = 7;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {

@@ -15,6 +15,8 @@ pub mod blocks;
 #[cfg(feature = "torch")]
 pub mod network;
 #[cfg(feature = "torch")]
+mod pooling;
+#[cfg(feature = "torch")]
 pub mod readout;
 
 pub use arch::{Architecture, ModelId};

@@ -16,6 +16,7 @@ use super::readout::Readout;
 use super::units::{FreezeMode, Unit};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, CheckpointError};
+use crate::neuro::runtime::threads::each_neuron;
 
 /// Indices of the dropout layers (the streams their masks are drawn from).
 pub const DROPOUT_ALPHA1: usize = 0;
@@ -232,27 +233,17 @@ impl Network {
         &self.vars
     }
 
-    fn mode<'a>(&self, unit: Unit, pass: Pass<'a>) -> BlockMode<'a> {
-        match pass {
-            Pass::Eval => BlockMode::Eval,
-            Pass::Train(_)
-                if self.freeze_mode == FreezeMode::Strict && self.frozen.contains(&unit) =>
-            {
-                BlockMode::Eval
-            }
-            Pass::Train(masks) => BlockMode::Train(masks),
-        }
-    }
-
     /// Runs the networks on `images` (`[B, 1, S, S]`, shared by all neurons). On CUDA the
     /// population is one computation (grouped convolutions, batched attention and readouts).
     /// On CPU each neuron runs on its own slices of the variables: exactly the computation it
     /// has alone, so no result depends on which neurons share a group (chunk invariance; the
     /// batched kernels' summation order depends on the population's size). One graph still
-    /// spans the group, so a step is one backward pass and one Adam update.
+    /// spans the group. Training on CPU does not come here: each neuron steps apart, one per
+    /// core ([`Network::neurons_apart`]).
     pub fn forward(&self, images: &Tensor, pass: Pass) -> Output {
+        let plan = self.plan();
         if images.device().is_cuda() {
-            return self.forward_layers(&self.layers, images, pass);
+            return plan.forward(&self.layers, images, pass);
         }
         let drawn = std::cell::RefCell::new(BTreeMap::new());
         let outputs: Vec<Output> = self
@@ -262,10 +253,10 @@ impl Network {
             .map(|(i, vars)| {
                 let layers = Layers::new(&self.arch, vars);
                 match pass {
-                    Pass::Eval => self.forward_layers(&layers, images, Pass::Eval),
+                    Pass::Eval => plan.forward(&layers, images, Pass::Eval),
                     Pass::Train(masks) => {
                         let own = NeuronMasks::new(masks, &drawn, i);
-                        self.forward_layers(&layers, images, Pass::Train(&own))
+                        plan.forward(&layers, images, Pass::Train(&own))
                     }
                 }
             })
@@ -285,49 +276,85 @@ impl Network {
         slices
     }
 
-    fn forward_layers(&self, layers: &Layers, images: &Tensor, pass: Pass) -> Output {
-        let h = layers.alpha1.forward(images, self.mode(Unit::Alpha1, pass));
-        let h = layers.alpha2.forward(&h, self.mode(Unit::Alpha2, pass));
-        let (h, attention) = match &layers.sa {
-            Some(sa) => {
-                let (h, a) = sa.forward(&h, self.mode(Unit::Sa, pass));
-                (h, Some(a))
-            }
-            None => (h, None),
-        };
-        let h = layers.beta1.forward(&h, self.mode(Unit::Beta1, pass));
-        let h = layers.beta2.forward(&h, self.mode(Unit::Beta2, pass));
-        let s = h.size();
-        let c = self.arch.channels as i64;
-        let (b, p) = (s[0], s[1] / c);
-        let features = h.view([b, p, c, s[2] * s[3]]);
-        let prediction = layers.readout.forward(&features).transpose(0, 1);
-        Output {
-            prediction,
-            features: features.view([b, p, c, s[2], s[3]]),
-            attention,
+    /// What a forward pass needs besides the variables.
+    fn plan(&self) -> Plan {
+        Plan {
+            arch: self.arch,
+            frozen: self.frozen.clone(),
+            freeze_mode: self.freeze_mode,
         }
     }
 
-    /// Inference predictions `[n, P]` for `images` (`[n, 1, S, S]`), in batches of `batch`.
+    /// Every neuron's network on its own copies of its variables `[1, ...]` (the trainable
+    /// ones leaves with gradients of their own), to train apart from the others, one per
+    /// core; [`Network::take_back`] returns their values.
+    pub fn neurons_apart(&self) -> Vec<NeuronNet> {
+        let _guard = tch::no_grad_guard();
+        self.neuron_slices()
+            .into_iter()
+            .map(|slice| {
+                let vars: Vars = slice
+                    .into_iter()
+                    .map(|(name, t)| {
+                        let own = t.detach().copy();
+                        let own = if self.vars[&name].requires_grad() {
+                            own.set_requires_grad(true)
+                        } else {
+                            own
+                        };
+                        (name, own)
+                    })
+                    .collect();
+                NeuronNet {
+                    layers: Layers::new(&self.arch, &vars),
+                    vars,
+                    plan: self.plan(),
+                }
+            })
+            .collect()
+    }
+
+    /// Copies the variables of networks from [`Network::neurons_apart`] (in population order)
+    /// back into the population's.
+    pub fn take_back(&mut self, neurons: &[&NeuronNet]) {
+        let _guard = tch::no_grad_guard();
+        for (name, t) in &self.vars {
+            let parts: Vec<&Tensor> = neurons.iter().map(|n| &n.vars[name]).collect();
+            t.shallow_clone().copy_(&Tensor::cat(&parts, 0));
+        }
+    }
+
+    /// Inference predictions `[n, P]` for `images` (`[n, 1, S, S]`), in batches of `batch`;
+    /// on CPU the neurons side by side, one per core.
     pub fn predict(&self, images: &Tensor, batch: usize) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let n = images.size()[0];
-        let batch = batch.max(1) as i64;
-        let mut parts = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let len = batch.min(n - start);
-            parts.push(
-                self.forward(&images.narrow(0, start, len), Pass::Eval)
-                    .prediction,
-            );
-            start += len;
+        if images.device().is_cuda() {
+            return predict_batches(images, batch, self.neurons(), &|x| {
+                self.forward(x, Pass::Eval).prediction
+            });
         }
-        if parts.is_empty() {
-            return Tensor::zeros([0, self.neurons() as i64], (images.kind(), images.device()));
+        let neurons: Vec<(NeuronNet, Tensor)> = self
+            .neuron_slices()
+            .into_iter()
+            .map(|vars| {
+                let net = NeuronNet {
+                    layers: Layers::new(&self.arch, &vars),
+                    vars,
+                    plan: self.plan(),
+                };
+                (net, images.shallow_clone())
+            })
+            .collect();
+        let columns = each_neuron(neurons, |(net, images)| {
+            let _guard = tch::no_grad_guard();
+            predict_batches(&images, batch, 1, &|x| {
+                net.forward(x, Pass::Eval).prediction
+            })
+        });
+        if columns.is_empty() {
+            return Tensor::zeros([images.size()[0], 0], (images.kind(), images.device()));
         }
-        Tensor::cat(&parts, 0)
+        Tensor::cat(&columns, 1)
     }
 
     /// The readout's weights as one FCL, `[P, C*H*W]` (plain or split FCL; see `Readout`).
@@ -479,4 +506,96 @@ pub fn images_tensor(images: &ArrayF32, device: Device) -> Tensor {
     let mut shape = vec![images.shape[0], 1];
     shape.extend(&images.shape[1..]);
     tensor_from(&shape, &images.data, device)
+}
+
+/// What a forward pass needs besides the variables: plain data, so it can go to any thread.
+#[derive(Clone)]
+struct Plan {
+    arch: Architecture,
+    frozen: BTreeSet<Unit>,
+    freeze_mode: FreezeMode,
+}
+
+impl Plan {
+    fn mode<'a>(&self, unit: Unit, pass: Pass<'a>) -> BlockMode<'a> {
+        match pass {
+            Pass::Eval => BlockMode::Eval,
+            Pass::Train(_)
+                if self.freeze_mode == FreezeMode::Strict && self.frozen.contains(&unit) =>
+            {
+                BlockMode::Eval
+            }
+            Pass::Train(masks) => BlockMode::Train(masks),
+        }
+    }
+
+    fn forward(&self, layers: &Layers, images: &Tensor, pass: Pass) -> Output {
+        let h = layers.alpha1.forward(images, self.mode(Unit::Alpha1, pass));
+        let h = layers.alpha2.forward(&h, self.mode(Unit::Alpha2, pass));
+        let (h, attention) = match &layers.sa {
+            Some(sa) => {
+                let (h, a) = sa.forward(&h, self.mode(Unit::Sa, pass));
+                (h, Some(a))
+            }
+            None => (h, None),
+        };
+        let h = layers.beta1.forward(&h, self.mode(Unit::Beta1, pass));
+        let h = layers.beta2.forward(&h, self.mode(Unit::Beta2, pass));
+        let s = h.size();
+        let c = self.arch.channels as i64;
+        let (b, p) = (s[0], s[1] / c);
+        let features = h.view([b, p, c, s[2] * s[3]]);
+        let prediction = layers.readout.forward(&features).transpose(0, 1);
+        Output {
+            prediction,
+            features: features.view([b, p, c, s[2], s[3]]),
+            attention,
+        }
+    }
+}
+
+/// One neuron's network on variables of its own (see [`Network::neurons_apart`]); it can move
+/// to another thread.
+pub struct NeuronNet {
+    vars: Vars,
+    layers: Layers,
+    plan: Plan,
+}
+
+impl NeuronNet {
+    /// As [`Network::forward`], for this neuron alone (`prediction` `[B, 1]`).
+    pub fn forward(&self, images: &Tensor, pass: Pass) -> Output {
+        self.plan.forward(&self.layers, images, pass)
+    }
+
+    /// The variables that train.
+    pub fn trainable(&self) -> Vec<Tensor> {
+        self.vars
+            .values()
+            .filter(|t| t.requires_grad())
+            .map(Tensor::shallow_clone)
+            .collect()
+    }
+}
+
+/// `forward` over `images` in batches of `batch`, concatenated: `[n, neurons]`.
+fn predict_batches(
+    images: &Tensor,
+    batch: usize,
+    neurons: usize,
+    forward: &dyn Fn(&Tensor) -> Tensor,
+) -> Tensor {
+    let n = images.size()[0];
+    let batch = batch.max(1) as i64;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        parts.push(forward(&images.narrow(0, start, len)));
+        start += len;
+    }
+    if parts.is_empty() {
+        return Tensor::zeros([0, neurons as i64], (images.kind(), images.device()));
+    }
+    Tensor::cat(&parts, 0)
 }

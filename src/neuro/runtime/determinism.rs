@@ -88,9 +88,10 @@ pub fn onednn_isa() -> &'static str {
 
 /// Intra-op threads of portable CPU numerics. ATen splits parallel reductions (a loss over a
 /// large tensor, gradients of broadcast parameters) into one part per thread, so the thread
-/// count changes the sums; fixed, it does not follow the core count. Two: what the project's
-/// 2-core machines have, and what CPU-scale runs need (full scale runs on GPUs).
-pub const PORTABLE_CPU_THREADS: i32 = 2;
+/// count changes the sums. One: neurons compute side by side, each on one thread
+/// (`runtime::threads`), which uses the cores better than splitting each kernel, and makes a
+/// neuron's bits independent of the machine's core count.
+pub const PORTABLE_CPU_THREADS: i32 = 1;
 
 /// Whether `deterministic` work on `device` runs with portable CPU numerics.
 pub fn portable(device: DeviceClass, deterministic: bool) -> bool {

@@ -5,6 +5,8 @@
 #[cfg(feature = "torch")]
 pub mod determinism;
 pub mod resident;
+#[cfg(feature = "torch")]
+pub mod threads;
 
 /// The version of the libtorch the project builds against (read from the wheel by build.rs;
 /// known to `sapipe` even when it is built without the `torch` feature).
@@ -12,7 +14,7 @@ pub const LIBTORCH_VERSION: Option<&str> = option_env!("SAPIPE_LIBTORCH_VERSION"
 
 /// The version of portable CPU numerics (`determinism::PORTABLE_CPU_PINS`, oneDNN cap, threads): part of
 /// the key of every deterministic CPU stage of a libtorch kind. Change it with the pins.
-pub const PORTABLE_CPU_NUMERICS: &str = "portable-v2";
+pub const PORTABLE_CPU_NUMERICS: &str = "portable-v3";
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RuntimeReport {

@@ -12,8 +12,7 @@ use tch::{Device, Tensor};
 use super::TrainError;
 use super::dropout::StepDropout;
 use super::memory::{self, Budget};
-use super::optimiser::Adam;
-use super::trainer::train_step;
+use super::stepper::Stepper;
 use crate::kind::DeviceClass;
 use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
 use crate::neuro::model::network::tensor_from;
@@ -218,9 +217,9 @@ fn time_group(
     responses: &Tensor,
 ) -> Result<f64, TrainError> {
     let net = Network::new(arch, ids, settings.seed, settings.device);
-    let mut adam = Adam::new(net.trainable().into_iter().map(|(_, t)| t).collect(), 1e-3);
+    let mut stepper = Stepper::new(&net, 1e-3, settings.device);
     let batch = settings.batch_size;
-    let step = |adam: &mut Adam, k: usize| {
+    let step = |stepper: &mut Stepper, k: usize| {
         let masks = StepDropout {
             seed: settings.seed,
             neuron_ids: ids,
@@ -229,7 +228,7 @@ fn time_group(
             batch,
             device: settings.device,
         };
-        let losses = train_step(&net, adam, images, responses, None, &masks);
+        let losses = stepper.step(&net, images, responses, None, &masks);
         if losses.isfinite().all().int64_value(&[]) == 0 {
             return Err(TrainError::Invalid(
                 "bench: the synthetic training step produced a non-finite loss".into(),
@@ -237,11 +236,11 @@ fn time_group(
         }
         Ok(())
     };
-    step(&mut adam, 0)?;
+    step(&mut stepper, 0)?;
     sync(settings.device);
     let started = Instant::now();
     for k in 1..=settings.steps {
-        step(&mut adam, k)?;
+        step(&mut stepper, k)?;
     }
     sync(settings.device);
     Ok(started.elapsed().as_secs_f64())

@@ -25,6 +25,8 @@ pub mod mask;
 #[cfg(feature = "torch")]
 pub mod optimiser;
 #[cfg(feature = "torch")]
+pub mod stepper;
+#[cfg(feature = "torch")]
 pub mod trainer;
 
 #[cfg(all(test, feature = "torch"))]

@@ -21,15 +21,15 @@ use super::batching::{batches, epoch_order};
 use super::chunking::{group_size, out_of_memory_as_error};
 use super::curves::CurveRow;
 use super::dropout::StepDropout;
-use super::mask::{self, Observed, masked_mse};
+use super::mask::{self, Observed};
 use super::memory::Budget;
-use super::optimiser::Adam;
 use super::selection::{BestEpochs, Selection, column_scores};
+use super::stepper::Stepper;
 use super::{CombineInit, ReadoutBias, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
-use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Pass, Unit};
+use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Unit};
 use crate::neuro::stats::{mean_of, mean_var, widen};
 
 /// Everything that decides how a population trains.
@@ -338,33 +338,6 @@ pub fn prepare_network(
     Ok(net)
 }
 
-/// One training step on a batch (`responses` `[B, P]`, with `recorded` `[B, P]` when some
-/// are missing): forward in training mode, summed per-neuron MSE (over the recorded entries,
-/// [`masked_mse`]), backward, Adam. Returns the per-neuron losses `[P]` (detached). The loss
-/// is computed neuron-outer on contiguous `[P, B]` tensors, so each neuron's batch reduction
-/// runs along its own contiguous row, as it does alone.
-pub fn train_step(
-    net: &Network,
-    adam: &mut Adam,
-    images: &Tensor,
-    responses: &Tensor,
-    recorded: Option<&Tensor>,
-    masks: &StepDropout,
-) -> Tensor {
-    let out = net.forward(images, Pass::Train(masks));
-    let prediction = out.prediction.transpose(0, 1).contiguous();
-    let kind = prediction.kind();
-    let targets = responses.transpose(0, 1).contiguous();
-    let per_neuron = match recorded {
-        None => (prediction - targets).square().mean_dim(1, false, kind),
-        Some(m) => masked_mse(&prediction, &targets, &m.transpose(0, 1).contiguous()),
-    };
-    adam.zero_grad();
-    per_neuron.sum(kind).backward();
-    adam.step();
-    per_neuron.detach()
-}
-
 fn train_group(
     settings: &TrainSettings,
     arch: Architecture,
@@ -376,10 +349,7 @@ fn train_group(
     let device = settings.device;
     let p = ids.len();
     let mut net = prepare_network(settings, arch, ids, init, dev.output_bias.as_deref())?;
-    let mut adam = Adam::new(
-        net.trainable().into_iter().map(|(_, t)| t).collect(),
-        settings.lr,
-    );
+    let mut stepper = Stepper::new(&net, settings.lr, device);
     let responses = dev
         .train_responses
         .narrow(1, ids[0] as i64, p as i64)
@@ -419,14 +389,7 @@ fn train_group(
                 batch: batch.len(),
                 device,
             };
-            let losses = train_step(
-                &net,
-                &mut adam,
-                &images,
-                &targets,
-                batch_recorded.as_ref(),
-                &masks,
-            );
+            let losses = stepper.step(&net, &images, &targets, batch_recorded.as_ref(), &masks);
             loss_sum += match &batch_recorded {
                 Some(m) => losses * m.sum_dim_intlist(0, false, Kind::Float),
                 None => losses * batch.len() as f64,
@@ -441,6 +404,7 @@ fn train_group(
             .iter()
             .map(|&x| f64::from(x))
             .collect();
+        stepper.take_back(&mut net);
         train_seconds += started.elapsed().as_secs_f64();
         if let Some(j) = train_loss.iter().position(|l| !l.is_finite()) {
             return Err(TrainError::NonFinite {
