@@ -5,7 +5,6 @@
 #[cfg(feature = "torch")]
 pub mod determinism;
 pub mod resident;
-#[cfg(feature = "torch")]
 pub mod threads;
 
 /// The version of the libtorch the project builds against (read from the wheel by build.rs;

@@ -15,6 +15,7 @@ pub fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
 }
 
+#[cfg(feature = "torch")]
 /// `f` applied to every item, the items split into contiguous shares computed on [`workers`]
 /// threads with one intra-op thread each; the results in the items' order. A panic in `f` is
 /// re-raised here.
@@ -51,7 +52,7 @@ pub fn each_neuron<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "torch"))]
 mod tests {
     use super::*;
 

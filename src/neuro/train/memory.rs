@@ -5,13 +5,13 @@
 //! the activations the forward pass keeps for the backward one (each layer's, from the
 //! architecture's shapes), the largest set of gradients alive at once in the backward pass (at
 //! the first alpha block, the largest maps), and the variables with their gradients and Adam's
-//! two moments. On CPU a group's neurons each keep their activations until the backward pass
-//! (one graph per step), and the backward pass runs one neuron after another, so a group of P
-//! needs P x (activations + variables) + one neuron's backward gradients. On CUDA the group is
-//! one computation, whose backward gradients are the whole group's. Once per step come the
-//! kernels' workspace. `tests/it/memory.rs` checks the model against measured peaks (on CPU, with
-//! the worker's allocator settings, the peak came out 1.04-1.09x the model at 16 to 48 neurons
-//! of any model). Pure arithmetic: no libtorch here.
+//! two moments. On CPU the neurons step side by side, one per core (`runtime::threads`), each
+//! with its own graph and its own copy of its variables, so a group of P needs min(P, cores) x
+//! (activations + backward gradients) + P x variables. On CUDA the group is one computation,
+//! whose activations and backward gradients are the whole group's. Once per step come the
+//! kernels' workspace, per neuron stepping at once. `tests/it/memory.rs` checks the model
+//! against measured peaks (on CPU, 24 neurons of four models, the median peak came out within
+//! 0.97-1.16x the model). Pure arithmetic: no libtorch here.
 
 use crate::kind::DeviceClass;
 use crate::neuro::model::Architecture;
@@ -20,10 +20,12 @@ use crate::neuro::model::arch::ATTENTION_DIM;
 const F32: u64 = 4;
 /// Max-pool indices are int64.
 const INDEX: u64 = 8;
-/// The kernels' scratch memory and caches that the first training step allocates (oneDNN's
-/// primitives and scratchpads on CPU): measured about 45 MiB on CPU with 2 or 8 neurons of any
-/// model (the peak above the counted bytes).
-pub const WORKSPACE: u64 = 48 << 20;
+/// The kernels' scratch memory and caches of one neuron stepping (oneDNN's primitives and
+/// scratchpads, one set per thread on CPU): a fixed part and a part per image of the batch.
+/// Fitted to the peaks of `tests/it/memory.rs` above the counted bytes (about 45 MiB per thread
+/// at batch 50, about 30 MiB at batch 20).
+pub const WORKSPACE: u64 = 16 << 20;
+pub const WORKSPACE_PER_IMAGE: u64 = (32 << 20) / 50;
 /// Groups are sized so that the model's need times this fits the budget: the measured peak of
 /// the same step varied between 0.98x and 1.25x the model from run to run (the allocator's
 /// fragmentation depends on the threads' timing).
@@ -110,20 +112,23 @@ pub struct StepMemory {
     pub backward: u64,
     /// Trainable and buffer variables, their gradients and Adam's two moments.
     pub variables: u64,
-    /// What the first training step allocates once, whatever the group (the kernels' scratch
-    /// and caches): [`WORKSPACE`].
+    /// What the first training step allocates once per neuron stepping at once (the kernels'
+    /// scratch and caches): [`WORKSPACE`] and [`WORKSPACE_PER_IMAGE`].
     pub workspace: u64,
+    /// Neurons that step at once on CPU: the cores (`runtime::threads::workers`).
+    pub cores: usize,
 }
 
 impl StepMemory {
     /// The need of a group of `neurons` on `device` (see the module's doc).
     pub fn group(&self, neurons: usize, device: DeviceClass) -> u64 {
         let p = neurons as u64;
-        let backward = match device {
-            DeviceClass::Cpu => self.backward,
-            DeviceClass::Cuda => p * self.backward,
+        let at_once = match device {
+            DeviceClass::Cpu => neurons.min(self.cores) as u64,
+            DeviceClass::Cuda => p,
         };
-        p * (self.activations + self.variables) + backward + self.workspace
+        // Each neuron stepping at once has its kernels' scratch (oneDNN's is per thread).
+        at_once * (self.activations + self.backward + self.workspace) + p * self.variables
     }
 
     /// The most neurons whose group, with the [`MARGIN`] for the allocator, fits in `budget`
@@ -154,11 +159,13 @@ pub fn step_memory(arch: &Architecture, batch: usize) -> StepMemory {
     let g = s2 / 2;
     let g1 = g + 1 - arch.beta_kernel;
     let f = arch.feature_grid();
-    // An alpha block keeps its convolution's output (max-pool input), the pool's indices, the
-    // pooled map (batch-norm input), the sigmoid's output and the dropout's output.
-    let alpha =
-        |conv: usize, pooled: usize| b * c * (sq(conv) * F32 + sq(pooled) * (INDEX + 3 * F32));
-    let mut activations = alpha(s1, p1) + alpha(s2, g);
+    // The first alpha block keeps the one-hot choice of its four pooling phases (the size of
+    // its convolution's output, see model::pooling), the pooled map (batch-norm input), the
+    // sigmoid's output and the dropout's output; the second one its convolution's output
+    // (max-pool input), the pool's int64 indices and the same three maps.
+    let pooled = |p: usize| b * c * sq(p) * 3 * F32;
+    let mut activations =
+        b * c * sq(s1) * F32 + pooled(p1) + b * c * (sq(s2) * F32 + sq(g) * INDEX) + pooled(g);
     if let Some(att) = arch.attention {
         let (d, n) = (ATTENTION_DIM as u64, sq(g));
         // q, k (and v, Wv's output o): d x N each; the attention map N x N; the attended map,
@@ -177,8 +184,11 @@ pub fn step_memory(arch: &Architecture, batch: usize) -> StepMemory {
     StepMemory {
         activations,
         backward,
-        variables: 4 * numel as u64 * F32,
-        workspace: WORKSPACE,
+        // The population's values, the neuron's own copy (on CPU), its gradients and Adam's
+        // two moments.
+        variables: 5 * numel as u64 * F32,
+        workspace: WORKSPACE + b * WORKSPACE_PER_IMAGE,
+        cores: crate::neuro::runtime::threads::workers(),
     }
 }
 

@@ -7,9 +7,9 @@
 //! How many neurons form one group is the [`Strategy`] (all of them, or one at a time), capped by
 //! what the memory budget holds (`max_group`, see `memory`); groups train one after another.
 //! Each neuron's network, random streams, batch order and best epoch are its own, and on CPU
-//! each neuron computes exactly what it computes alone (`Network::forward`), so the results
-//! are bit-identical whatever the grouping. On CUDA a group is one computation (grouped
-//! convolutions), whose kernels may sum in an order that depends on the group's size.
+//! each neuron steps on its own variables, one per core with one intra-op thread (`stepper`), so
+//! the results are bit-identical whatever the grouping. On CUDA a group is one computation
+//! (grouped convolutions), whose kernels may sum in an order that depends on the group's size.
 
 use std::collections::BTreeSet;
 use std::path::Path;
