@@ -13,6 +13,8 @@ pub mod attention;
 #[cfg(feature = "torch")]
 pub mod blocks;
 #[cfg(feature = "torch")]
+pub mod forward;
+#[cfg(feature = "torch")]
 pub mod network;
 #[cfg(feature = "torch")]
 mod pooling;

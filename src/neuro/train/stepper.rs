@@ -14,7 +14,7 @@ use tch::Tensor;
 use super::dropout::StepDropout;
 use super::mask::masked_mse;
 use super::optimiser::Adam;
-use crate::neuro::model::network::NeuronNet;
+use crate::neuro::model::forward::NeuronNet;
 use crate::neuro::model::{Network, Pass};
 use crate::neuro::runtime::threads::each_neuron;
 
