@@ -14,7 +14,7 @@ fn miniature() -> String {
     ))
     .unwrap();
     full.replace(
-        "with: { neurons: 8, train_images: 1500, validation_images: 200, test_images: 300 }",
+        "with: { neurons: 8, train_images: 1500, validation_images: 200, test_images: 1000 }",
         "with: { neurons: 2, train_images: 60, validation_images: 20, test_images: 30, repeats: 3, image_size: 50 }",
     )
     .replace("epochs: 10,", "epochs: 1,")
