@@ -67,7 +67,13 @@ pub struct Comparison {
 pub struct Claim {
     pub statement: &'static str,
     pub comparisons: Vec<Comparison>,
+    /// The experiment pipeline that trains the claim's models.
+    pub checked_by: &'static str,
 }
+
+/// The pipelines that train the models of the paper's claims.
+const FACTORIZED: &str = "pipelines/factorized.yaml";
+const INCREMENTAL: &str = "pipelines/incremental.yaml";
 
 fn cmp(left: Role, relation: Relation, right: Role, metric: Metric) -> Comparison {
     Comparison {
@@ -97,14 +103,17 @@ pub fn paper_claims() -> Vec<Claim> {
                 cmp(RF_SA_CNN, Approx, FF_SA_CNN, Corr),
                 cmp(FF_SA_CNN, Greater, FF_CNN, Corr),
             ],
+            checked_by: FACTORIZED,
         },
         Claim {
             statement: "In peak tuning (PTJ), ff+sa-CNN > ff-CNN > rf+sa-CNN, rf-CNN",
             comparisons: peak(PtjPercent),
+            checked_by: FACTORIZED,
         },
         Claim {
             statement: "In peak tuning (PTS), ff+sa-CNN > ff-CNN > rf+sa-CNN, rf-CNN",
             comparisons: peak(PtsPercent),
+            checked_by: FACTORIZED,
         },
         Claim {
             statement: "In CORR, rf+sa-CNN* (Incr.) ~ rf-CNN > rf+sa-CNN* (Simul.)",
@@ -112,6 +121,7 @@ pub fn paper_claims() -> Vec<Claim> {
                 cmp(RF_SA_STAR_INCR, Approx, RF_CNN, Corr),
                 cmp(RF_CNN, Greater, RF_SA_STAR_SIMUL, Corr),
             ],
+            checked_by: INCREMENTAL,
         },
         Claim {
             statement: "ff+sa-CNN* FC2 (Incr.) peaks far better than ff+sa-CNN* (Simul.)",
@@ -129,6 +139,7 @@ pub fn paper_claims() -> Vec<Claim> {
                     PtsPercent,
                 ),
             ],
+            checked_by: INCREMENTAL,
         },
     ]
 }
@@ -229,6 +240,15 @@ pub struct ClaimResult {
     pub measured: Vec<String>,
     /// Models of the claim that were not evaluated.
     pub missing: Vec<&'static str>,
+    /// The experiment pipeline that trains the claim's models.
+    pub checked_by: &'static str,
+}
+
+impl ClaimResult {
+    /// None of the claim's comparisons could be measured: the run has not its models.
+    pub fn unchecked(&self) -> bool {
+        self.verdict == Verdict::NotMeasured && self.measured.is_empty()
+    }
 }
 
 /// The first model playing `role`, over its seeds.
@@ -424,6 +444,7 @@ fn check(evaluation: &Evaluation, claim: &Claim) -> ClaimResult {
         verdict,
         measured,
         missing,
+        checked_by: claim.checked_by,
     }
 }
 
@@ -435,10 +456,11 @@ pub fn check_claims(evaluation: &Evaluation) -> Vec<ClaimResult> {
         .collect()
 }
 
-/// The claims as a markdown table.
+/// The claims as a markdown table: those this run measured at least in part, then a list of
+/// those it has none of the models of, with the pipeline that trains them.
 pub fn claims_markdown(results: &[ClaimResult]) -> String {
     let mut out = String::from("| Claim | On this run | Measured |\n|---|---|---|\n");
-    for r in results {
+    for r in results.iter().filter(|r| !r.unchecked()) {
         let mut evidence = r.measured.join("; ");
         if !r.missing.is_empty() {
             let missing = format!("not evaluated: {}", r.missing.join(", "));
@@ -454,6 +476,22 @@ pub fn claims_markdown(results: &[ClaimResult]) -> String {
             r.verdict.text(),
             evidence
         );
+    }
+    let unchecked: Vec<&ClaimResult> = results.iter().filter(|r| r.unchecked()).collect();
+    if unchecked.len() == results.len() {
+        out.clear();
+    }
+    if !unchecked.is_empty() {
+        out += "\nNot checked on this run, which trains none of their models:\n\n";
+        for r in unchecked {
+            let _ = writeln!(
+                out,
+                "- {}: `{}` trains {}",
+                r.statement,
+                r.checked_by,
+                r.missing.join(", ")
+            );
+        }
     }
     let alpha = verdict::DEFAULT_ALPHA;
     out += &format!(

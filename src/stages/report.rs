@@ -26,8 +26,10 @@ impl StageKind for Report {
     /// 2: the protocol section, and decomposition tables instead of a dump of fields.
     /// 3: claims decided by `neuro::scoring::verdict` and convergence failing closed
     /// (issue 27), so that reports cached under the old rules are recomputed.
+    /// 4: claims whose models a run did not train leave the table for a list naming the
+    /// pipeline that checks them.
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
