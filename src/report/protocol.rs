@@ -11,9 +11,11 @@ use crate::neuro::train::predictions::Recipe;
 pub fn paper() -> Recipe {
     Recipe {
         epochs: 50,
+        patience: None,
         batch_size: 50,
         lr: 1e-3,
         readout_bias: "default".into(),
+        refit_bias: None,
         train_images: 34_000,
     }
 }
@@ -34,6 +36,14 @@ fn lr(v: f64) -> String {
     format!("{v:e}")
 }
 
+/// `none`, or `after N epochs without a better validation CORR`.
+fn early_stopping(patience: Option<usize>) -> String {
+    match patience {
+        None => "none".into(),
+        Some(p) => format!("patience {p}"),
+    }
+}
+
 /// The cells of one model's recipe and whether any departs from the paper's.
 fn recipe_cells(r: &Recipe, neurons: usize) -> (Vec<String>, bool) {
     let paper = paper();
@@ -41,9 +51,14 @@ fn recipe_cells(r: &Recipe, neurons: usize) -> (Vec<String>, bool) {
         cell(neurons.to_string(), PAPER_NEURONS.to_string()),
         cell(r.train_images.to_string(), paper.train_images.to_string()),
         cell(r.epochs.to_string(), paper.epochs.to_string()),
+        cell(early_stopping(r.patience), early_stopping(paper.patience)),
         cell(r.batch_size.to_string(), paper.batch_size.to_string()),
         cell(lr(r.lr), lr(paper.lr)),
         cell(r.readout_bias.clone(), paper.readout_bias),
+        cell(
+            r.refit_bias.clone().unwrap_or_else(|| "none".into()),
+            "none".into(),
+        ),
     ];
     let departs = cells.iter().any(|(_, d)| *d);
     (cells.into_iter().map(|(c, _)| c).collect(), departs)
@@ -73,7 +88,7 @@ pub fn protocol_section(evaluations: &[(String, Evaluation)]) -> String {
     let _ = write!(
         out,
         "The paper's protocol (models.md §4) is the default of `stages/train.yaml`: {} neurons, \
-         {} training images, {} epochs, batch {}, Adam with learning rate {}, the readout's \
+         {} training images, {} epochs (no early stopping), batch {}, Adam with learning rate {}, the readout's \
          bias initialised as PyTorch does.",
         PAPER_NEURONS,
         paper.train_images,
@@ -88,8 +103,8 @@ pub fn protocol_section(evaluations: &[(String, Evaluation)]) -> String {
     if !rows.is_empty() {
         out += " This run departs from it where the table shows bold values; its numbers are \
                  not the paper's and should be compared with each other, not with the paper's \
-                 tables.\n\n| Model | Neurons | Training images | Epochs | Batch | Learning rate | \
-                 Readout bias |\n|---|---|---|---|---|---|---|\n";
+                 tables.\n\n| Model | Neurons | Training images | Epochs (most) | Early stopping | \
+                 Batch | Learning rate | Readout bias | Bias refit |\n|---|---|---|---|---|---|---|---|---|\n";
         for (model, cells) in &rows {
             let _ = writeln!(out, "| {model} | {} |", cells.join(" | "));
         }
@@ -115,9 +130,11 @@ mod tests {
     fn demo() -> Recipe {
         Recipe {
             epochs: 6,
+            patience: Some(3),
             batch_size: 16,
             lr: 3e-3,
             readout_bias: "mean".into(),
+            refit_bias: Some("train".into()),
             train_images: 1500,
         }
     }
@@ -139,7 +156,7 @@ mod tests {
         let md = protocol_section(&[("eval".into(), e.clone()), ("again".into(), e)]);
         let row = format!(
             "| rf-cnn (rf_cnn) | **{}** (paper: 300) | **1500** (paper: 34000) | **6** (paper: 50) \
-             | **16** (paper: 50) | **3e-3** (paper: 1e-3) | **mean** (paper: default) |",
+             | **patience 3** (paper: none) | **16** (paper: 50) | **3e-3** (paper: 1e-3) | **mean** (paper: default) | **train** (paper: none) |",
             crate::report::fixtures::FIXTURE_NEURONS
         );
         assert!(md.contains(&row), "{md}");

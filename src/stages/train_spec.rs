@@ -8,7 +8,7 @@ use crate::kind::Params;
 use crate::neuro::model::{FreezeMode, ModelId};
 use crate::neuro::train::memory::Budget;
 use crate::neuro::train::spec::{CombineChoice, InitSpec, TrainSpec};
-use crate::neuro::train::{ReadoutBias, Selection, Strategy};
+use crate::neuro::train::{BiasRefit, ReadoutBias, Selection, Strategy};
 
 /// Implementation version of `train`: bump when its outputs change for the same inputs.
 /// 3: `combine_init` (an FC1 step that copies the centre term starts from its predictions).
@@ -19,7 +19,9 @@ use crate::neuro::train::{ReadoutBias, Selection, Strategy};
 ///    changes the population's rounding.
 /// 7: the first block pools phase by phase, and on CPU neurons train side by side, one thread
 ///    each (the rounding changes again; README "How training computes").
-pub const VERSION: u32 = 7;
+/// 8: early stopping (`patience`) and the output level refit (`refit_bias`); `info.json`
+///    records the epochs each neuron trained.
+pub const VERSION: u32 = 8;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {
@@ -117,6 +119,10 @@ pub fn resolve(params: &Params) -> Result<TrainSpec, String> {
             c => Some(c as usize),
         },
         epochs: whole("epochs")? as usize,
+        patience: match whole("patience")? {
+            0 => None,
+            p => Some(p as usize),
+        },
         batch_size: whole("batch_size")? as usize,
         lr: {
             let v = get("lr")?;
@@ -154,6 +160,12 @@ pub fn resolve(params: &Params) -> Result<TrainSpec, String> {
             text("readout_bias")?,
             ReadoutBias::parse,
             ReadoutBias::VALID,
+        )?,
+        refit_bias: choice(
+            "refit_bias",
+            text("refit_bias")?,
+            BiasRefit::parse,
+            BiasRefit::VALID,
         )?,
         memory: Budget::parse(text("memory")?).map_err(|e| format!("memory: {e}"))?,
         init: init_param(params)?,

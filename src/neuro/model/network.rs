@@ -436,15 +436,29 @@ impl Network {
     /// Sets the readout's output bias (the combiner's, for a split FCL) to one value per
     /// neuron of this group.
     pub fn set_output_bias(&mut self, values: &[f32]) {
+        let _guard = tch::no_grad_guard();
+        let mut bias = self.output_bias();
+        let shape = bias.size();
+        let values = tensor_from(&[values.len()], values, bias.device()).to_kind(bias.kind());
+        bias.copy_(&values.view(shape.as_slice()));
+    }
+
+    /// Adds one value per neuron of this group to the readout's output bias.
+    pub fn shift_output_bias(&mut self, by: &[f32]) {
+        let _guard = tch::no_grad_guard();
+        let mut bias = self.output_bias();
+        let shape = bias.size();
+        let by = tensor_from(&[by.len()], by, bias.device()).to_kind(bias.kind());
+        let _ = bias.g_add_(&by.view(shape.as_slice()));
+    }
+
+    /// The readout's output bias (the combiner's, for a split FCL), `[P, 1]`.
+    fn output_bias(&self) -> Tensor {
         let name = match self.arch.readout {
             ReadoutKind::SplitFcl => "readout.combine.bias",
             ReadoutKind::Fcl | ReadoutKind::Ctl => "readout.bias",
         };
-        let _guard = tch::no_grad_guard();
-        let mut bias = self.vars[name].shallow_clone();
-        let shape = bias.size();
-        let values = tensor_from(&[values.len()], values, bias.device()).to_kind(bias.kind());
-        bias.copy_(&values.view(shape.as_slice()));
+        self.vars[name].shallow_clone()
     }
 
     /// Detached copies of every variable (on the network's device).

@@ -9,12 +9,14 @@ use tch::Device;
 
 use super::Strategy;
 use super::fixtures::{checkpoint, data, run, settings, synthetic};
+use super::selection::column_scores;
 use super::trainer::{InitFrom, TrainSettings, Trained, predict_checkpoint, train};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::arch::REFERENCE_INPUT_SIZE;
 use crate::neuro::model::checkpoint::concat_neurons;
 use crate::neuro::model::incremental_chain;
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Unit, architectures};
+use crate::neuro::stats::{mean_var, widen};
 
 fn units(names: &[&str], model: ModelId, size: usize) -> BTreeSet<Unit> {
     let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
@@ -194,6 +196,51 @@ fn six_neurons_train_to_the_same_bits_whatever_the_chunking() {
     }
 }
 
+/// Early stopping (issue 29): each neuron stops on its own once `patience` epochs passed
+/// without a better validation CORR; where it stops, its curves end and its best epoch is
+/// kept; and the bits, stopped epochs included, are the same whatever the chunking.
+#[test]
+fn early_stopping_is_per_neuron_and_chunk_invariant() {
+    let ds = synthetic(24, 10, 4, 6, 26, 11);
+    let model = ModelId::RfCnn;
+    let trained = |max_group: Option<usize>| {
+        let s = TrainSettings {
+            max_group,
+            patience: Some(1),
+            lr: 1e-2,
+            ..settings(model, 8, Strategy::Auto)
+        };
+        run(&s, &ds, None)
+    };
+    let whole = trained(None);
+    let stopped = |t: &Trained| (trained_digest(t), t.epochs_trained.clone());
+    for chunk in [1, 4] {
+        assert_eq!(
+            stopped(&trained(Some(chunk))),
+            stopped(&whole),
+            "chunks of {chunk}"
+        );
+    }
+    assert!(
+        whole.epochs_trained.iter().any(|&e| e < 8),
+        "no neuron stopped early: {:?}",
+        whole.epochs_trained
+    );
+    for (j, (&last, &best)) in whole
+        .epochs_trained
+        .iter()
+        .zip(&whole.best_epoch)
+        .enumerate()
+    {
+        assert!(
+            last == 8 || last == best + 1,
+            "neuron {j}: best {best}, stopped {last}"
+        );
+        let rows = whole.curves.iter().filter(|r| r.neuron == j).count();
+        assert_eq!(rows, last, "neuron {j}: one curve row per epoch trained");
+    }
+}
+
 /// A digest of everything training decided: tensors, curves and selected epochs.
 fn trained_digest(t: &Trained) -> String {
     let mut h = blake3::Hasher::new();
@@ -203,7 +250,7 @@ fn trained_digest(t: &Trained) -> String {
             h.update(&v.to_le_bytes());
         }
     }
-    h.update(format!("{:?}{:?}", t.curves, t.best_epoch).as_bytes());
+    h.update(format!("{:?}{:?}{:?}", t.curves, t.best_epoch, t.epochs_trained).as_bytes());
     h.finalize().to_hex().to_string()
 }
 
@@ -395,6 +442,58 @@ fn a_mean_readout_bias_starts_at_each_neurons_mean_response() {
         vec![0.0, 0.0],
         "the copied centre term already predicts the level"
     );
+}
+
+/// The offset of issue 29: a full-field readout trained at lr 3e-3, batch 8 ends at a level
+/// its last Adam steps left (here off by more than a tenth of the responses' s.d. on the
+/// training images themselves); `refit_bias: train` puts every neuron's mean inference-mode
+/// prediction over the training images on its mean training response, and moves no CORR.
+#[test]
+fn a_refit_bias_removes_the_offset_of_a_full_field_readout() {
+    let ds = synthetic(80, 20, 40, 3, 26, 5);
+    let model = ModelId::FfSaCnnStar;
+    let fitted = |refit_bias| {
+        let s = TrainSettings {
+            batch_size: 8,
+            lr: 3e-3,
+            readout_bias: super::ReadoutBias::Mean,
+            refit_bias,
+            ..settings(model, 3, Strategy::Population)
+        };
+        let ckpt = checkpoint(model, &ds, &run(&s, &ds, None));
+        let predict =
+            |images| predict_checkpoint(&ckpt, Path::new("t"), images, Device::Cpu, 3, 50).unwrap();
+        (predict(&ds.train_images), predict(&ds.test_images))
+    };
+    // Per neuron: (mean prediction - mean response) / s.d. of the responses.
+    let offsets = |pred: &ArrayF32, responses: &ArrayF32| -> Vec<f64> {
+        (0..3)
+            .map(|j| {
+                let (p, r) = (widen(&pred.column(j)), widen(&responses.column(j)));
+                let ((mp, _), (mr, vr)) = (mean_var(&p), mean_var(&r));
+                (mp - mr) / vr.sqrt()
+            })
+            .collect()
+    };
+    let (train_as_is, test_as_is) = fitted(super::BiasRefit::None);
+    let (train_refit, test_refit) = fitted(super::BiasRefit::Train);
+    let before = offsets(&train_as_is, &ds.train_responses);
+    assert!(
+        before.iter().any(|o| o.abs() > 0.1),
+        "the fixture should reproduce the offset: {before:?}"
+    );
+    let after = offsets(&train_refit, &ds.train_responses);
+    assert!(after.iter().all(|o| o.abs() < 1e-4), "{after:?}");
+    let held_out = offsets(&test_refit, &ds.test_responses);
+    assert!(held_out.iter().all(|o| o.abs() < 1.0), "{held_out:?}");
+    let corr = |p: &ArrayF32| column_scores(p, &ds.test_responses).0;
+    let (a, b) = (corr(&test_as_is), corr(&test_refit));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x.unwrap() - y.unwrap()).abs() < 1e-5,
+            "CORR moved: {a:?} {b:?}"
+        );
+    }
 }
 
 #[test]

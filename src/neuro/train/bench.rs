@@ -228,7 +228,14 @@ fn time_group(
             batch,
             device: settings.device,
         };
-        let losses = stepper.step(&net, images, responses, None, &masks);
+        let losses = stepper.step(
+            &net,
+            images,
+            responses,
+            None,
+            &masks,
+            &vec![true; ids.len()],
+        );
         if losses.isfinite().all().int64_value(&[]) == 0 {
             return Err(TrainError::Invalid(
                 "bench: the synthetic training step produced a non-finite loss".into(),

@@ -68,6 +68,7 @@ pub fn fit(
         model: spec.model,
         channels: spec.channels,
         epochs: spec.epochs,
+        patience: spec.patience,
         batch_size: spec.batch_size,
         lr: spec.lr,
         seed: spec.seed,
@@ -84,6 +85,7 @@ pub fn fit(
             .resolve(&arch, copies_centre)
             .map_err(TrainError::Invalid)?,
         readout_bias: spec.readout_bias,
+        refit_bias: spec.refit_bias,
     };
     let init = upstream.as_ref().map(|(_, checkpoint, path)| InitFrom {
         checkpoint,
@@ -130,12 +132,15 @@ pub fn fit(
         selection: Some(spec.selection.id().to_owned()),
         best_epoch: trained.best_epoch.clone(),
         best_val_corr: trained.best_val_corr.clone(),
+        epochs_trained: trained.epochs_trained.clone(),
         improving_at_end: improving_at_end(&per_epoch_corr(&trained.curves, spec.epochs)),
         recipe: Some(Recipe {
             epochs: spec.epochs,
+            patience: spec.patience,
             batch_size: spec.batch_size,
             lr: spec.lr,
             readout_bias: spec.readout_bias.id().to_owned(),
+            refit_bias: Some(spec.refit_bias.id().to_owned()),
             train_images: data.train_images.shape.first().copied().unwrap_or(0),
         }),
     };

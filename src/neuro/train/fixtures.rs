@@ -88,6 +88,7 @@ pub fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSetti
         model,
         channels: None,
         epochs,
+        patience: None,
         batch_size: 10,
         lr: 1e-3,
         seed: 42,
@@ -101,6 +102,7 @@ pub fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSetti
         eval_batch: 50,
         combine_init: CombineInit::Random,
         readout_bias: ReadoutBias::Default,
+        refit_bias: super::BiasRefit::None,
     }
 }
 

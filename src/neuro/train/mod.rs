@@ -1,6 +1,6 @@
 //! Population training (models.md §4): a request resolved into types (`spec`), the one call
 //! that fits it and predicts the held-out splits (`fit`), the per-epoch data order
-//! (`batching`), per-neuron dropout streams (`dropout`), Adam (`optimiser`), the mask of missing responses (`mask`), per-neuron
+//! (`batching`), per-neuron dropout streams (`dropout`), the output level refit (`level`), Adam (`optimiser`), the mask of missing responses (`mask`), per-neuron
 //! best-epoch selection (`selection`), the training loop (`trainer`), the throughput benchmark
 //! (`bench`), and the two files a train stage hands on: learning curves (`curves`) and
 //! predictions with the model's description (`predictions`). The pure parts build without
@@ -9,6 +9,7 @@
 pub mod batching;
 pub mod curves;
 pub mod dropout;
+pub mod level;
 pub mod memory;
 pub mod predictions;
 pub mod selection;
@@ -127,6 +128,34 @@ impl ReadoutBias {
 
     pub fn parse(s: &str) -> Option<Self> {
         [ReadoutBias::Default, ReadoutBias::Mean]
+            .into_iter()
+            .find(|b| b.id() == s)
+    }
+}
+
+/// What happens to the readout's output bias once training ends (`level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BiasRefit {
+    /// Kept as the selected epoch left it, as the reference code.
+    #[default]
+    None,
+    /// Shifted so each neuron's mean prediction over the training images equals its mean
+    /// training response.
+    Train,
+}
+
+impl BiasRefit {
+    pub const VALID: &'static str = "none, train";
+
+    pub fn id(self) -> &'static str {
+        match self {
+            BiasRefit::None => "none",
+            BiasRefit::Train => "train",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [BiasRefit::None, BiasRefit::Train]
             .into_iter()
             .find(|b| b.id() == s)
     }

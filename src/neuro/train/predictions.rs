@@ -24,12 +24,20 @@ pub struct InitProvenance {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
+    /// The most epochs a neuron trained.
     pub epochs: usize,
+    /// Early stopping's patience; absent: every neuron trained all `epochs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
     pub batch_size: usize,
     /// Adam's learning rate.
     pub lr: f64,
     /// How the readout's output bias started (`default` or `mean`).
     pub readout_bias: String,
+    /// What happened to the output bias once training ended (`none` or `train`); absent in
+    /// files written before the refit existed (`none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refit_bias: Option<String>,
     /// Training images (after any training fraction).
     pub train_images: usize,
 }
@@ -72,6 +80,10 @@ pub struct PredictionInfo {
     /// Each neuron's validation CORR at that epoch; null where undefined.
     #[serde(default)]
     pub best_val_corr: Vec<Option<f64>>,
+    /// Epochs each neuron trained (fewer than `epochs` where early stopping ended it); absent
+    /// in files written before early stopping, where every neuron trained all `epochs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub epochs_trained: Vec<usize>,
     /// Per neuron: was validation CORR still improving at the last epoch?
     #[serde(default)]
     pub improving_at_end: Vec<bool>,
@@ -178,11 +190,14 @@ mod tests {
             best_epoch: vec![2, 3],
             best_val_corr: vec![Some(0.5), None],
             improving_at_end: vec![false, true],
+            epochs_trained: vec![3, 3],
             recipe: Some(Recipe {
                 epochs: 3,
+                patience: Some(1),
                 batch_size: 16,
                 lr: 0.003,
                 readout_bias: "mean".into(),
+                refit_bias: Some("train".into()),
                 train_images: 1500,
             }),
         }

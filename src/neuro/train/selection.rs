@@ -78,13 +78,19 @@ impl BestEpochs {
         }
     }
 
-    /// Records an epoch's validation correlations; returns which neurons now keep this epoch.
-    pub fn record(&mut self, epoch: usize, corr: &[Option<f64>]) -> Vec<bool> {
+    /// Records an epoch's validation correlations of the neurons still training (`open`; a
+    /// stopped neuron's choice is closed); returns which neurons now keep this epoch.
+    pub fn record(&mut self, epoch: usize, corr: &[Option<f64>], open: &[bool]) -> Vec<bool> {
         let score = |r: Option<f64>| r.unwrap_or(f64::NEG_INFINITY);
         let improved: Vec<bool> = (0..self.epoch.len())
-            .map(|j| match self.selection {
-                Selection::Final => true,
-                Selection::PerNeuron => self.epoch[j] == 0 || score(corr[j]) > score(self.corr[j]),
+            .map(|j| {
+                open[j]
+                    && match self.selection {
+                        Selection::Final => true,
+                        Selection::PerNeuron => {
+                            self.epoch[j] == 0 || score(corr[j]) > score(self.corr[j])
+                        }
+                    }
             })
             .collect();
         for (j, &better) in improved.iter().enumerate() {
@@ -104,23 +110,40 @@ mod tests {
     #[test]
     fn each_neuron_keeps_its_own_best_epoch() {
         let mut best = BestEpochs::new(3, Selection::PerNeuron);
+        let all = [true; 3];
         assert_eq!(
-            best.record(1, &[Some(0.1), None, Some(0.3)]),
+            best.record(1, &[Some(0.1), None, Some(0.3)], &all),
             vec![true, true, true]
         );
         assert_eq!(
-            best.record(2, &[Some(0.2), Some(0.05), Some(0.3)]),
+            best.record(2, &[Some(0.2), Some(0.05), Some(0.3)], &all),
             vec![true, true, false]
         );
         assert_eq!(
-            best.record(3, &[Some(0.15), None, Some(0.4)]),
+            best.record(3, &[Some(0.15), None, Some(0.4)], &all),
             vec![false, false, true]
         );
         assert_eq!(best.epoch, vec![2, 2, 3]);
         let mut last = BestEpochs::new(2, Selection::Final);
-        last.record(1, &[Some(0.5), Some(0.5)]);
-        last.record(2, &[Some(0.1), Some(0.1)]);
+        last.record(1, &[Some(0.5), Some(0.5)], &[true; 2]);
+        last.record(2, &[Some(0.1), Some(0.1)], &[true; 2]);
         assert_eq!(last.epoch, vec![2, 2]);
+    }
+
+    #[test]
+    fn a_stopped_neurons_choice_is_closed() {
+        let mut best = BestEpochs::new(2, Selection::PerNeuron);
+        best.record(1, &[Some(0.1), Some(0.1)], &[true, true]);
+        assert_eq!(
+            best.record(2, &[Some(0.9), Some(0.9)], &[false, true]),
+            vec![false, true]
+        );
+        assert_eq!(best.epoch, vec![1, 2]);
+        assert_eq!(best.corr, vec![Some(0.1), Some(0.9)]);
+        let mut last = BestEpochs::new(1, Selection::Final);
+        last.record(1, &[Some(0.5)], &[true]);
+        last.record(2, &[Some(0.4)], &[false]);
+        assert_eq!(last.epoch, vec![1]);
     }
 
     #[test]

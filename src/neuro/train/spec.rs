@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::memory::Budget;
-use super::{CombineInit, ReadoutBias, Selection, Strategy};
+use super::{BiasRefit, CombineInit, ReadoutBias, Selection, Strategy};
 use crate::neuro::model::arch::{ArchError, ReadoutKind};
 use crate::neuro::model::{Architecture, FreezeMode, ModelId, Unit};
 
@@ -61,7 +61,10 @@ pub struct TrainSpec {
     pub model: ModelId,
     /// Channels of the body; `None` keeps the model's own.
     pub channels: Option<usize>,
+    /// The most epochs a neuron trains.
     pub epochs: usize,
+    /// Early stopping's patience in epochs; `None` trains all `epochs`.
+    pub patience: Option<usize>,
     pub batch_size: usize,
     pub lr: f64,
     pub seed: u64,
@@ -74,6 +77,8 @@ pub struct TrainSpec {
     pub memory: Budget,
     pub combine_init: CombineChoice,
     pub readout_bias: ReadoutBias,
+    /// What happens to the output bias once training ends.
+    pub refit_bias: BiasRefit,
     pub init: Option<InitSpec>,
     /// Display label; the model's display name when `None`.
     pub label: Option<String>,

@@ -45,7 +45,9 @@ impl Stepper {
     }
 
     /// One step on a batch (`responses` `[B, P]`, with `recorded` `[B, P]` when some are
-    /// missing). Returns the per-neuron losses `[P]` (detached).
+    /// missing) of the neurons still training (`open`). Returns the per-neuron losses `[P]`
+    /// (detached; 0 for a stopped neuron on CPU, where it no longer steps; on CUDA the group
+    /// steps as one computation and a stopped neuron's selection alone is closed).
     pub fn step(
         &mut self,
         net: &Network,
@@ -53,6 +55,7 @@ impl Stepper {
         responses: &Tensor,
         recorded: Option<&Tensor>,
         masks: &StepDropout,
+        open: &[bool],
     ) -> Tensor {
         match self {
             Stepper::Population(adam) => {
@@ -67,6 +70,7 @@ impl Stepper {
                 let work: Vec<_> = neurons
                     .iter_mut()
                     .enumerate()
+                    .filter(|(i, _)| open[*i])
                     .map(|(i, n)| {
                         let column = |t: &Tensor| t.narrow(1, i as i64, 1);
                         let inputs = (
@@ -87,9 +91,14 @@ impl Stepper {
                     adam.zero_grad();
                     loss.sum(loss.kind()).backward();
                     adam.step();
-                    loss.detach()
+                    (i, loss.detach())
                 });
-                Tensor::cat(&per_neuron, 0)
+                let zero = || Tensor::zeros([1], (responses.kind(), responses.device()));
+                let mut losses: Vec<Tensor> = (0..open.len()).map(|_| zero()).collect();
+                for (i, loss) in per_neuron {
+                    losses[i] = loss;
+                }
+                Tensor::cat(&losses, 0)
             }
         }
     }

@@ -21,11 +21,12 @@ use super::batching::{batches, epoch_order};
 use super::chunking::{group_size, out_of_memory_as_error};
 use super::curves::CurveRow;
 use super::dropout::StepDropout;
+use super::level::level_shift;
 use super::mask::{self, Observed};
 use super::memory::Budget;
 use super::selection::{BestEpochs, Selection, column_scores};
 use super::stepper::Stepper;
-use super::{CombineInit, ReadoutBias, Strategy, TrainError};
+use super::{BiasRefit, CombineInit, ReadoutBias, Strategy, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
@@ -38,7 +39,11 @@ pub struct TrainSettings {
     pub model: ModelId,
     /// Channels of the body; `None` keeps the model's own.
     pub channels: Option<usize>,
+    /// The most epochs a neuron trains.
     pub epochs: usize,
+    /// Early stopping: a neuron stops once this many epochs passed without a better
+    /// validation CORR (its selection then closes); `None` trains every neuron `epochs` epochs.
+    pub patience: Option<usize>,
     pub batch_size: usize,
     pub lr: f64,
     pub seed: u64,
@@ -58,6 +63,8 @@ pub struct TrainSettings {
     pub combine_init: CombineInit,
     /// How the readout's output bias starts.
     pub readout_bias: ReadoutBias,
+    /// What happens to it once training ends.
+    pub refit_bias: BiasRefit,
 }
 
 /// `init: {from, blocks}` resolved: the upstream checkpoint and the units to copy.
@@ -97,7 +104,9 @@ pub struct Trained {
     pub tensors: std::collections::BTreeMap<String, ArrayF32>,
     pub best_epoch: Vec<usize>,
     pub best_val_corr: Vec<Option<f64>>,
-    /// Sorted by epoch, then neuron.
+    /// Epochs each neuron trained: `epochs`, or fewer where early stopping ended it.
+    pub epochs_trained: Vec<usize>,
+    /// Sorted by epoch, then neuron; a stopped neuron has no rows after its last epoch.
     pub curves: Vec<CurveRow>,
     pub trainable_params: usize,
     /// Neurons trained together in one group.
@@ -116,6 +125,8 @@ struct DeviceData {
     /// `[n, neurons]`, 1 recorded, 0 not; `None` when every entry was recorded.
     train_mask: Option<Tensor>,
     val_images: Tensor,
+    /// NaN where unrecorded (what the output level refit averages over).
+    train_responses_host: ArrayF32,
     /// NaN where unrecorded.
     val_responses: ArrayF32,
     /// Per neuron, the start of the readout's output bias (`readout_bias: mean`).
@@ -195,18 +206,19 @@ pub fn train_observed(
         ));
     }
     let device = settings.device;
+    let train_recorded = match train_mask {
+        Some(m) => mask::fill_unrecorded(&train_responses, m, f32::NAN),
+        None => train_responses.clone(),
+    };
     let dev = DeviceData {
         train_images: images_tensor(data.train_images, device),
         train_responses: tensor_from(&train_responses.shape, &train_responses.data, device),
         train_mask: train_mask.map(|m| mask::mask_tensor(m, &train_responses.shape, device)),
         val_images: images_tensor(data.val_images, device),
         val_responses,
-        output_bias: (settings.readout_bias == ReadoutBias::Mean).then(|| {
-            mean_responses(&match train_mask {
-                Some(m) => mask::fill_unrecorded(&train_responses, m, f32::NAN),
-                None => train_responses.clone(),
-            })
-        }),
+        output_bias: (settings.readout_bias == ReadoutBias::Mean)
+            .then(|| mean_responses(&train_recorded)),
+        train_responses_host: train_recorded,
     };
     let data_bytes = [&dev.train_images, &dev.train_responses, &dev.val_images]
         .into_iter()
@@ -220,6 +232,7 @@ pub fn train_observed(
         .collect();
     let mut parts = Vec::with_capacity(groups.len());
     let (mut best_epoch, mut best_val_corr, mut curves) = (Vec::new(), Vec::new(), Vec::new());
+    let mut epochs_trained = Vec::new();
     let mut train_seconds = 0.0;
     for (g, range) in groups.iter().enumerate() {
         let ids: Vec<usize> = range.clone().collect();
@@ -241,14 +254,16 @@ pub fn train_observed(
         parts.push(result.tensors);
         best_epoch.extend(result.best.epoch);
         best_val_corr.extend(result.best.corr);
+        epochs_trained.extend(result.epochs_trained);
         curves.extend(result.curves);
     }
     curves.sort_by_key(|r| (r.epoch, r.neuron));
-    let work = (data.train_images.shape[0] * settings.epochs * neurons) as f64;
+    let work = (data.train_images.shape[0] * epochs_trained.iter().sum::<usize>()) as f64;
     Ok(Trained {
         tensors: concat_neurons(&parts),
         best_epoch,
         best_val_corr,
+        epochs_trained,
         curves,
         trainable_params,
         group_size,
@@ -305,6 +320,7 @@ fn check_data(settings: &TrainSettings, data: &TrainData) -> Result<Architecture
 struct GroupResult {
     tensors: std::collections::BTreeMap<String, ArrayF32>,
     best: BestEpochs,
+    epochs_trained: Vec<usize>,
     curves: Vec<CurveRow>,
     train_seconds: f64,
 }
@@ -371,7 +387,13 @@ fn train_group(
     let mut snapshot = None;
     let mut curves = Vec::with_capacity(p * settings.epochs);
     let mut train_seconds = 0.0;
+    // Neurons still training: each stops on its own (early stopping), as it would alone.
+    let mut open = vec![true; p];
+    let mut epochs_trained = vec![settings.epochs; p];
     for epoch in 1..=settings.epochs {
+        if !open.contains(&true) {
+            break;
+        }
         let order = epoch_order(settings.seed, epoch, n);
         let mut loss_sum = Tensor::zeros([p as i64], (Kind::Float, device));
         let started = Instant::now();
@@ -389,7 +411,14 @@ fn train_group(
                 batch: batch.len(),
                 device,
             };
-            let losses = stepper.step(&net, &images, &targets, batch_recorded.as_ref(), &masks);
+            let losses = stepper.step(
+                &net,
+                &images,
+                &targets,
+                batch_recorded.as_ref(),
+                &masks,
+                &open,
+            );
             loss_sum += match &batch_recorded {
                 Some(m) => losses * m.sum_dim_intlist(0, false, Kind::Float),
                 None => losses * batch.len() as f64,
@@ -422,9 +451,10 @@ fn train_group(
             });
         }
         let (val_corr, val_loss) = column_scores(&val_pred, &val_responses);
-        let improved = best.record(epoch, &val_corr);
+        let improved = best.record(epoch, &val_corr, &open);
         keep_improved(&net, &mut snapshot, &improved);
-        for j in 0..p {
+        let trained: Vec<usize> = (0..p).filter(|&j| open[j]).collect();
+        for &j in &trained {
             curves.push(CurveRow {
                 epoch,
                 neuron: ids[j],
@@ -436,16 +466,30 @@ fn train_group(
         tracing::debug!(epoch, neurons = ?ids, ?train_loss, ?val_corr, "epoch done");
         report(
             epoch,
-            mean_var(&train_loss).0,
-            mean_of(val_corr.iter().copied()),
+            mean_var(&trained.iter().map(|&j| train_loss[j]).collect::<Vec<_>>()).0,
+            mean_of(trained.iter().map(|&j| val_corr[j])),
         );
+        for j in trained {
+            if settings
+                .patience
+                .is_some_and(|patience| epoch >= best.epoch[j] + patience)
+            {
+                open[j] = false;
+                epochs_trained[j] = epoch;
+            }
+        }
     }
     if let Some(best_vars) = &snapshot {
         net.restore(best_vars);
     }
+    if settings.refit_bias == BiasRefit::Train {
+        let predicted = to_array(&net.predict(&dev.train_images, settings.eval_batch));
+        net.shift_output_bias(&level_shift(&predicted, &dev.train_responses_host, ids));
+    }
     Ok(GroupResult {
         tensors: net.export(),
         best,
+        epochs_trained,
         curves,
         train_seconds,
     })
