@@ -25,6 +25,7 @@ fn neurons(
             ptj: Some(peak(j)),
             pts: Some(peak(j)),
             feve: None,
+            offset: None,
             corr_noise_free: None,
             undefined: Default::default(),
         })

@@ -71,6 +71,7 @@ pub fn model(
                 ptj: Some((ptj + 4.0 * jitter(stage, j)) / 100.0),
                 pts: Some((pts + 4.0 * jitter(stage, j)) / 100.0),
                 feve: None,
+                offset: None,
                 corr_noise_free: None,
                 undefined: Default::default(),
             })

@@ -24,8 +24,9 @@ impl StageKind for Evaluate {
 
     /// 2: models carry the typed `init`/`frozen` of `info.json` (evaluation schema 2) and are
     /// incremental only when `info.json` says so.
+    /// 3: each neuron's level offset (`offset` column; `{stage}.max_abs_offset`).
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
@@ -126,7 +127,7 @@ fn csv_number(value: Option<f64>) -> String {
 /// `undefined` column.
 pub fn per_neuron_csv(evaluation: &Evaluation) -> String {
     let mut out = String::from(
-        "stage,model,label,neuron,corr,ptj,pts,feve,corr_noise_free,noise_ceiling,undefined\n",
+        "stage,model,label,neuron,corr,ptj,pts,feve,offset,corr_noise_free,noise_ceiling,undefined\n",
     );
     for m in &evaluation.models {
         for n in &m.neurons {
@@ -148,6 +149,7 @@ pub fn per_neuron_csv(evaluation: &Evaluation) -> String {
                 csv_number(n.ptj),
                 csv_number(n.pts),
                 csv_number(n.feve),
+                csv_number(n.offset),
                 csv_number(n.corr_noise_free),
                 csv_number(ceiling),
                 csv_field(&undefined.join("; ")),
@@ -159,7 +161,8 @@ pub fn per_neuron_csv(evaluation: &Evaluation) -> String {
     out
 }
 
-/// Per model (keyed by its stage): mean CORR, PTJ %, PTS %, FEVE, and the CORR ratio to the
+/// Per model (keyed by its stage): mean CORR, PTJ %, PTS %, FEVE, the largest level offset
+/// of a neuron (in recorded s.d.), and the CORR ratio to the
 /// baseline when one is named; per model trained with several seeds (keyed by its stage
 /// without the seed, see [`seed_metrics`]), their mean and s.d. across seeds.
 fn returned_metrics(evaluation: &Evaluation) -> Metrics {
@@ -171,6 +174,12 @@ fn returned_metrics(evaluation: &Evaluation) -> Metrics {
         metrics.insert(format!("{stage}.ptj_percent"), json!(s.ptj_percent.mean));
         metrics.insert(format!("{stage}.pts_percent"), json!(s.pts_percent.mean));
         metrics.insert(format!("{stage}.feve"), json!(s.feve.mean));
+        // The largest level offset of any neuron (issue 29's target: below 1 s.d.).
+        let offsets = m.neurons.iter().filter_map(|n| n.offset.map(f64::abs));
+        metrics.insert(
+            format!("{stage}.max_abs_offset"),
+            json!(offsets.reduce(f64::max)),
+        );
         if evaluation.baseline.is_some() {
             metrics.insert(
                 format!("{stage}.corr_ratio"),

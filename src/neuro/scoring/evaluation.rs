@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::scoring::convergence::{self, Convergence};
 use crate::neuro::scoring::metrics::{
-    MetricError, Summary, TuningCurve, peak_k, peak_tuning, pearson, percent,
+    MetricError, Summary, TuningCurve, level_offset, peak_k, peak_tuning, pearson, percent,
     population_tuning_curve, ratio, summarize, tuning_curve,
 };
 use crate::neuro::scoring::noise::NoiseEstimate;
@@ -106,6 +106,10 @@ pub struct NeuronMetrics {
     pub ptj: Option<f64>,
     pub pts: Option<f64>,
     pub feve: Option<f64>,
+    /// Mean prediction minus mean recorded response, in recorded s.d. ([`level_offset`]);
+    /// absent in evaluations written before it was measured.
+    #[serde(default)]
+    pub offset: Option<f64>,
     /// CORR against the simulated noise-free response (simulated data, test split only).
     pub corr_noise_free: Option<f64>,
     pub undefined: BTreeMap<String, String>,
@@ -245,6 +249,11 @@ fn neuron_metrics(
         "peak_tuning",
         &mut undefined,
     );
+    let offset = defined(
+        level_offset(&recorded, &observed_prediction),
+        "offset",
+        &mut undefined,
+    );
     let feve = noise.and_then(|estimate| {
         let result = estimate.clone().and_then(|e| e.feve(&prediction));
         defined(result, "feve", &mut undefined)
@@ -262,6 +271,7 @@ fn neuron_metrics(
         ptj: peak.map(|p| p.ptj),
         pts: peak.map(|p| p.pts),
         feve,
+        offset,
         corr_noise_free,
         undefined,
     }

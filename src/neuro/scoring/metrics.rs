@@ -89,6 +89,19 @@ pub fn pearson(recorded: &[f32], predicted: &[f32]) -> Result<f64, MetricError> 
     })
 }
 
+/// How far the mean prediction lies from the mean recorded response, in standard deviations
+/// of the recorded responses (signed: positive predicts too high). An offset CORR cannot see
+/// and FEVE pays for in full (issue 29). Undefined when the recorded responses are constant.
+pub fn level_offset(recorded: &[f32], predicted: &[f32]) -> Result<f64, MetricError> {
+    check_pair(recorded, predicted)?;
+    let (mr, vr) = stats::mean_var(&stats::widen(recorded));
+    let (mp, _) = stats::mean_var(&stats::widen(predicted));
+    if vr <= 0.0 {
+        return Err(MetricError::Constant(Series::Recorded));
+    }
+    Ok((mp - mr) / vr.sqrt())
+}
+
 fn series(side: Side) -> Series {
     match side {
         Side::First => Series::Recorded,
@@ -247,6 +260,18 @@ pub fn percent(fraction: Option<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn level_offset_is_in_recorded_standard_deviations() {
+        // Recorded mean 2, s.d. 1 (population variance); predictions shifted by +1.5.
+        let recorded = [1.0, 3.0, 1.0, 3.0];
+        let predicted = [2.5, 4.5, 3.5, 3.5];
+        assert!((level_offset(&recorded, &predicted).unwrap() - 1.5).abs() < 1e-12);
+        assert!(matches!(
+            level_offset(&[2.0, 2.0], &[1.0, 3.0]),
+            Err(MetricError::Constant(Series::Recorded))
+        ));
+    }
     use proptest::prelude::*;
 
     #[test]
