@@ -184,7 +184,9 @@ fn run_in(
             numerics.lock().unwrap_or_else(|p| p.into_inner()).take(),
         )),
         overrides: stage.overrides.clone(),
-    };
+        seal: None,
+    }
+    .sealed();
     let _ = append_log(
         &log_path,
         &format!("done in {:.2} s\n", duration.as_secs_f64()),

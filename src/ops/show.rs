@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Session;
 use super::status::status;
 use crate::exec::plan::State;
-use crate::store::{StageRecord, StoreError};
+use crate::store::{OutputRecord, StageRecord, StoreError};
 
 #[derive(Debug, Serialize)]
 pub struct ShowEntry {
@@ -72,12 +72,11 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
                     Some(p) if p.exists() && !stale => {
                         files.insert(name.clone(), p.clone());
                     }
-                    _ => match session.store.artifact_path(&o.digest, o.ty) {
-                        Ok(path) => {
+                    _ => match checked_path(session, &st.stage, r, name, o)? {
+                        Some(path) => {
                             files.insert(name.clone(), path);
                         }
-                        Err(StoreError::Missing { .. }) => missing.push(name.clone()),
-                        Err(e) => return Err(e.into()),
+                        None => missing.push(name.clone()),
                     },
                 }
             }
@@ -120,4 +119,37 @@ pub fn show(session: &Session, stage: Option<&str>) -> anyhow::Result<Vec<ShowEn
         });
     }
     Ok(out)
+}
+
+/// The path of output `name` of record `r` in the cache, its content checked against its
+/// digest first, since `show` names files for people and notebooks to read (issue 30, case
+/// 3: a flipped byte of unchanged size was served until `verify`). `None` when it is missing,
+/// or damaged: then it is quarantined and the record removed, so the next run recomputes it.
+fn checked_path(
+    session: &Session,
+    stage: &str,
+    r: &StageRecord,
+    name: &str,
+    o: &OutputRecord,
+) -> Result<Option<PathBuf>, StoreError> {
+    let store = &session.store;
+    let mut path = match store.artifact_path(&o.digest, o.ty) {
+        Ok(path) => path,
+        Err(StoreError::Missing { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match store.check_input(&o.digest, o.ty) {
+        Ok(false) => {}
+        // A folder's view with files added or replaced was dropped: rebuilt from its blobs.
+        Ok(true) => path = store.artifact_path(&o.digest, o.ty)?,
+        Err(damage) => {
+            tracing::warn!(
+                "stage '{stage}': output '{name}' is damaged in the cache ({damage}); \
+                 quarantined, `sapipe run` recomputes it"
+            );
+            store.condemn(Some(&r.key), &damage)?;
+            return Ok(None);
+        }
+    }
+    Ok(Some(path))
 }

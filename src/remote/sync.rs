@@ -255,6 +255,9 @@ pub fn pull_record(
             ),
         ));
     }
+    if let Some(why) = record.fault(key) {
+        return Err(untrusted("its record".into(), why));
+    }
     let mut summary = TransferSummary {
         remote: remote.describe(),
         ..TransferSummary::default()

@@ -41,6 +41,51 @@ pub struct StageRecord {
     /// The parameters the run that produced it set with `--set` (absent when none did).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, serde_json::Value>,
+    /// Binds the outputs to the key ([`StageRecord::seal_of`]): a record whose outputs were
+    /// edited after it was written (one naming another real object of the same size, issue
+    /// 30, case 3) does not match it. Absent in records written before it existed, which are
+    /// taken as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<ContentDigest>,
+}
+
+impl StageRecord {
+    /// The blake3 digest of the key and every output's name, digest, type and size. It guards
+    /// against damage and careless edits, not against a writer who recomputes it: only
+    /// recomputing the stage can tell that bytes are what its command would write.
+    pub fn seal_of(&self) -> ContentDigest {
+        let mut text = format!("sapipe record seal 1\n{}\n", self.key.hex());
+        for (name, o) in &self.outputs {
+            let ty = match o.ty {
+                OutputType::File => "file",
+                OutputType::Dir => "dir",
+            };
+            text.push_str(&format!("{name}\t{}\t{ty}\t{}\n", o.digest.hex(), o.bytes));
+        }
+        ContentDigest::of_bytes(text.as_bytes())
+    }
+
+    /// This record with its seal set.
+    pub fn sealed(mut self) -> Self {
+        self.seal = Some(self.seal_of());
+        self
+    }
+
+    /// What is wrong with a record read back as the record of `key`: it names another key,
+    /// or its outputs do not match its seal.
+    pub fn fault(&self, key: &StageKey) -> Option<String> {
+        if self.key != *key {
+            return Some(format!("it is the record of key {}", self.key.short()));
+        }
+        match &self.seal {
+            Some(seal) if *seal != self.seal_of() => Some(
+                "its outputs do not match its seal: they were edited after it was written \
+                 (an output may name another object than its stage produced)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -63,6 +108,7 @@ impl StageRecord {
             sapipe_version: "t".into(),
             environment: None,
             overrides: BTreeMap::new(),
+            seal: None,
         }
     }
 }
@@ -95,14 +141,13 @@ impl Store {
     pub fn record(&self, key: &StageKey) -> Result<Option<StageRecord>, StoreError> {
         let path = self.record_path(key);
         match read_json::<StageRecord>(&path) {
-            Ok(Some(r)) if r.key == *key => Ok(Some(r)),
-            Ok(Some(r)) => {
-                self.quarantine_record(
-                    &path,
-                    &format!("it is the record of key {}", r.key.short()),
-                )?;
-                Ok(None)
-            }
+            Ok(Some(r)) => match r.fault(key) {
+                None => Ok(Some(r)),
+                Some(why) => {
+                    self.quarantine_record(&path, &why)?;
+                    Ok(None)
+                }
+            },
             Ok(None) => Ok(None),
             Err(StoreError::Corrupt { message, .. }) => {
                 self.quarantine_record(&path, &message)?;
@@ -150,9 +195,17 @@ impl Store {
             }
             let path = entry.path().to_owned();
             match read_json::<StageRecord>(&path) {
-                Ok(Some(r)) if self.record_path(&r.key) == path => good.push(r),
                 Ok(Some(r)) => {
-                    bad.push((path, format!("it is the record of key {}", r.key.short())))
+                    let at = self.record_path(&r.key);
+                    let fault = if at == path {
+                        r.fault(&r.key)
+                    } else {
+                        Some(format!("it is the record of key {}", r.key.short()))
+                    };
+                    match fault {
+                        None => good.push(r),
+                        Some(why) => bad.push((path, why)),
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => bad.push((path, e.to_string())),

@@ -17,7 +17,7 @@ fn diamond() -> Project {
 }
 
 /// The stored object whose content starts with `prefix`.
-fn object_starting(p: &Project, prefix: &[u8]) -> PathBuf {
+pub(crate) fn object_starting(p: &Project, prefix: &[u8]) -> PathBuf {
     p.objects()
         .into_iter()
         .find(|o| std::fs::read(o).unwrap().starts_with(prefix))
@@ -25,7 +25,7 @@ fn object_starting(p: &Project, prefix: &[u8]) -> PathBuf {
 }
 
 /// Rewrites a (read-only) cache file.
-fn overwrite(path: &Path, bytes: &[u8]) {
+pub(crate) fn overwrite(path: &Path, bytes: &[u8]) {
     let mut perms = std::fs::metadata(path).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);

@@ -8,7 +8,7 @@ use crate::common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::s3::{BUCKET, Server, moto_server, start};
+use crate::common::s3::{BUCKET, Server, start};
 use crate::common::{Project, walk};
 
 const P: &str = "pipelines/shared.yaml";
@@ -111,28 +111,7 @@ fn s3_corrupt_objects_are_refused_and_a_killed_pull_is_repeated() {
     let mut bytes = std::fs::read(&victim).unwrap();
     bytes[1000] ^= 0x55;
     let key = format!("lab/objects/{}/{}", &hex[..2], &hex[2..]);
-    let corrupt = a.path("corrupt.bin");
-    std::fs::write(&corrupt, &bytes).unwrap();
-    // Through a real S3 client (boto3, which moto brings), signed as any client would.
-    let python = moto_server().unwrap().with_file_name("python3");
-    let put = Command::new(python)
-        .args([
-            "-c",
-            "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
-             aws_access_key_id='testing', aws_secret_access_key='testing').put_object(\
-             Bucket=sys.argv[2], Key=sys.argv[3], Body=open(sys.argv[4], 'rb').read())",
-            &e,
-            BUCKET,
-            &key,
-            &corrupt.display().to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        put.status.success(),
-        "{}",
-        String::from_utf8_lossy(&put.stderr)
-    );
+    common::s3::put_object(&e, &key, &bytes);
     let (c, _) = clone(&server);
     let pull = s3(&c, &e, &["pull", P, "--remote", &remote]);
     assert_eq!(pull.code, 1, "{}\n{}", pull.stdout, pull.stderr);
@@ -179,29 +158,15 @@ fn two_s3_pushes_of_the_same_keys_at_once_end_consistent() {
 
 /// Objects and records under `prefix` in the test bucket, listed through boto3.
 fn listed(endpoint: &str, prefix: &str) -> Vec<String> {
-    let python = moto_server().unwrap().with_file_name("python3");
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import sys, boto3; c = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
-             aws_access_key_id='testing', aws_secret_access_key='testing'); \
-             [print(o['Key']) for p in c.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]) \
-             for o in p.get('Contents', [])]",
-            endpoint,
-            BUCKET,
-            prefix,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    common::s3::boto3(
+        endpoint,
+        "[print(o['Key']) for p in c.get_paginator('list_objects_v2').paginate(\
+         Bucket=sys.argv[1], Prefix=sys.argv[2]) for o in p.get('Contents', [])]",
+        &[BUCKET, prefix],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect()
 }
 
 #[test]

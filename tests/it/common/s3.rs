@@ -137,3 +137,38 @@ pub fn credentials(c: &mut Command, endpoint: &str) {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", endpoint);
 }
+
+/// Runs `code` in Python with `c`, a boto3 S3 client of `endpoint` (moto brings boto3), signed
+/// as any client would, and `sys.argv[1:]` = `args`; its stdout.
+pub fn boto3(endpoint: &str, code: &str, args: &[&str]) -> String {
+    let python = moto_server().unwrap().with_file_name("python3");
+    let script = format!(
+        "import sys, boto3\nc = boto3.client('s3', endpoint_url={endpoint:?}, \
+         region_name='us-east-1', aws_access_key_id='testing', \
+         aws_secret_access_key='testing')\n{code}"
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes `bytes` as object `key` of the test bucket, through boto3: what another machine
+/// sharing the remote could serve.
+pub fn put_object(endpoint: &str, key: &str, bytes: &[u8]) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    boto3(
+        endpoint,
+        "c.put_object(Bucket=sys.argv[1], Key=sys.argv[2], Body=open(sys.argv[3], 'rb').read())",
+        &[BUCKET, key, &file.path().display().to_string()],
+    );
+}

@@ -2,17 +2,21 @@
 //! records, heads and lock entries whose keys or digests are not 64 lowercase hex characters
 //! (case 1: a digest naming a file outside the cache; case 2: short or non-hex ones) are
 //! quarantined or refused by every command, never followed, never a panic or a hang, in the
-//! local cache and from a directory remote; symlink outputs (case 5), special files as path
-//! parameters (case 6) and publish targets (case 8).
+//! local cache and from a directory or an S3 remote; objects holding other bytes and records
+//! naming other objects (case 3); symlink outputs (case 5), special files as path parameters
+//! (case 6) and publish targets (case 8).
 //!
 //! The shared harness is here; the cases by concern: `records` (1, 2: records, heads, lock
-//! entries, remotes), `files` (5, 6, 8: what outputs, path parameters and publish targets may
-//! be), `processes` (4: no stage outlives sapipe), `bounds` (10, 11: limits and leftovers).
+//! entries, a directory remote), `s3` (the same records from an S3 remote), `identity` (3),
+//! `files` (5, 6, 8: what outputs, path parameters and publish targets may be), `processes`
+//! (4: no stage outlives sapipe), `bounds` (10, 11: limits and leftovers).
 
 mod bounds;
 mod files;
+mod identity;
 mod processes;
 mod records;
+mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

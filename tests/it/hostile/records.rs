@@ -126,36 +126,51 @@ fn case2_a_lock_entry_with_a_short_key_is_an_error_naming_the_lock_file() {
     }
 }
 
-fn pushed_remote(victim: &Victim) -> (Project, tempfile::TempDir) {
-    let p = project();
-    let remote = tempfile::tempdir().unwrap();
-    p.ok(&["push", P, "--remote", &remote.path().display().to_string()]);
-    victim.assert_untouched("push");
-    (p, remote)
-}
-
-#[test]
-fn case1_case2_pull_from_a_directory_remote_refuses_hostile_records() {
-    let victim = Victim::new();
-    let (_a, remote) = pushed_remote(&victim);
-    let r = remote.path().display().to_string();
-    let record = record_of(remote.path(), "gen");
-    let good: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+/// The hostile versions of a pushed record `good` (case 1: a digest naming `victim`; case 2:
+/// a key `a`, a one-character digest, a non-hex digest; case 3: another well-formed digest),
+/// each with what its refusal names.
+fn hostile_records(good: &Value, victim: &Victim) -> Vec<(Value, &'static str)> {
     let mut outside = good.clone();
     outside["outputs"]["text"]["digest"] = json!(victim.digest());
     let mut short_key = good.clone();
     short_key["key"] = json!("a");
     let mut short_digest = good.clone();
     short_digest["outputs"]["detail"]["digest"] = json!("b");
-    for (hostile, named) in [
-        (&outside, "invalid content digest"),
-        (&short_key, "invalid stage key"),
-        (&short_digest, "invalid content digest"),
-    ] {
-        write_json(&record, hostile);
+    let mut non_hex = good.clone();
+    non_hex["outputs"]["text"]["digest"] = json!("Z".repeat(64));
+    // Case 3: a well-formed digest that is not the one the record was written with.
+    let mut swapped = good.clone();
+    swapped["outputs"]["text"]["digest"] = json!("0".repeat(64));
+    vec![
+        (outside, "invalid content digest"),
+        (short_key, "invalid stage key"),
+        (short_digest, "invalid content digest"),
+        (non_hex, "invalid content digest"),
+        (swapped, "do not match its seal"),
+    ]
+}
+
+/// Each hostile version of the record `good` of stage `gen`, served by the remote `remote`
+/// (written there by `serve`; `env` adds what commands need to reach it): `pull` into a fresh
+/// clone refuses it (exit 1, naming the stage and the fault, no panic, no hang, no record
+/// stored, the outside file untouched), and `run --pull` computes that stage instead.
+pub(super) fn a_remote_refuses_hostile_records(
+    remote: &str,
+    good: &Value,
+    serve: &dyn Fn(&Value),
+    env: &dyn Fn(&mut Command),
+) {
+    let victim = Victim::new();
+    for (hostile, named) in hostile_records(good, &victim) {
+        serve(&hostile);
         let b = Project::new();
         b.write(P, PIPELINE);
-        let pull = within_a_minute(b.command(&["pull", P, "--remote", &r]));
+        let command = |args: &[&str]| {
+            let mut c = b.command(args);
+            env(&mut c);
+            within_a_minute(c)
+        };
+        let pull = command(&["pull", P, "--remote", remote]);
         no_panic(&pull, "pull");
         assert_eq!(pull.code, 1, "{}\n{}", pull.stdout, pull.stderr);
         assert!(
@@ -167,11 +182,22 @@ fn case1_case2_pull_from_a_directory_remote_refuses_hostile_records() {
         victim.assert_untouched("pull");
 
         // run --pull computes that stage instead, and ends.
-        let run = within_a_minute(b.command(&["run", P, "--pull", "--remote", &r]));
+        let run = command(&["run", P, "--pull", "--remote", remote]);
         no_panic(&run, "run --pull");
         assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
         assert_eq!(b.executions(), ["gen"], "{}", run.stderr);
         b.ok(&["verify"]);
         victim.assert_untouched("run --pull");
     }
+}
+
+#[test]
+fn case1_case2_pull_from_a_directory_remote_refuses_hostile_records() {
+    let p = project();
+    let remote = tempfile::tempdir().unwrap();
+    let r = remote.path().display().to_string();
+    p.ok(&["push", P, "--remote", &r]);
+    let record = record_of(remote.path(), "gen");
+    let good: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    a_remote_refuses_hostile_records(&r, &good, &|v| write_json(&record, v), &|_| {});
 }

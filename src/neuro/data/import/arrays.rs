@@ -267,10 +267,6 @@ impl Container {
             return Ok(None);
         }
         let location = self.location(name);
-        let io = |e: std::io::Error| ImportError::Read {
-            location: location.clone(),
-            message: e.to_string(),
-        };
         let own = self.own(name).to_owned();
         let (loaded, file, in_archive) = match &mut self.place {
             Place::Vars { path, file } => {
@@ -295,28 +291,10 @@ impl Container {
                 (loaded, format!("{own}.npy"), false)
             }
             Place::Npz { path, archive } => {
-                // The header is checked on a first read of the entry: npyz trusts it. The
-                // inventory listed the entry, so a failure here is not its absence (which
-                // read "not found (present: images)").
-                let entry = npyz::npz::file_name_from_array_name(&own);
-                let unreadable = |e: npyz::zip::result::ZipError| ImportError::Read {
-                    location: location.clone(),
-                    message: format!("the archive lists it, but it cannot be read: {e}"),
-                };
-                let available = match archive.zip_archive().by_name(&entry) {
-                    Ok(e) => {
-                        let size = e.size();
-                        precheck(e, size, &location)?;
-                        size
-                    }
-                    Err(e) => return Err(unreadable(e)),
-                };
-                let entry = archive.zip_archive().by_name(&entry).map_err(unreadable)?;
-                check_entry(entry, available, &location)?;
-                let Some(npy) = archive.by_name(&own).map_err(io)? else {
+                let Some(loaded) = super::npz::read_entry(archive, &own, &location, allowed)?
+                else {
                     return Ok(None);
                 };
-                let loaded = decode(npy, location.clone(), allowed, available)?;
                 if own == name {
                     (loaded, file_name(path), true)
                 } else {
@@ -344,25 +322,6 @@ impl Container {
             }),
         }
     }
-}
-
-/// Inflates an archive entry once, to nowhere, before it is decoded: its CRC is checked at its
-/// end (the decoder stops after the array's bytes and would never see it), and it may inflate
-/// to at most the `declared` size of its entry, which the array's shape was checked against,
-/// so a deflate bomb stops there (issue 30, case 9).
-fn check_entry(entry: impl Read, declared: u64, location: &str) -> Result<(), ImportError> {
-    let fail = |message: String| ImportError::Read {
-        location: location.to_owned(),
-        message,
-    };
-    let inflated = std::io::copy(&mut entry.take(declared + 1), &mut std::io::sink())
-        .map_err(|e| fail(format!("its compressed data is corrupt ({e})")))?;
-    if inflated > declared {
-        return Err(fail(format!(
-            "it inflates to more than the {declared} bytes its archive entry declares"
-        )));
-    }
-    Ok(())
 }
 
 /// Reads one `.npy` file (header checked against the file's size first), accepting only the
@@ -454,7 +413,11 @@ fn kind_names(allowed: &[Kind]) -> String {
     }
 }
 
-fn precheck(reader: impl Read, available: u64, location: &str) -> Result<(), ImportError> {
+pub(super) fn precheck(
+    reader: impl Read,
+    available: u64,
+    location: &str,
+) -> Result<(), ImportError> {
     precheck_npy(reader, available).map_err(|message| ImportError::Read {
         location: location.to_string(),
         message,
@@ -464,7 +427,7 @@ fn precheck(reader: impl Read, available: u64, location: &str) -> Result<(), Imp
 /// Decodes an array of at most `available` bytes (its file's, or its archive entry's, size):
 /// the dtype must be one of `allowed`, and the header's shape times the item size must fit in
 /// the bytes there are, before anything is allocated.
-fn decode<R: Read>(
+pub(super) fn decode<R: Read>(
     npy: NpyFile<R>,
     location: String,
     allowed: &[Kind],

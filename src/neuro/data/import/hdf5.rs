@@ -53,13 +53,22 @@ impl H5File {
     /// Opens `path` read-only and lists its root datasets.
     pub fn open(path: &Path) -> Result<Self, String> {
         let file = h5::File::open(path).map_err(|e| format!("not a readable HDF5 file: {e}"))?;
-        let names = file
-            .member_names()
+        let links = file
+            .iter_visit_default(Vec::new(), |_, name, info, links| {
+                links.push((name.to_owned(), info.link_type));
+                true
+            })
             .map_err(|e| format!("cannot list its contents: {e}"))?;
-        let datasets = names
-            .into_iter()
-            .filter(|n| file.dataset(n).is_ok())
-            .collect();
+        let mut datasets = Vec::new();
+        for (name, link) in links {
+            if link == h5::LinkType::External {
+                return Err(outside(&format!("'{name}' is an external link")));
+            }
+            if let Ok(ds) = file.dataset(&name) {
+                in_this_file(&file, &ds, &name)?;
+                datasets.push(name);
+            }
+        }
         Ok(H5File { file, datasets })
     }
 
@@ -130,6 +139,49 @@ impl H5File {
             dims,
             data,
         })
+    }
+}
+
+/// Why data outside the file is refused (issue 30, case 7): an import's key holds the bytes of
+/// the files it reads, so data that HDF5 fetches from other files would change unseen.
+#[cfg(feature = "hdf5")]
+fn outside(what: &str) -> String {
+    format!(
+        "{what}: its data is in another file, which would not enter the import's key (its \
+         changes would go unseen); external links, external storage and virtual datasets are \
+         refused: copy the data into this file (h5py: `g[name] = f[name][()]`)"
+    )
+}
+
+/// Refuses a root dataset whose values live in other files: one reached through a link into
+/// another file, one with external storage (raw data in other files) or a virtual dataset
+/// (mapped from other datasets, possibly in other files).
+#[cfg(feature = "hdf5")]
+fn in_this_file(file: &h5::File, ds: &h5::Dataset, name: &str) -> Result<(), String> {
+    use h5::dataset::Layout;
+    if ds.filename() != file.filename() {
+        return Err(outside(&format!(
+            "dataset '{name}' is a link into {}",
+            ds.filename()
+        )));
+    }
+    let dcpl = ds
+        .dcpl()
+        .map_err(|e| format!("dataset '{name}': cannot read its storage properties: {e}"))?;
+    let external = dcpl
+        .get_external()
+        .map_err(|e| format!("dataset '{name}': cannot read its storage properties: {e}"))?;
+    if let Some(first) = external.first() {
+        return Err(outside(&format!(
+            "dataset '{name}' keeps its values in external storage ({}{})",
+            first.name,
+            if external.len() > 1 { ", ..." } else { "" }
+        )));
+    }
+    match dcpl.layout() {
+        Layout::Compact | Layout::Chunked | Layout::Contiguous => Ok(()),
+        #[allow(unreachable_patterns)]
+        _ => Err(outside(&format!("dataset '{name}' is a virtual dataset"))),
     }
 }
 
@@ -247,5 +299,52 @@ mod tests {
             "{e}"
         );
         assert_eq!(file.read_array("fine").unwrap().0, vec![4]);
+    }
+
+    /// Issue 30, case 7: HDF5 external links and external storage were read but not hashed,
+    /// so after the outside data changed `status` said up to date. Both are refused, naming the
+    /// link or dataset (the caller names the file).
+    #[test]
+    fn case7_hdf5_external_links_and_external_storage_are_refused_naming_them() {
+        let d = tempfile::tempdir().unwrap();
+        let other = d.path().join("other.h5");
+        h5::File::create(&other)
+            .unwrap()
+            .new_dataset::<f64>()
+            .shape([2usize])
+            .create("images")
+            .unwrap()
+            .write_raw(&[1.0, 2.0])
+            .unwrap();
+        let linked = d.path().join("linked.h5");
+        {
+            let f = h5::File::create(&linked).unwrap();
+            f.link_external(&other.display().to_string(), "/images", "images")
+                .unwrap();
+        }
+        let e = H5File::open(&linked).err().unwrap();
+        assert!(
+            e.contains("'images' is an external link") && e.contains("another file"),
+            "{e}"
+        );
+
+        let raw = d.path().join("raw.bin");
+        std::fs::write(&raw, [0u8; 16]).unwrap();
+        let external = d.path().join("external.h5");
+        {
+            h5::File::create(&external)
+                .unwrap()
+                .new_dataset::<f64>()
+                .shape([2usize])
+                .external(&raw.display().to_string(), 0, 16)
+                .create("responses")
+                .unwrap();
+        }
+        let e = H5File::open(&external).err().unwrap();
+        assert!(
+            e.contains("dataset 'responses' keeps its values in external storage")
+                && e.contains("raw.bin"),
+            "{e}"
+        );
     }
 }

@@ -32,6 +32,7 @@ pub mod arrays;
 pub mod hdf5;
 pub mod inventory;
 pub mod matlab;
+mod npz;
 pub mod report;
 pub mod split;
 pub mod variables;
@@ -306,6 +307,8 @@ fn check_repeats(
     Ok(ArrayF32::new(r.shape.clone(), data))
 }
 
+#[cfg(test)]
+mod npz_tests;
 #[cfg(test)]
 mod split_tests;
 #[cfg(test)]
