@@ -519,7 +519,7 @@ pub fn claims_markdown(results: &[ClaimResult]) -> String {
 /// at the end, and how its training ended ([`convergence::judge`]).
 pub fn convergence_markdown(evaluation: &Evaluation) -> String {
     let mut out = String::from(
-        "| Model | Epochs | Median best epoch | Still improving at the end | Training |\n|---|---:|---:|---:|---|\n",
+        "| Model | Epochs (most) | Median epochs trained | Median best epoch | Still improving at the end | Training |\n|---|---:|---:|---:|---:|---|\n",
     );
     for m in &evaluation.models {
         let corr = per_neuron(m, Metric::Corr, evaluation.neurons);
@@ -529,13 +529,15 @@ pub fn convergence_markdown(evaluation: &Evaluation) -> String {
             other => format!("**{}**", other.text()),
         };
         let Some(c) = &m.model.convergence else {
-            let _ = writeln!(out, "| {} | | | | {state} |", m.model.label);
+            let _ = writeln!(out, "| {} | | | | | {state} |", m.model.label);
             continue;
         };
         let best = c.median_best_epoch.map_or("—".into(), |e| e.to_string());
+        // Without early stopping every neuron trained all epochs.
+        let trained = c.median_epochs_trained.unwrap_or(c.epochs);
         let _ = writeln!(
             out,
-            "| {} | {} | {best} | {} of {} neurons | {state} |",
+            "| {} | {} | {trained} | {best} | {} of {} neurons | {state} |",
             m.model.label, c.epochs, c.improving_at_end, c.neurons
         );
     }

@@ -40,6 +40,7 @@ fn trained(n: usize, under_trained: bool) -> Convergence {
         neurons: n,
         improving_at_end: if under_trained { n } else { 0 },
         median_best_epoch: Some(if under_trained { 10 } else { 5 }),
+        median_epochs_trained: None,
         under_trained,
     }
 }
@@ -218,15 +219,16 @@ fn convergence_table_marks_under_trained_models() {
         neurons: 8,
         improving_at_end: 7,
         median_best_epoch: Some(3),
+        median_epochs_trained: None,
         under_trained: true,
     });
     let unrecorded = model("ff", "ff-cnn", false, 1.0, [0.5, 1.0, 1.0]);
     let chance = model("sa", "ff-sa-cnn", false, 1.0, [0.01, 1.0, 1.0]);
     let md = convergence_markdown(&evaluation(vec![m, unrecorded, chance]));
     let rows = [
-        "| rf-cnn | 3 | 3 | 7 of 8 neurons | **under-trained (median best epoch 3 of 3; converged needs it at least 2 before the last)** |",
-        "| ff-cnn | | | | **training not recorded** |",
-        "| ff-sa-cnn | | | | **learned nothing (0 of 8 neurons have CORR above 0.074,",
+        "| rf-cnn | 3 | 3 | 3 | 7 of 8 neurons | **under-trained (median best epoch 3 of 3; converged needs it at least 2 before the last)** |",
+        "| ff-cnn | | | | | **training not recorded** |",
+        "| ff-sa-cnn | | | | | **learned nothing (0 of 8 neurons have CORR above 0.074,",
         "these 500 images (r = 0.074)",
     ];
     for row in rows {

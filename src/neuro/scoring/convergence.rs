@@ -25,6 +25,10 @@ pub struct Convergence {
     pub improving_at_end: usize,
     /// Median over neurons of the selected (best) epoch.
     pub median_best_epoch: Option<usize>,
+    /// Median over neurons of the epochs trained (fewer than `epochs` where early stopping
+    /// ended them); absent where `info.json` does not record it (every neuron trained all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_epochs_trained: Option<usize>,
     pub under_trained: bool,
 }
 
@@ -141,11 +145,14 @@ pub fn of(info: &PredictionInfo) -> Option<Convergence> {
     let improving = info.improving_at_end.iter().filter(|&&b| b).count();
     let mut best = info.best_epoch.clone();
     best.sort_unstable();
+    let mut trained = info.epochs_trained.clone();
+    trained.sort_unstable();
     Some(Convergence {
         epochs,
         neurons,
         improving_at_end: improving,
         median_best_epoch: best.get(best.len() / 2).copied(),
+        median_epochs_trained: trained.get(trained.len() / 2).copied(),
         under_trained: improving as f64 > UNDER_TRAINED_SHARE * neurons as f64,
     })
 }
@@ -172,6 +179,7 @@ mod tests {
             neurons: 8,
             improving_at_end: 0,
             median_best_epoch: Some(median_best_epoch),
+            median_epochs_trained: None,
             under_trained: false,
         }
     }
@@ -225,6 +233,12 @@ mod tests {
             (c.improving_at_end, c.neurons, c.under_trained),
             (2, 3, true)
         );
+        assert_eq!(c.median_epochs_trained, None, "not recorded: every neuron trained all");
+        let stopped = PredictionInfo {
+            epochs_trained: vec![2, 3, 1],
+            ..info(vec![false, false, false])
+        };
+        assert_eq!(of(&stopped).unwrap().median_epochs_trained, Some(2));
         assert!(
             !of(&info(vec![true, false, false, true]))
                 .unwrap()
