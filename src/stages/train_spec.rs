@@ -19,7 +19,10 @@ use crate::neuro::train::{ReadoutBias, Selection, Strategy};
 ///    changes the population's rounding.
 /// 7: the first block pools phase by phase, and on CPU neurons train side by side, one thread
 ///    each (the rounding changes again; README "How training computes").
-pub const VERSION: u32 = 7;
+/// 8: the metrics carry each neuron's test CORR and predictions on the first test images
+///    (`reproducibility::compared`), which lock entries and verdicts across classes need: a
+///    cached record of version 7 lacks them, so it must not stand for a result of this one.
+pub const VERSION: u32 = 8;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.
 pub fn derived_inputs(params: &Params) -> Result<Vec<(String, String, String)>, String> {
