@@ -25,7 +25,9 @@ pub struct LockFile {
 pub struct LockedStage {
     pub key: StageKey,
     pub outputs: BTreeMap<String, ContentDigest>,
-    /// The stage's scalar metrics (timing metrics left out), so numeric drift reads in a diff.
+    /// The stage's scalar metrics (timing metrics left out), so numeric drift reads in a diff,
+    /// and the per-neuron numbers compared across reproducibility classes
+    /// ([`crate::reproducibility::compared`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, serde_json::Value>,
     /// Where the locked result was computed (recorded, not compared: see
@@ -79,7 +81,12 @@ impl LockedStage {
             .metrics
             .iter()
             .filter(|(k, v)| {
-                !(crate::kind::is_timing_metric(k) || v.is_array() || v.is_object() || v.is_null())
+                let per_neuron = crate::reproducibility::compared::is_compared(k) && v.is_array();
+                per_neuron
+                    || !(crate::kind::is_timing_metric(k)
+                        || v.is_array()
+                        || v.is_object()
+                        || v.is_null())
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();

@@ -1,12 +1,16 @@
 //! Compares two versions of an artifact that should be identical, and when they are not, says
 //! where they differ: per tensor for safetensors files, per array for `.npy` files, per value
-//! for JSON, per file for directories. Differences are measured as the largest absolute and
-//! relative difference.
+//! for JSON, per column for CSV files with a header (`audit::csv`), per file for directories.
+//! Differences are measured as the largest absolute and relative difference, the relative one
+//! by the one formula used across reproducibility classes
+//! ([`crate::reproducibility::tolerance::relative_difference`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
+
+use crate::reproducibility::tolerance::relative_difference;
 
 /// One differing part of an artifact.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,15 +21,22 @@ pub struct Difference {
     pub max_rel: Option<f64>,
     /// For non-numeric differences (shape, dtype, presence, bytes).
     pub note: Option<String>,
+    /// A numeric difference of a model's parameters (a safetensors tensor). Across
+    /// reproducibility classes it is reported, not judged: a model is judged on what it
+    /// predicts, and training moves parameters near zero by more than any relative tolerance
+    /// (measured: a bias by 9e-2 relative while every prediction moved by 1e-3).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parameters: bool,
 }
 
 impl Difference {
-    fn note(what: String, note: impl Into<String>) -> Self {
+    pub(crate) fn note(what: String, note: impl Into<String>) -> Self {
         Self {
             what,
             max_abs: None,
             max_rel: None,
             note: Some(note.into()),
+            parameters: false,
         }
     }
 
@@ -65,12 +76,8 @@ fn max_diffs(a: &[f64], b: &[f64]) -> (f64, f64) {
             continue;
         }
         let d = (x - y).abs();
-        let d = if d.is_nan() { f64::INFINITY } else { d };
-        abs = abs.max(d);
-        let scale = x.abs().max(y.abs());
-        if scale > 0.0 {
-            rel = rel.max(d / scale);
-        }
+        abs = abs.max(if d.is_nan() { f64::INFINITY } else { d });
+        rel = rel.max(relative_difference(*x, *y));
     }
     (abs, rel)
 }
@@ -95,6 +102,7 @@ fn numeric(what: String, a: &[f64], b: &[f64]) -> Option<Difference> {
         max_abs: Some(max_abs),
         max_rel: Some(max_rel),
         note: None,
+        parameters: false,
     })
 }
 
@@ -142,6 +150,11 @@ fn compare_bytes(label: &str, x: &[u8], y: &[u8]) -> Vec<Difference> {
         compare_json(label, &jx, &jy, &mut out);
         return out;
     }
+    if let (Ok(tx), Ok(ty)) = (std::str::from_utf8(x), std::str::from_utf8(y))
+        && let Some(found) = super::csv::compare_csv(label, tx, ty)
+    {
+        return found;
+    }
     vec![Difference::note(
         label.to_string(),
         format!("bytes differ ({} vs {} bytes)", x.len(), y.len()),
@@ -179,7 +192,12 @@ fn compare_safetensors(
                     ));
                 } else if x.data() != y.data() {
                     match (tensor_values(&x), tensor_values(&y)) {
-                        (Some(vx), Some(vy)) => out.extend(numeric(what, &vx, &vy)),
+                        (Some(vx), Some(vy)) => {
+                            out.extend(numeric(what, &vx, &vy).map(|d| Difference {
+                                parameters: true,
+                                ..d
+                            }))
+                        }
                         _ => out.push(Difference::note(what, "bytes differ")),
                     }
                 }

@@ -15,6 +15,7 @@ use crate::exec::stage::{Done, execute};
 use crate::exec::{Engine, Event};
 use crate::key::{ContentDigest, InputKey, StageKey};
 use crate::kind::DeviceClass;
+use crate::reproducibility::compared;
 use crate::store::{StageRecord, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -232,6 +233,7 @@ fn audit_stage(
                 max_abs: None,
                 max_rel: None,
                 note: Some("missing from the re-execution".into()),
+                parameters: false,
             });
             continue;
         };
@@ -249,6 +251,7 @@ fn audit_stage(
                         max_abs: None,
                         max_rel: None,
                         note: Some("digests differ".into()),
+                        parameters: false,
                     });
                 }
                 differences.extend(found);
@@ -262,6 +265,7 @@ fn audit_stage(
                     o.digest.short(),
                     n.digest.short()
                 )),
+                parameters: false,
             }),
         }
     }
@@ -289,7 +293,7 @@ fn audit_stage(
             differences,
             record,
             &fresh,
-            tolerance.unwrap_or(crate::reproducibility::HARDWARE_TOLERANCE),
+            tolerance.unwrap_or(crate::reproducibility::HARDWARE_RTOL),
         ));
     }
     let note = cross_device.then(|| {
@@ -312,8 +316,11 @@ fn audit_stage(
     Ok(verdict(v, differences, note))
 }
 
-/// The verdict for a stage recorded in another reproducibility class than this machine's:
-/// numeric, within `tolerance`, and saying where each result was computed.
+/// The verdict for a stage recorded in another reproducibility class than this machine's,
+/// saying where each result was computed. A stage whose metrics say what its model predicts
+/// (`reproducibility::compared`) is judged on every difference but its parameters', each
+/// within `tolerance` relative (`reproducibility::tolerance`: no absolute floor for numbers
+/// near zero); any other stage must be bit-identical.
 fn across_hardware(
     verdict: impl Fn(Verdict, Vec<Difference>, Option<String>) -> StageAudit,
     differences: Vec<Difference>,
@@ -328,24 +335,40 @@ fn across_hardware(
             .unwrap_or_else(|| "hardware not recorded".into())
     };
     let (recorded, here) = (hardware(record), hardware(fresh));
-    if !differences.iter().all(|d| d.within(tolerance)) {
-        let note = format!(
-            "recorded on {recorded}, audited on {here} (another reproducibility class, so compared within {tolerance:.1e}): not reproduced"
-        );
-        return verdict(Verdict::Differs, differences, Some(note));
+    let not_reproduced = |why: &str| {
+        format!(
+            "recorded on {recorded}, audited on {here} (another reproducibility class, so compared within {tolerance:.1e} relative{why}): not reproduced"
+        )
+    };
+    let predicts = compared::has_compared(record.metrics.keys())
+        && compared::has_compared(fresh.metrics.keys());
+    if !predicts {
+        let why = "; no per-neuron test CORR or predictions to judge it on, so only the same bits reproduce it";
+        return verdict(Verdict::Differs, differences, Some(not_reproduced(why)));
     }
-    let largest = differences
+    let judged = |d: &&Difference| !(d.parameters && d.note.is_none());
+    if !differences
         .iter()
-        .max_by(|a, b| {
-            a.max_rel
-                .unwrap_or(0.0)
-                .total_cmp(&b.max_rel.unwrap_or(0.0))
-        })
-        .expect("called with differences");
+        .filter(judged)
+        .all(|d| d.within_relative(tolerance))
+    {
+        return verdict(Verdict::Differs, differences, Some(not_reproduced("")));
+    }
+    let largest = differences.iter().filter(judged).max_by(|a, b| {
+        a.max_rel
+            .unwrap_or(0.0)
+            .total_cmp(&b.max_rel.unwrap_or(0.0))
+    });
+    let parameters = differences.iter().any(|d| d.parameters);
     let note = format!(
-        "reproduced within {:.1e} relative on different hardware ({here} vs {recorded}); largest difference: {}",
-        largest.max_rel.unwrap_or(0.0),
-        largest.what
+        "reproduced within tolerance ({:.1e} relative, at most {tolerance:.0e}) on different hardware ({here} vs {recorded}); largest difference: {}{}",
+        largest.and_then(|d| d.max_rel).unwrap_or(0.0),
+        largest.map_or("none but the parameters'", |d| d.what.as_str()),
+        if parameters {
+            "; parameters not bit-identical (reported, not judged: the model is judged on what it predicts)"
+        } else {
+            ""
+        }
     );
     verdict(
         Verdict::WithinToleranceOnOtherHardware,

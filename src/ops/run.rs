@@ -112,7 +112,15 @@ fn finish(session: &Session, summary: &RunSummary, locked: bool) -> anyhow::Resu
         .filter_map(|(s, v)| v.describe(s))
         .collect();
     if locked {
-        let differences = lock.differences(&old);
+        // Across classes, first why a stage was not reproduced (which number, how far).
+        let why = verdicts.values().filter_map(|v| match v {
+            LockVerdict::Differs { differences } => differences
+                .first()
+                .filter(|l| l.contains(": not reproduced on different hardware"))
+                .cloned(),
+            _ => None,
+        });
+        let differences: Vec<String> = why.chain(lock.differences(&old)).collect();
         if !differences.is_empty() {
             anyhow::bail!(
                 "--locked: the results differ from the committed lock file {}:\n  {}\n\

@@ -1,25 +1,22 @@
 //! Verdicts of a run against a lock file across hardware. Results computed in the same
 //! reproducibility class must match the lock bit for bit. Results computed in another class
 //! (another CPU vendor's BLAS, another GPU model, `deterministic: false`, ...) cannot; they are
-//! judged numerically instead, and say so: the stage must have the same key once the upstream
-//! outputs judged so are substituted, and every metric must agree within
-//! [`HARDWARE_TOLERANCE`]. Never a failure only because the hardware differs; never a pass
-//! that does not say it was not bit for bit.
+//! judged on what the model predicts instead, and say so: the stage must have the same key
+//! once the upstream outputs judged so are substituted, and every number of its entry (the
+//! per-neuron test CORR and prediction fingerprint of `compared`, and the scalar metrics) must
+//! agree within [`HARDWARE_RTOL`], relatively. A stage whose entry holds no per-neuron numbers
+//! is reproduced across classes only with bit-identical outputs. Never a failure only because
+//! the hardware differs; never a pass that does not say it was not bit for bit.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::compared;
+use super::tolerance::HARDWARE_RTOL;
 use crate::key::{ContentDigest, InputKey, KeyRecord};
-use crate::lockfile::{LockedStage, metric_close};
+use crate::lockfile::LockedStage;
 use crate::store::StageRecord;
-
-/// Largest relative (or absolute, for values near zero) metric difference accepted between
-/// results of different reproducibility classes. Training amplifies last-bit differences
-/// between kernels: on the CI pipeline (a few dozen Adam steps) other kernel sets moved metrics
-/// by up to 5e-4 relative, and longer trainings move them further; 1% of a metric is still far
-/// below any difference a study would read as a result.
-pub const HARDWARE_TOLERANCE: f64 = 1e-2;
 
 /// How a stage's new result compares with its lock entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,7 +63,7 @@ impl LockVerdict {
                 here,
                 through_inputs,
             } => Some(format!(
-                "{stage}: reproduced within {max_relative:.1e} relative {}{}{}",
+                "{stage}: reproduced within tolerance ({max_relative:.1e} relative, at most {HARDWARE_RTOL:.0e}) {}{}{}",
                 if *through_inputs {
                     "from inputs reproduced within tolerance on different hardware".to_string()
                 } else {
@@ -145,49 +142,58 @@ fn judge_one(
     if substituted_key(&record.key_record, substitute).key() != old.key {
         return differences();
     }
-    if old.metrics.len() != new.metrics.len() {
-        return differences();
-    }
-    let mut max_relative: f64 = 0.0;
-    let mut largest = None;
-    for (name, v) in &old.metrics {
-        let Some(w) = new.metrics.get(name) else {
-            return differences();
-        };
-        if metric_close(v, w) {
-            continue;
-        }
-        let (Some(x), Some(y)) = (v.as_f64(), w.as_f64()) else {
-            return differences();
-        };
-        let abs = (x - y).abs();
-        let rel = abs / x.abs().max(y.abs());
-        if !(abs <= HARDWARE_TOLERANCE || rel <= HARDWARE_TOLERANCE) {
-            return differences();
-        }
-        if rel > max_relative {
-            max_relative = rel;
-            largest = Some(format!("metric {name} {x} -> {y}"));
-        }
-    }
     let describe = |s: &LockedStage| {
         s.produced_on
             .as_ref()
             .map(|p| p.hardware.clone())
             .unwrap_or_else(|| "hardware not recorded".into())
     };
-    LockVerdict::WithinTolerance {
-        max_relative,
-        largest,
-        outputs_differ: new
-            .outputs
-            .iter()
-            .filter(|(n, d)| old.outputs.get(*n) != Some(*d))
-            .map(|(n, _)| n.clone())
-            .collect(),
-        locked_on: describe(old),
-        here: describe(&new),
-        through_inputs,
+    let outputs_differ: Vec<String> = new
+        .outputs
+        .iter()
+        .filter(|(n, d)| old.outputs.get(*n) != Some(*d))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let not_reproduced = |why: String| {
+        let mut differences = vec![format!(
+            "{stage}: not reproduced on different hardware ({} vs {}, the lock's): {why}",
+            describe(&new),
+            describe(old)
+        )];
+        differences.extend(lines(stage, old, &new).into_iter().filter(|l| {
+            // Whole per-neuron arrays would bury the line above.
+            !l.split_whitespace()
+                .nth(2)
+                .is_some_and(compared::is_compared)
+        }));
+        LockVerdict::Differs { differences }
+    };
+    // Numbers beyond the substituted inputs' bits are compared only where they say what the
+    // model predicts; without them, only the same bits reproduce the entry.
+    let both_compared =
+        compared::has_compared(old.metrics.keys()) && compared::has_compared(new.metrics.keys());
+    let same_outputs = outputs_differ.is_empty() && old.outputs.len() == new.outputs.len();
+    if !both_compared && !same_outputs {
+        return not_reproduced(
+            "no per-neuron test CORR or predictions in the lock entry to judge it on, and its outputs are not bit-identical"
+                .into(),
+        );
+    }
+    let rtol = if both_compared {
+        HARDWARE_RTOL
+    } else {
+        crate::lockfile::METRIC_RTOL
+    };
+    match compared::compare(&old.metrics, &new.metrics, rtol) {
+        Err(why) => not_reproduced(why),
+        Ok(largest) => LockVerdict::WithinTolerance {
+            max_relative: largest.as_ref().map_or(0.0, |l| l.relative),
+            largest: largest.map(|l| l.what),
+            outputs_differ,
+            locked_on: describe(old),
+            here: describe(&new),
+            through_inputs,
+        },
     }
 }
 
@@ -254,7 +260,10 @@ mod tests {
                     bytes: 1,
                 },
             )]),
-            metrics: serde_json::Map::from_iter([("corr".to_string(), json!(corr))]),
+            metrics: serde_json::Map::from_iter([
+                ("corr".to_string(), json!(corr)),
+                ("neuron_test_corr".to_string(), json!([corr, 0.25])),
+            ]),
             environment: Some(env),
             ..StageRecord::fixture(key_record)
         }
@@ -319,7 +328,7 @@ mod tests {
         assert!(v["up"].reproduces() && v["down"].reproduces(), "{v:?}");
         let line = v["up"].describe("up").unwrap();
         assert!(
-            line.starts_with("up: reproduced within 2.0e-4 relative on different hardware (EPYC vs Xeon, the lock's); largest difference: metric corr 0.5 -> 0.5001"),
+            line.starts_with("up: reproduced within tolerance (2.0e-4 relative, at most 1e-2) on different hardware (EPYC vs Xeon, the lock's); largest difference: metric corr 0.5 -> 0.5001"),
             "{line}"
         );
         assert!(
@@ -343,6 +352,71 @@ mod tests {
         let v = judge(&order(), &lock, &changed);
         assert!(v["up"].reproduces(), "{v:?}");
         assert!(matches!(v["down"], LockVerdict::Differs { .. }), "{v:?}");
+    }
+
+    /// Issue 27: across classes a sign flip fails however small the correlation (the old
+    /// absolute floor of 1e-2 let 0.0049 -> -0.0049 pass), and so does a prediction moved by
+    /// more than the relative tolerance.
+    #[test]
+    fn across_classes_a_sign_flip_or_another_prediction_differs() {
+        let lock = locked(&chain(
+            b"u",
+            0.0049,
+            b"d",
+            0.25,
+            env("portable intel", "Xeon"),
+        ));
+        let amd = env("portable amd", "EPYC");
+        let v = judge(
+            &order(),
+            &lock,
+            &chain(b"u2", -0.0049, b"d2", 0.25, amd.clone()),
+        );
+        let LockVerdict::Differs { differences } = &v["up"] else {
+            panic!("{v:?}")
+        };
+        assert!(
+            differences[0].starts_with("up: not reproduced on different hardware (EPYC vs Xeon, the lock's): metric corr 0.0049 -> -0.0049 (2.0e0 relative"),
+            "{differences:?}"
+        );
+        let beyond = 0.0049 * (1.0 + 1.5 * HARDWARE_RTOL);
+        let v = judge(
+            &order(),
+            &lock,
+            &chain(b"u2", beyond, b"d2", 0.25, amd.clone()),
+        );
+        assert!(!v["up"].reproduces(), "{v:?}");
+        let within = 0.0049 * (1.0 + 0.5 * HARDWARE_RTOL);
+        let v = judge(&order(), &lock, &chain(b"u2", within, b"d2", 0.25, amd));
+        assert!(v["up"].reproduces() && v["down"].reproduces(), "{v:?}");
+    }
+
+    /// Issue 27: a stage whose entry holds no per-neuron numbers reproduces across classes
+    /// only with bit-identical outputs.
+    #[test]
+    fn without_per_neuron_numbers_only_the_same_bits_reproduce_across_classes() {
+        let strip = |mut r: BTreeMap<String, StageRecord>| {
+            for rec in r.values_mut() {
+                rec.metrics.remove("neuron_test_corr");
+            }
+            r
+        };
+        let lock = locked(&strip(chain(
+            b"u",
+            0.5,
+            b"d",
+            0.25,
+            env("portable intel", "Xeon"),
+        )));
+        let amd = env("portable amd", "EPYC");
+        let v = judge(&order(), &lock, &strip(chain(b"u2", 0.5, b"d", 0.25, amd)));
+        let LockVerdict::Differs { differences } = &v["up"] else {
+            panic!("{v:?}")
+        };
+        assert!(
+            differences[0].ends_with("no per-neuron test CORR or predictions in the lock entry to judge it on, and its outputs are not bit-identical"),
+            "{differences:?}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::scoring::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
 use crate::neuro::train::predictions::{self, PredictedSplit};
 use crate::report::seeds::{self, Spread};
+use crate::reproducibility::compared::NEURON_CORR;
 
 pub struct Evaluate;
 
@@ -25,6 +26,8 @@ impl StageKind for Evaluate {
     /// 2: models carry the typed `init`/`frozen` of `info.json` (evaluation schema 2) and are
     /// incremental only when `info.json` says so.
     /// 3: each neuron's level offset (`offset` column; `{stage}.max_abs_offset`).
+    ///    Also, the metrics carry each model's per-neuron CORR (`{stage}.neuron_corr`), compared
+    /// across reproducibility classes; a cached record of version 2 lacks it.
     fn version(&self) -> u32 {
         3
     }
@@ -162,8 +165,9 @@ pub fn per_neuron_csv(evaluation: &Evaluation) -> String {
 }
 
 /// Per model (keyed by its stage): mean CORR, PTJ %, PTS %, FEVE, the largest level offset
-/// of a neuron (in recorded s.d.), and the CORR ratio to the
-/// baseline when one is named; per model trained with several seeds (keyed by its stage
+/// of a neuron (in recorded s.d.), each neuron's CORR (compared across reproducibility classes,
+/// [`NEURON_CORR`]), and the CORR ratio to the baseline when one is named; per model trained
+/// with several seeds (keyed by its stage
 /// without the seed, see [`seed_metrics`]), their mean and s.d. across seeds.
 fn returned_metrics(evaluation: &Evaluation) -> Metrics {
     let mut metrics = Metrics::new();
@@ -180,6 +184,8 @@ fn returned_metrics(evaluation: &Evaluation) -> Metrics {
             format!("{stage}.max_abs_offset"),
             json!(offsets.reduce(f64::max)),
         );
+        let corr: Vec<Option<f64>> = m.neurons.iter().map(|n| n.corr).collect();
+        metrics.insert(format!("{stage}.{NEURON_CORR}"), json!(corr));
         if evaluation.baseline.is_some() {
             metrics.insert(
                 format!("{stage}.corr_ratio"),

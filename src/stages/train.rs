@@ -10,10 +10,15 @@ use super::train_spec;
 use crate::kind::{KindError, Metrics, Params, StageContext, StageKind};
 use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::runtime::determinism;
+use crate::neuro::scoring::evaluation::recorded_pairs;
+use crate::neuro::scoring::metrics::pearson;
 use crate::neuro::stats::mean_of;
 use crate::neuro::train::fit::{Fitted, fit};
 use crate::neuro::train::trainer::EpochReport;
 use crate::neuro::train::{TrainError, curves, predictions, torch_device};
+use crate::reproducibility::compared::{
+    FINGERPRINT_IMAGES, NEURON_TEST_CORR, NEURON_TEST_PREDICTIONS,
+};
 
 /// The `train` kind.
 pub struct TrainKind;
@@ -52,7 +57,30 @@ fn summary(values: &[usize]) -> Value {
     }
 }
 
-fn metrics(fitted: &Fitted) -> Metrics {
+/// What the model predicts, for verdicts across reproducibility classes
+/// ([`crate::reproducibility::compared`]): each neuron's test CORR (null where undefined) and
+/// its predictions on the first test images.
+fn predicted_numbers(fitted: &Fitted, data: &PreparedDataset, metrics: &mut Metrics) {
+    let neurons = fitted.test.row_len();
+    let corr: Vec<Option<f64>> = (0..neurons)
+        .map(|j| {
+            let (recorded, predicted) = recorded_pairs(&data.test_responses, &fitted.test, j);
+            pearson(&recorded, &predicted).ok()
+        })
+        .collect();
+    let images = fitted.test.shape[0].min(FINGERPRINT_IMAGES);
+    let sample: Vec<Vec<f64>> = (0..neurons)
+        .map(|j| {
+            (0..images)
+                .map(|i| f64::from(fitted.test.row(i)[j]))
+                .collect()
+        })
+        .collect();
+    metrics.insert(NEURON_TEST_CORR.into(), json!(corr));
+    metrics.insert(NEURON_TEST_PREDICTIONS.into(), json!(sample));
+}
+
+fn metrics(fitted: &Fitted, data: &PreparedDataset) -> Metrics {
     let mean_val_corr = mean_of(fitted.best_val_corr.iter().copied());
     let mut metrics = Metrics::new();
     metrics.insert("trainable_params".into(), json!(fitted.trainable_params));
@@ -64,6 +92,7 @@ fn metrics(fitted: &Fitted) -> Metrics {
     );
     metrics.insert("neurons_per_group".into(), json!(fitted.group_size));
     metrics.insert("train_seconds".into(), json!(fitted.train_seconds));
+    predicted_numbers(fitted, data, &mut metrics);
     metrics
 }
 
@@ -123,7 +152,7 @@ impl StageKind for TrainKind {
             &fitted.val,
         )
         .map_err(|e| failed(&e))?;
-        Ok(metrics(&fitted))
+        Ok(metrics(&fitted, &data))
     }
 }
 

@@ -21,6 +21,9 @@ use crate::neuro::train::{BiasRefit, ReadoutBias, Selection, Strategy};
 ///    each (the rounding changes again; README "How training computes").
 /// 8: early stopping (`patience`) and the output level refit (`refit_bias`); `info.json`
 ///    records the epochs each neuron trained.
+///    Also, the metrics carry each neuron's test CORR and predictions on the first test images
+///    (`reproducibility::compared`), which lock entries and verdicts across classes need: a
+///    cached record of version 7 lacks them, so it must not stand for a result of this one.
 pub const VERSION: u32 = 8;
 
 /// `init.from` binds the upstream stage's checkpoint to the `init` input.

@@ -458,12 +458,14 @@ mod tests {
                 max_abs: Some(0.5),
                 max_rel: Some(0.25),
                 note: None,
+                parameters: false,
             },
             Difference {
                 what: "metrics: mean_corr".into(),
                 max_abs: None,
                 max_rel: None,
                 note: Some("missing".into()),
+                parameters: false,
             },
         ];
         let mut stale = stage("evaluate", Verdict::Stale);

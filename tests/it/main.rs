@@ -44,6 +44,8 @@ mod portable;
 #[cfg(feature = "torch")]
 mod predict;
 #[cfg(feature = "torch")]
+mod predicted;
+#[cfg(feature = "torch")]
 mod remote_ci;
 #[cfg(feature = "torch")]
 mod seeds;

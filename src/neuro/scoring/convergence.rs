@@ -233,7 +233,10 @@ mod tests {
             (c.improving_at_end, c.neurons, c.under_trained),
             (2, 3, true)
         );
-        assert_eq!(c.median_epochs_trained, None, "not recorded: every neuron trained all");
+        assert_eq!(
+            c.median_epochs_trained, None,
+            "not recorded: every neuron trained all"
+        );
         let stopped = PredictionInfo {
             epochs_trained: vec![2, 3, 1],
             ..info(vec![false, false, false])

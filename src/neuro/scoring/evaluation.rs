@@ -221,8 +221,12 @@ fn neuron_noise(estimates: &[Result<NoiseEstimate, MetricError>]) -> Vec<NeuronN
 
 /// Neuron `j`'s recorded responses and predictions on the images where it was recorded
 /// (a NaN response is a missing entry, skipped by every metric).
-fn recorded_pairs(data: &SplitData, predicted: &ArrayF32, j: usize) -> (Vec<f32>, Vec<f32>) {
-    data.responses
+pub fn recorded_pairs(
+    responses: &ArrayF32,
+    predicted: &ArrayF32,
+    j: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    responses
         .column(j)
         .into_iter()
         .zip(predicted.column(j))
@@ -236,7 +240,7 @@ fn neuron_metrics(
     noise: Option<&Result<NoiseEstimate, MetricError>>,
     neuron: usize,
 ) -> NeuronMetrics {
-    let (recorded, observed_prediction) = recorded_pairs(data, predicted, neuron);
+    let (recorded, observed_prediction) = recorded_pairs(data.responses, predicted, neuron);
     let prediction = predicted.column(neuron);
     let mut undefined = BTreeMap::new();
     let corr = defined(
@@ -310,7 +314,7 @@ fn evaluate_model(
     // Neurons with a missing response are left out: every neuron of the curve ranks the same
     // images.
     let columns: Vec<(Vec<f32>, Vec<f32>)> = (0..data.responses.shape[1])
-        .map(|j| recorded_pairs(data, predicted, j))
+        .map(|j| recorded_pairs(data.responses, predicted, j))
         .filter(|(r, _)| r.len() == data.responses.shape[0])
         .collect();
     let pairs: Vec<(&[f32], &[f32])> = columns
@@ -411,7 +415,7 @@ pub fn evaluate(
         m.examples = example_neurons
             .iter()
             .filter_map(|&j| {
-                let (recorded, prediction) = recorded_pairs(data, predicted, j);
+                let (recorded, prediction) = recorded_pairs(data.responses, predicted, j);
                 let curve = tuning_curve(&recorded, &prediction);
                 curve.ok().map(|curve| ExampleCurve { neuron: j, curve })
             })
