@@ -190,6 +190,8 @@ mod tests {
             ("memory", json!("auto")),
             ("combine_init", json!("auto")),
             ("readout_bias", json!("default")),
+            ("patience", json!(0)),
+            ("refit_bias", json!("none")),
             ("label", json!("")),
         ]
         .into_iter()
