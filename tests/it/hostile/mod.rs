@@ -16,6 +16,7 @@ mod files;
 mod identity;
 mod processes;
 mod records;
+#[cfg(feature = "s3")]
 mod s3;
 
 use std::path::{Path, PathBuf};
