@@ -1,6 +1,6 @@
 //! The `sapipe` binary: parse the command line, run one operation, map errors to exit codes
 //! (0 success, 1 a stage or check failed, 2 an error in what the user wrote or asked, such as
-//! an `init` that would overwrite).
+//! an `init` that would overwrite, 130 a run stopped by a signal).
 
 // The edge: the one place besides src/ui and the worker that may write to the terminal.
 #![allow(clippy::disallowed_macros)]
@@ -21,21 +21,45 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     // The engine reports a run stopped by a signal as events; the terminal shows them.
-    sapipe::exec::interrupt::observe(sapipe::ui::interrupt::show);
+    sapipe::exec::interrupt::observe(on_interrupt);
     let code = match sapipe::cli::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let interrupted = e
+                .downcast_ref::<sapipe::exec::interrupt::Interrupted>()
+                .is_some()
+                || matches!(
+                    e.downcast_ref::<sapipe::exec::ExecError>(),
+                    Some(sapipe::exec::ExecError::Interrupted(_))
+                );
             let refused_init = matches!(
                 e.downcast_ref::<sapipe::ops::init::InitError>(),
                 Some(sapipe::ops::init::InitError::Exists(_))
             );
-            if e.downcast_ref::<sapipe::spec::SpecError>().is_some() || refused_init {
-                2
+            if interrupted {
+                // The interrupt's events already said what was stopped.
+                INTERRUPTED
             } else {
-                1
+                eprintln!("error: {e:#}");
+                if e.downcast_ref::<sapipe::spec::SpecError>().is_some() || refused_init {
+                    2
+                } else {
+                    1
+                }
             }
         }
     };
     std::process::exit(code);
+}
+
+/// The exit status of a run stopped by a signal (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
+/// Shows what the engine does on a signal; after its last event, ends the process at once,
+/// whatever the main thread is doing (an in-process stage may take long to return).
+fn on_interrupt(event: &sapipe::exec::interrupt::InterruptEvent) {
+    sapipe::ui::interrupt::show(event);
+    if event.ends_the_run() {
+        std::process::exit(INTERRUPTED);
+    }
 }

@@ -1,10 +1,12 @@
 //! Stopping what this process started: once a stage has executed here (a local run, audit,
 //! a Slurm job), on SIGINT, SIGTERM or SIGHUP of the sapipe process the signal is forwarded (as
 //! SIGTERM) to the process group of every running stage command, they are waited for (at most
-//! `GRACE`, then killed), what was stopped is reported as [`InterruptEvent`]s to the observer
-//! the edge installed ([`observe`]; the terminal shows them), and sapipe exits 130. Nothing
-//! incomplete is recorded: a stage's record is written only after it completes. A second signal
-//! exits at once.
+//! `GRACE`, then killed), and what was stopped is reported as [`InterruptEvent`]s to the
+//! observer the edge installed ([`observe`]). Nothing incomplete is recorded: a stage's record
+//! is written only after it completes. The engine never ends the process: after the last event
+//! ([`InterruptEvent::ends_the_run`]) the edge may (the command line shows the events and exits
+//! 130, so that a run blocked in an in-process stage ends promptly too); otherwise the run
+//! returns [`Interrupted`] once its current stages have ended.
 //!
 //! Spawning and tracking are one step ([`spawn`]): the handler waits for spawns in progress
 //! before it collects what to stop, and no spawn starts once a signal has arrived, so a signal
@@ -12,7 +14,7 @@
 //! too.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, Once, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -22,15 +24,24 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Running stage commands: process (group) id -> stage.
 static RUNNING: Mutex<BTreeMap<u32, String>> = Mutex::new(BTreeMap::new());
 static SIGNALS: AtomicU32 = AtomicU32::new(0);
+/// The handler has done all it does for the first signal (its last event is out).
+static HANDLED: AtomicBool = AtomicBool::new(false);
 /// Spawns between their interrupt check and their registration in `RUNNING`.
 static SPAWNING: AtomicU32 = AtomicU32::new(0);
 static INSTALL: Once = Once::new();
 static OBSERVER: OnceLock<fn(&InterruptEvent)> = OnceLock::new();
 
-/// What the handler does, as it does it. Stage commands are `(process group id, stage)`.
+/// The run was stopped by a signal (SIGINT, SIGTERM, SIGHUP): what was running was stopped and
+/// nothing incomplete was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted: the run stopped on a signal; nothing incomplete was recorded")]
+pub struct Interrupted;
+
+/// What the handlers do, as they do it. Stage commands are `(process group id, stage)`; Slurm
+/// jobs are `(job id, stage)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InterruptEvent {
-    /// A second signal: exiting without waiting.
+    /// A second signal: not waiting for the stages to stop.
     Again,
     /// Signalling these commands' process groups to stop.
     Stopping(Vec<(u32, String)>),
@@ -43,15 +54,33 @@ pub enum InterruptEvent {
     Stopped(Vec<(u32, String)>),
     /// No command was running; nothing incomplete was recorded.
     NothingRunning,
+    /// A Slurm driver was interrupted: cancelling its jobs (the run then ends with their
+    /// stages failed).
+    CancellingJobs(Vec<(String, String)>),
+    /// The jobs could not be cancelled (why).
+    CannotCancel(String),
+    /// A Slurm driver was interrupted again: not waiting for its jobs to end.
+    AgainWhileCancelling,
 }
 
-/// Sets who is told of interruptions (once per process; the command line shows them). Without
-/// an observer they go to the log.
+impl InterruptEvent {
+    /// Whether the handler has nothing more to do after this event: an edge that wants a prompt
+    /// end ends the process here (exit status 130).
+    pub fn ends_the_run(&self) -> bool {
+        matches!(
+            self,
+            Self::Again | Self::Stopped(_) | Self::NothingRunning | Self::AgainWhileCancelling
+        )
+    }
+}
+
+/// Sets who is told of interruptions (once per process; the command line shows them and exits
+/// after the last). Without an observer they go to the log.
 pub fn observe(observer: fn(&InterruptEvent)) {
     let _ = OBSERVER.set(observer);
 }
 
-fn emit(event: InterruptEvent) {
+pub(crate) fn emit(event: InterruptEvent) {
     match OBSERVER.get() {
         Some(observer) => observer(&event),
         None => tracing::warn!("{event:?}"),
@@ -67,14 +96,18 @@ pub fn interrupted() -> bool {
     SIGNALS.load(Ordering::SeqCst) > 0
 }
 
-/// After a stage ended during an interrupt: lets the handler finish stopping, report and exit
-/// (it exits the process; this only parks the calling thread meanwhile).
-pub fn await_exit_if_interrupted() {
+/// After a stage ended: `Interrupted` if a signal arrived, once the handler has finished
+/// stopping and reporting (an edge that ends the process on the last event ends it meanwhile).
+pub fn check() -> Result<(), Interrupted> {
     if !interrupted() {
-        return;
+        return Ok(());
     }
-    std::thread::sleep(GRACE * 2);
-    std::process::exit(130);
+    // The handler waits at most GRACE for spawns and GRACE for the commands to stop.
+    let t0 = Instant::now();
+    while !HANDLED.load(Ordering::SeqCst) && t0.elapsed() < GRACE * 3 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(Interrupted)
 }
 
 /// Installs the handler, once per process (a failure is logged: Ctrl-C then kills sapipe
@@ -138,7 +171,7 @@ fn listed(stages: &BTreeMap<u32, String>) -> Vec<(u32, String)> {
 fn on_signal() {
     if SIGNALS.fetch_add(1, Ordering::SeqCst) > 0 {
         emit(InterruptEvent::Again);
-        std::process::exit(130);
+        return;
     }
     // A spawn that passed its check before the signal registers its command first; later
     // spawns see the signal and start nothing.
@@ -172,5 +205,5 @@ fn on_signal() {
     } else {
         InterruptEvent::Stopped(listed(&stopping))
     });
-    std::process::exit(130);
+    HANDLED.store(true, Ordering::SeqCst);
 }

@@ -89,6 +89,10 @@ pub enum ExecError {
     },
     #[error(transparent)]
     Slurm(#[from] slurm::SlurmError),
+    /// A signal stopped the run (its stages' commands were stopped; nothing incomplete was
+    /// recorded).
+    #[error(transparent)]
+    Interrupted(#[from] interrupt::Interrupted),
 }
 
 /// What the engine reports while it works; the host decides how to show it.

@@ -236,6 +236,8 @@ pub fn run_with(
                     let slot = opts.stages.iter().find(|s| **s == name).expect("known");
                     slots.insert(slot, Slot::Waiting);
                 }
+                // Stopped by a signal: the handler reports it; nothing more starts.
+                Err(ExecError::Interrupted(_)) => stop = true,
                 Err(e) => {
                     if let ExecError::Damaged { producers, .. } = &e {
                         for p in producers {
@@ -254,6 +256,8 @@ pub fn run_with(
         }
         Ok(())
     })?;
+    // A signal between stages stops the run too (once the handler is done).
+    super::interrupt::check()?;
     Ok(summary)
 }
 

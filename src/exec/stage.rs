@@ -53,8 +53,8 @@ pub fn execute(
     let workdir = store.scratch_dir(&stage.name)?;
     let result = run_in(engine, stage, &key, record, known, &workdir);
     let _ = std::fs::remove_dir_all(&workdir);
-    // A stage stopped by a signal reports nothing: the handler says what it stopped and exits.
-    super::interrupt::await_exit_if_interrupted();
+    // A stage stopped by a signal reports nothing of its own: the handler says what it stopped.
+    super::interrupt::check()?;
     result.map(Done::Executed)
 }
 

@@ -12,7 +12,7 @@ use super::Session;
 use crate::audit::compare::{Difference, compare_metrics, compare_paths};
 use crate::exec::keys::{Known, key_record};
 use crate::exec::stage::{Done, execute};
-use crate::exec::{Engine, Event};
+use crate::exec::{Engine, Event, ExecError};
 use crate::key::{ContentDigest, InputKey, StageKey};
 use crate::kind::DeviceClass;
 use crate::reproducibility::compared;
@@ -221,6 +221,8 @@ fn audit_stage(
     }
     let fresh = match execute(engine, stage, rec, &known, true) {
         Ok(Done::Executed(r) | Done::ComputedElsewhere(r) | Done::Pulled(r)) => r,
+        // A signal stops the audit, not only this stage.
+        Err(ExecError::Interrupted(i)) => return Err(i.into()),
         Err(e) => return Ok(verdict(Verdict::Failed, Vec::new(), Some(e.to_string()))),
     };
     let mut differences = Vec::new();

@@ -27,10 +27,22 @@ pub fn line(event: &InterruptEvent) -> String {
             list(c)
         ),
         InterruptEvent::NothingRunning => "interrupted; nothing incomplete was recorded".into(),
+        InterruptEvent::CancellingJobs(jobs) => format!(
+            "interrupted: cancelling {} Slurm job(s): {}",
+            jobs.len(),
+            jobs.iter()
+                .map(|(j, s)| format!("{s} (job {j})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        InterruptEvent::CannotCancel(why) => format!("cannot cancel the jobs: {why}"),
+        InterruptEvent::AgainWhileCancelling => {
+            "interrupted again: exiting without waiting for the jobs to end".to_string()
+        }
     }
 }
 
-/// The observer the command line installs: each event as a line on stderr.
+/// Each event as a line on stderr (the command line's observer).
 pub fn show(event: &InterruptEvent) {
     crate::errln!("{}", line(event));
 }
@@ -50,6 +62,13 @@ mod tests {
         assert_eq!(
             line(&InterruptEvent::NothingRunning),
             "interrupted; nothing incomplete was recorded"
+        );
+        assert_eq!(
+            line(&InterruptEvent::CancellingJobs(vec![(
+                "17".to_string(),
+                "slow".to_string()
+            )])),
+            "interrupted: cancelling 1 Slurm job(s): slow (job 17)"
         );
     }
 }

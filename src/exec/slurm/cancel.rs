@@ -1,6 +1,6 @@
 //! The jobs a driver has submitted and not yet seen end, and their cancellation: an interrupt
 //! of the driver (SIGINT, SIGTERM, SIGHUP) cancels them all with `scancel` and refuses further
-//! submissions; a second interrupt exits at once. (SIGKILL cannot be caught: its jobs run on and
+//! submissions; the edge may end the process on a second interrupt. (SIGKILL cannot be caught: its jobs run on and
 //! commit to the cache; `sapipe status` still lists them.)
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::SlurmError;
 use super::submit::scancel;
 use crate::exec::ExecError;
+use crate::exec::interrupt::{InterruptEvent, emit};
 
 #[derive(Debug, Default)]
 pub struct JobRegistry {
@@ -94,26 +95,19 @@ impl JobRegistry {
 }
 
 /// On SIGINT, SIGTERM or SIGHUP of this process: cancel the registry's jobs (the run then
-/// ends with their stages failed); on a second one, exit at once. One handler per process: a
-/// second call only logs why it could not install one.
+/// ends with their stages failed); a second one is reported as
+/// [`InterruptEvent::AgainWhileCancelling`], after which the edge may end the process. What
+/// the handler does goes to the edge's observer as [`InterruptEvent`]s. One handler per
+/// process: a second call only logs why it could not install one.
 pub fn cancel_on_signal(registry: Arc<JobRegistry>) {
     let result = ctrlc::set_handler(move || {
         if registry.signal() > 1 {
-            tracing::warn!("interrupted again: exiting without waiting for the jobs to end");
-            std::process::exit(130);
+            emit(InterruptEvent::AgainWhileCancelling);
+            return;
         }
-        let active = registry.active();
-        let stages: Vec<String> = active
-            .iter()
-            .map(|(j, s)| format!("{s} (job {j})"))
-            .collect();
-        tracing::warn!(
-            "interrupted: cancelling {} Slurm job(s): {}",
-            stages.len(),
-            stages.join(", ")
-        );
+        emit(InterruptEvent::CancellingJobs(registry.active()));
         if let Err(e) = registry.cancel_all() {
-            tracing::error!("cannot cancel the jobs: {e}");
+            emit(InterruptEvent::CannotCancel(e.to_string()));
         }
     });
     if let Err(e) = result {
