@@ -11,43 +11,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::kind::{KindError, Metrics, StageContext};
-
-/// The placeholders a command uses, as (section, name): for checking against the definition.
-pub fn placeholders(command: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let _ = scan(command, |section, name| {
-        out.push((section.to_string(), name.to_string()));
-        Ok(String::new())
-    });
-    out
-}
-
-/// Walks `command` once, replacing each `{section.name}` placeholder by what `value` gives
-/// for it; other text (and braces that are no placeholder) is kept as written. One pass: a
-/// value that itself holds placeholder text (a `--set` value `"{outputs.out} x"`) is data,
-/// never substituted again (issue 30, case 10).
-fn scan(
-    command: &str,
-    mut value: impl FnMut(&str, &str) -> Result<String, String>,
-) -> Result<String, String> {
-    let mut out = String::with_capacity(command.len());
-    let mut rest = command;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('}') else { break };
-        out.push_str(&rest[..=start]);
-        match after[..end].split_once('.') {
-            Some((section, name)) if ["params", "inputs", "outputs"].contains(&section) => {
-                out.pop();
-                out.push_str(&value(section, name)?);
-            }
-            _ => out.push_str(&after[..=end]),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
+use crate::spec::command::scan;
 
 /// Quotes a value for `sh` when it contains anything but safe characters.
 pub(crate) fn shell_quote(s: &str) -> String {
@@ -161,18 +125,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_placeholders_and_quotes_values() {
-        let p = placeholders(
-            "python3 x.py --n {params.n} {inputs.text} > {outputs.out} {notaplaceholder}",
-        );
-        assert_eq!(
-            p,
-            vec![
-                ("params".into(), "n".into()),
-                ("inputs".into(), "text".into()),
-                ("outputs".into(), "out".into())
-            ]
-        );
+    fn quotes_values() {
         assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote("plain-1.0"), "plain-1.0");

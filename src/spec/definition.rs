@@ -243,7 +243,7 @@ impl Definition {
             ));
         }
         if let Implementation::Command { command, .. } = &implementation {
-            for (section, name) in crate::exec::command::placeholders(command) {
+            for (section, name) in super::command::placeholders(command) {
                 let declared: Vec<&str> = match section.as_str() {
                     "params" => raw.params.keys().map(String::as_str).collect(),
                     "inputs" => raw.inputs.keys().map(String::as_str).collect(),

@@ -38,11 +38,6 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("reproducibility", "store", "as above"),
     (
         "spec",
-        "exec",
-        "the command template's placeholder parser belongs to spec",
-    ),
-    (
-        "spec",
         "graph",
         "the cycle check on load: done by the caller that builds the graph",
     ),
