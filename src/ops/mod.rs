@@ -65,6 +65,8 @@ impl Session {
         env: Environment,
     ) -> anyhow::Result<Self> {
         let pipeline = crate::spec::load_with(pipeline, &kinds, profile, sets)?;
+        // Nothing runs on a pipeline whose stages form a cycle (the error names them).
+        crate::graph::Dag::new(&pipeline)?;
         let dir = cache_dir(cache, &pipeline.root);
         let store = Store::open(&dir)
             .with_context(|| format!("cannot open the cache at {}", dir.display()))?;

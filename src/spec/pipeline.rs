@@ -1,6 +1,7 @@
 //! Pipelines (`pipelines/<name>.yaml`) resolved into a checked [`Pipeline`]: every stage's
 //! definition loaded, parameters type-checked with defaults filled in, inputs bound to upstream
-//! outputs, and the graph free of cycles. Nothing runs before this succeeds.
+//! outputs. Nothing runs before this succeeds, nor before the caller that builds the graph
+//! (`graph::Dag`, as `ops::Session` does on opening) found it free of cycles.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -352,7 +353,6 @@ impl Resolver<'_> {
                 .collect(),
             stages,
         };
-        crate::graph::Dag::new(&pipeline)?;
         Ok(pipeline)
     }
 

@@ -37,11 +37,6 @@ const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     ("reproducibility", "lockfile", "as above"),
     ("reproducibility", "store", "as above"),
     (
-        "spec",
-        "graph",
-        "the cycle check on load: done by the caller that builds the graph",
-    ),
-    (
         "stages",
         "ops",
         "results and fitted-model lookup are operations: they move to ops",
