@@ -1,6 +1,6 @@
 //! `sapipe run`: executes what is not up to date, then publishes outputs, moves heads and
 //! rewrites the lock file where the results are not the locked ones (see
-//! `reproducibility::verdict` for results computed on other hardware), unless `--set`
+//! `lockfile::verdict` for results computed on other hardware), unless `--set`
 //! overrides made them results of another pipeline than the one written.
 
 use anyhow::Context;
@@ -10,7 +10,7 @@ use crate::exec::Event;
 use crate::exec::scheduler::{InProcess, Launcher, RunOptions, RunSummary, run_with as schedule};
 use crate::exec::slurm::{self, submit::Submitter};
 use crate::lockfile::{LockFile, LockedStage};
-use crate::reproducibility::{LockVerdict, judge};
+use crate::lockfile::{LockVerdict, judge};
 use crate::spec::Executor;
 
 pub struct RunRequest {

@@ -1,6 +1,6 @@
 //! The one numeric tolerance between results of different reproducibility classes, used by
-//! `run --locked` (`verdict`) and by `audit` (`audit::compare`): every number is compared with
-//! its counterpart relatively, `|a - b| / max(|a|, |b|)`, and must stay within
+//! `run --locked` (`lockfile::verdict`) and by `audit` (`audit::compare`): every number is
+//! compared with its counterpart relatively, `|a - b| / max(|a|, |b|)`, and must stay within
 //! [`HARDWARE_RTOL`]. No absolute floor: a correlation of 0.005 that becomes -0.005 differs by
 //! 2 relative, whatever its size.
 

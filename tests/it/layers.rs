@@ -30,13 +30,6 @@ const LAYERS: &[&[&str]] = &[
 /// Imports that point up today, `(from, to)`, and what would remove each.
 const KNOWN_UPWARD: &[(&str, &str, &str)] = &[
     (
-        "reproducibility",
-        "key",
-        "verdict.rs judges lock entries: it belongs above lockfile",
-    ),
-    ("reproducibility", "lockfile", "as above"),
-    ("reproducibility", "store", "as above"),
-    (
         "stages",
         "ops",
         "results and fitted-model lookup are operations: they move to ops",

@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::compared;
-use super::tolerance::HARDWARE_RTOL;
+use super::LockedStage;
 use crate::key::{ContentDigest, InputKey, KeyRecord};
-use crate::lockfile::LockedStage;
+use crate::reproducibility::compared;
+use crate::reproducibility::tolerance::HARDWARE_RTOL;
 use crate::store::StageRecord;
 
 /// How a stage's new result compares with its lock entry.
@@ -182,7 +182,7 @@ fn judge_one(
     let rtol = if both_compared {
         HARDWARE_RTOL
     } else {
-        crate::lockfile::METRIC_RTOL
+        super::METRIC_RTOL
     };
     match compared::compare(&old.metrics, &new.metrics, rtol) {
         Err(why) => not_reproduced(why),
@@ -217,7 +217,7 @@ fn substituted_key(
 
 /// The readable differences of one stage (as `LockFile::differences` words them).
 fn lines(stage: &str, old: &LockedStage, new: &LockedStage) -> Vec<String> {
-    let one = |s: &LockedStage| crate::lockfile::LockFile {
+    let one = |s: &LockedStage| super::LockFile {
         pipeline: String::new(),
         stages: BTreeMap::from([(stage.to_string(), s.clone())]),
     };
