@@ -3,6 +3,7 @@
 //!
 //! The architecture in layers, lowest first; a module imports only modules of lower layers
 //! (checked over the source by `tests/it/layers.rs`, which lists the few that still do not):
+//! - `jsonfile`: JSON files read and written one way, for all above.
 //! - `reproducibility`: the compute environment recorded with every result (never keyed), the
 //!   per-neuron numbers compared across hardware and the one tolerance they are compared with.
 //! - `kind`: what a stage kind is to the engine.
@@ -35,6 +36,7 @@ pub mod audit;
 pub mod cli;
 pub mod exec;
 pub mod graph;
+pub mod jsonfile;
 pub mod key;
 pub mod kind;
 pub mod lockfile;

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::exec::plan::State;
+use crate::jsonfile;
 use crate::neuro::data::dataset::PreparedMeta;
 use crate::neuro::data::raw::RawMeta;
 use crate::neuro::data::transform::{Geometry, Preprocessing};
@@ -45,12 +46,10 @@ pub struct Fitted {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, FittedError> {
-    let file = |message: String| FittedError::File {
-        path: path.to_owned(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| file(e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| file(e.to_string()))
+    jsonfile::read(path).map_err(|e| {
+        let (path, message) = e.into_parts();
+        FittedError::File { path, message }
+    })
 }
 
 /// The path bound to `input` of `entry`, from exactly one upstream stage.

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
+use crate::jsonfile::{self, JsonFileError};
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the complete new one,
 /// never a partial write, even if the process is killed.
@@ -24,25 +25,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Writes `value` as pretty-printed JSON to `path`, atomically.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec_pretty(value).expect("store files serialise");
+    let bytes = jsonfile::to_pretty(path, value)?;
     write_atomic(path, &bytes).map_err(StoreError::io(path))
 }
 
 /// Reads a JSON file the store wrote: `None` when there is none, `Corrupt` when it does not
 /// parse as a `T`.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                path: path.to_owned(),
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(StoreError::Io {
-            path: path.to_owned(),
-            cause: e,
-        }),
+    Ok(jsonfile::read_if_present(path)?)
+}
+
+impl From<JsonFileError> for StoreError {
+    fn from(e: JsonFileError) -> Self {
+        match e {
+            JsonFileError::Io { path, cause } => StoreError::Io { path, cause },
+            JsonFileError::Json { path, cause } => StoreError::Corrupt {
+                path,
+                message: cause.to_string(),
+            },
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::summary::{NeuronSummary, PopulationSummary};
+use crate::jsonfile::{self, JsonFileError};
 
 /// Why a decomposition file could not be written or read; names the file.
 #[derive(Debug, thiserror::Error)]
@@ -134,26 +135,28 @@ pub const SUMMARY_FILE: &str = "summary.json";
 pub const PER_NEURON_FILE: &str = "per_neuron.json";
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), FilesError> {
-    let text = serde_json::to_string_pretty(value).expect("decomposition files serialise");
-    std::fs::write(path, text).map_err(|source| FilesError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    jsonfile::write(path, value).map_err(|e| files_error(e, "decomposition file"))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(
     path: &Path,
     what: &'static str,
 ) -> Result<T, FilesError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FilesError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| FilesError::Parse {
-        path: path.to_owned(),
-        what,
-        source,
-    })
+    jsonfile::read(path).map_err(|e| files_error(e, what))
+}
+
+fn files_error(e: JsonFileError, what: &'static str) -> FilesError {
+    match e {
+        JsonFileError::Io { path, cause } => FilesError::Io {
+            path,
+            source: cause,
+        },
+        JsonFileError::Json { path, cause } => FilesError::Parse {
+            path,
+            what,
+            source: cause,
+        },
+    }
 }
 
 impl DecompositionSummary {

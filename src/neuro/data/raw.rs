@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::jsonfile::{self, JsonFileError};
 use crate::neuro::array::{ArrayError, ArrayF32};
 use crate::neuro::data::truth::{Truth, TruthError};
 
@@ -117,26 +118,27 @@ pub struct RawDataset {
 }
 
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), RawError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| RawError::Invalid {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
-    std::fs::write(path, text).map_err(|source| ArrayError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(())
+    Ok(jsonfile::write(path, value)?)
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RawError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ArrayError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| RawError::Invalid {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    Ok(jsonfile::read(path)?)
+}
+
+impl From<JsonFileError> for RawError {
+    fn from(e: JsonFileError) -> Self {
+        match e {
+            JsonFileError::Io { path, cause } => ArrayError::Io {
+                path,
+                source: cause,
+            }
+            .into(),
+            JsonFileError::Json { path, cause } => RawError::Invalid {
+                path,
+                message: cause.to_string(),
+            },
+        }
+    }
 }
 
 impl RawDataset {
