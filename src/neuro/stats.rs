@@ -1,5 +1,6 @@
 //! The formulas the modelling library shares, each written once: mean and variance, quantiles,
-//! the mean of defined values, and the Pearson correlation that CORR, model selection, dataset
+//! the medians (interpolated, or one of the values for counts and durations), the mean of
+//! defined values, and the Pearson correlation that CORR, model selection, dataset
 //! calibration and the decomposition all use.
 //!
 //! Conventions: computation in `f64`, sums in a fixed order (results do not depend on threads
@@ -51,6 +52,22 @@ pub fn quantile(v: &[f64], q: f64) -> f64 {
     } else {
         s[i]
     }
+}
+
+/// The median of the defined (`Some`) values, interpolated between the two middle ones of an
+/// even count (`quantile` 0.5), or `None` if there are none.
+pub fn median_of(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let v: Vec<f64> = values.into_iter().flatten().collect();
+    (!v.is_empty()).then(|| quantile(&v, 0.5))
+}
+
+/// The median of a sample that must stay one of its values (counts of epochs, durations): the
+/// middle one of an odd count, the upper of the two middle ones of an even count; `None` if
+/// empty. Unordered pairs (NaN) count as equal.
+pub fn middle<T: PartialOrd + Copy>(values: &[T]) -> Option<T> {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v.get(v.len() / 2).copied()
 }
 
 /// Mean of the defined (`Some`, finite) values, or `None` if there are none: how per-neuron
@@ -148,6 +165,21 @@ mod tests {
         assert_eq!(mean_var(&[]), (0.0, 0.0));
         assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 0.5), 2.5);
         assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 1.0), 4.0);
+    }
+
+    #[test]
+    fn medians_interpolate_or_take_the_upper_middle() {
+        assert_eq!(
+            median_of([Some(3.0), None, Some(1.0), Some(2.0)]),
+            Some(2.0)
+        );
+        assert_eq!(median_of([Some(4.0), Some(1.0)]), Some(2.5));
+        assert_eq!(median_of([None]), None);
+        assert_eq!(middle(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(middle(&[5.0]), Some(5.0));
+        assert_eq!(middle(&[4.0, 1.0]), Some(4.0));
+        assert_eq!(middle(&[4usize, 1, 2, 3]), Some(3));
+        assert_eq!(middle::<usize>(&[]), None);
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::neuro::stats::middle;
+
 #[derive(Debug, serde::Serialize)]
 pub struct NoopBench {
     pub stages: usize,
@@ -33,10 +35,9 @@ fn pipeline(stages: usize) -> String {
     p
 }
 
-/// The median of `v`, in milliseconds.
-pub(super) fn median_ms(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v[v.len() / 2].as_secs_f64() * 1000.0
+/// The median of `v` (one of its values), in milliseconds; 0 for none.
+pub(super) fn median_ms(v: Vec<Duration>) -> f64 {
+    middle(&v).unwrap_or_default().as_secs_f64() * 1000.0
 }
 
 /// The wall time of `cmd`, an error with its stderr if it fails.

@@ -12,7 +12,7 @@ use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::runtime::determinism;
 use crate::neuro::scoring::evaluation::recorded_pairs;
 use crate::neuro::scoring::metrics::pearson;
-use crate::neuro::stats::mean_of;
+use crate::neuro::stats::{mean_of, middle};
 use crate::neuro::train::fit::{Fitted, fit};
 use crate::neuro::train::trainer::EpochReport;
 use crate::neuro::train::{TrainError, curves, predictions, torch_device};
@@ -49,10 +49,10 @@ fn epoch_line(r: &EpochReport) -> String {
 }
 
 fn summary(values: &[usize]) -> Value {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    match (v.first(), v.last()) {
-        (Some(min), Some(max)) => json!({ "min": min, "median": v[v.len() / 2], "max": max }),
+    match (values.iter().min(), middle(values), values.iter().max()) {
+        (Some(min), Some(median), Some(max)) => {
+            json!({ "min": min, "median": median, "max": max })
+        }
         _ => Value::Null,
     }
 }

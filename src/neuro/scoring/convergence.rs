@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::neuro::stats::middle;
 use crate::neuro::train::predictions::PredictionInfo;
 
 /// Share of neurons still improving at the end above which a model is under-trained.
@@ -143,16 +144,12 @@ pub fn of(info: &PredictionInfo) -> Option<Convergence> {
         return None;
     }
     let improving = info.improving_at_end.iter().filter(|&&b| b).count();
-    let mut best = info.best_epoch.clone();
-    best.sort_unstable();
-    let mut trained = info.epochs_trained.clone();
-    trained.sort_unstable();
     Some(Convergence {
         epochs,
         neurons,
         improving_at_end: improving,
-        median_best_epoch: best.get(best.len() / 2).copied(),
-        median_epochs_trained: trained.get(trained.len() / 2).copied(),
+        median_best_epoch: middle(&info.best_epoch),
+        median_epochs_trained: middle(&info.epochs_trained),
         under_trained: improving as f64 > UNDER_TRAINED_SHARE * neurons as f64,
     })
 }

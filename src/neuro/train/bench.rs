@@ -19,6 +19,7 @@ use crate::neuro::model::network::tensor_from;
 use crate::neuro::model::{Architecture, ModelId, Network};
 use crate::neuro::random::counter::{Purpose, Stream};
 use crate::neuro::runtime::resident;
+use crate::neuro::stats::middle;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -172,9 +173,18 @@ pub fn bench_train(settings: &BenchSettings) -> Result<BenchReport, TrainError> 
         seconds,
         images_neuron_per_s: work / seconds.max(f64::MIN_POSITIVE),
     };
-    let population = timing("population", chunk, median(population_rounds));
-    let per_neuron =
-        (!per_neuron_rounds.is_empty()).then(|| timing("per-neuron", 1, median(per_neuron_rounds)));
+    let population = timing(
+        "population",
+        chunk,
+        middle(&population_rounds).unwrap_or_default(),
+    );
+    let per_neuron = (!per_neuron_rounds.is_empty()).then(|| {
+        timing(
+            "per-neuron",
+            1,
+            middle(&per_neuron_rounds).unwrap_or_default(),
+        )
+    });
     let ratio = per_neuron
         .as_ref()
         .map(|one| population.images_neuron_per_s / one.images_neuron_per_s);
@@ -253,12 +263,6 @@ fn time_group(
     Ok(started.elapsed().as_secs_f64())
 }
 
-/// The middle value (the upper one of an even count).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);
@@ -268,13 +272,6 @@ fn sync(device: Device) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_takes_the_middle_round() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![5.0]), 5.0);
-        assert_eq!(median(vec![4.0, 1.0]), 4.0);
-    }
 
     #[test]
     fn reports_both_strategies_and_their_ratio() {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::ProbeError;
 use super::stimuli::{Condition, StimulusSet};
 use crate::neuro::array::ArrayF32;
-use crate::neuro::stats::{pearson, quantile};
+use crate::neuro::stats::{median_of, pearson};
 
 /// One neuron's tuning, as the probe measured it. Angles in degrees in [0, 180).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,12 +89,6 @@ pub fn orientation_difference(a: f64, b: f64) -> f64 {
     d.min(180.0 - d)
 }
 
-/// The median of the defined values.
-pub fn median(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    let v: Vec<f64> = values.into_iter().flatten().collect();
-    (!v.is_empty()).then(|| quantile(&v, 0.5))
-}
-
 /// Pearson r over the pairs defined on both sides (at least 3), if defined.
 fn paired_corr(a: &[Option<f64>], b: &[Option<f64>]) -> Option<f64> {
     let (x, y): (Vec<f64>, Vec<f64>) = a
@@ -128,9 +122,9 @@ pub fn analyse(set: &StimulusSet, responses: &ArrayF32) -> Result<ProbeResult, P
     }
     let neurons: Vec<NeuronProbe> = (0..k).map(|n| neuron(set, responses, n)).collect();
     let population = PopulationProbe {
-        median_osi: median(neurons.iter().map(|n| n.osi)),
-        median_ssi_orthogonal: median(neurons.iter().map(|n| n.ssi_orthogonal)),
-        median_ssi_parallel: median(neurons.iter().map(|n| n.ssi_parallel)),
+        median_osi: median_of(neurons.iter().map(|n| n.osi)),
+        median_ssi_orthogonal: median_of(neurons.iter().map(|n| n.ssi_orthogonal)),
+        median_ssi_parallel: median_of(neurons.iter().map(|n| n.ssi_parallel)),
         neurons: k,
         responsive: neurons.iter().filter(|n| n.ssi_parallel.is_some()).count(),
     };
@@ -199,7 +193,7 @@ pub fn agreement(model: &ProbeResult, truth: &ProbeResult) -> Agreement {
         paired_corr(&column(model, pick), &column(truth, pick))
     };
     Agreement {
-        median_orientation_error_deg: median(errors.iter().copied()),
+        median_orientation_error_deg: median_of(errors.iter().copied()),
         orientation_error_deg: errors,
         osi_corr: corr(|n| n.osi),
         ssi_orthogonal_corr: corr(|n| n.ssi_orthogonal),
@@ -239,8 +233,6 @@ mod tests {
         assert_eq!(orientation_difference(170.0, 10.0), 20.0);
         assert_eq!(orientation_difference(10.0, 100.0), 90.0);
         assert_eq!(orientation_difference(45.0, 45.0), 0.0);
-        assert_eq!(median([Some(3.0), None, Some(1.0), Some(2.0)]), Some(2.0));
-        assert_eq!(median([None]), None);
     }
 
     /// Responses made up to match a known tuning: neuron 0 prefers orientation 1 at
