@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::Session;
 use super::run::{RunRequest, run_with};
-use crate::exec::Event;
 use crate::exec::keys::{Known, key_record};
 use crate::exec::plan::{State, digests, plan};
 use crate::exec::scheduler::RunSummary;
 use crate::exec::stage::trusted_record;
+use crate::exec::{Engine, Event};
 use crate::remote::launcher::RemoteLauncher;
 use crate::remote::sync::{self, TransferSummary};
 use crate::remote::transfer::Meter;
@@ -31,31 +31,28 @@ pub fn push(
     targets: &[String],
     to: &RemoteUse,
 ) -> anyhow::Result<TransferSummary> {
-    let t0 = std::time::Instant::now();
-    let stages = session.selection(targets)?;
-    let _cache = session.store.lock_shared()?;
-    let engine = session.engine(&super::no_events);
-    let mut records = Vec::new();
-    let mut stale = Vec::new();
-    for st in plan(&engine, &stages, &BTreeSet::new(), None)? {
-        let record = match (&st.state, &st.key) {
-            (State::UpToDate, Some(key)) => session.store.record(key)?,
-            _ => None,
-        };
-        match record {
-            Some(r) => records.push((st.stage, r)),
-            None => stale.push(st.stage),
+    transfer(session, targets, |stages, engine| {
+        let mut records = Vec::new();
+        let mut stale = Vec::new();
+        for st in plan(engine, stages, &BTreeSet::new(), None)? {
+            let record = match (&st.state, &st.key) {
+                (State::UpToDate, Some(key)) => session.store.record(key)?,
+                _ => None,
+            };
+            match record {
+                Some(r) => records.push((st.stage, r)),
+                None => stale.push(st.stage),
+            }
         }
-    }
-    let mut summary = sync::push(&session.store, to.remote, &records, to.jobs, to.meter)?;
-    for s in stale {
-        summary.problems.push(format!(
-            "stage '{s}': not pushed, it has no current result (run `sapipe run {}` first)",
-            session.pipeline.file.display()
-        ));
-    }
-    summary.seconds = t0.elapsed().as_secs_f64();
-    Ok(summary)
+        let mut summary = sync::push(&session.store, to.remote, &records, to.jobs, to.meter)?;
+        for s in stale {
+            summary.problems.push(format!(
+                "stage '{s}': not pushed, it has no current result (run `sapipe run {}` first)",
+                session.pipeline.file.display()
+            ));
+        }
+        Ok(summary)
+    })
 }
 
 /// Pulls what the selected stages need: for each stage in order, its key's record and
@@ -66,44 +63,57 @@ pub fn pull(
     targets: &[String],
     from: &RemoteUse,
 ) -> anyhow::Result<TransferSummary> {
+    transfer(session, targets, |stages, engine| {
+        let mut summary = TransferSummary {
+            remote: from.remote.describe(),
+            ..TransferSummary::default()
+        };
+        let mut known: Known = BTreeMap::new();
+        for name in stages {
+            let stage = session.pipeline.stage(name).expect("selected stages exist");
+            let Some(rec) = key_record(engine, stage, &known)? else {
+                continue;
+            };
+            let key = rec.key();
+            if let Some(r) = trusted_record(engine, stage, &key)? {
+                known.insert(name.clone(), digests(&r));
+                summary.already.push(name.clone());
+                continue;
+            }
+            let _lock = session.store.lock_key(&key, || {})?;
+            match sync::pull_record(
+                &session.store,
+                from.remote,
+                name,
+                &key,
+                from.jobs,
+                from.meter,
+            ) {
+                Ok(Some((r, moved))) => {
+                    known.insert(name.clone(), digests(&r));
+                    summary.absorb(moved);
+                }
+                Ok(None) => {}
+                Err(e @ RemoteError::Untrusted { .. }) => summary.problems.push(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(summary)
+    })
+}
+
+/// A push or pull of the selected stages (`targets`; all when none), under the cache's shared
+/// lock: `f` moves them; the summary gets the time it took.
+fn transfer(
+    session: &Session,
+    targets: &[String],
+    f: impl FnOnce(&[String], &Engine) -> anyhow::Result<TransferSummary>,
+) -> anyhow::Result<TransferSummary> {
     let t0 = std::time::Instant::now();
     let stages = session.selection(targets)?;
     let _cache = session.store.lock_shared()?;
     let engine = session.engine(&super::no_events);
-    let mut summary = TransferSummary {
-        remote: from.remote.describe(),
-        ..TransferSummary::default()
-    };
-    let mut known: Known = BTreeMap::new();
-    for name in &stages {
-        let stage = session.pipeline.stage(name).expect("selected stages exist");
-        let Some(rec) = key_record(&engine, stage, &known)? else {
-            continue;
-        };
-        let key = rec.key();
-        if let Some(r) = trusted_record(&engine, stage, &key)? {
-            known.insert(name.clone(), digests(&r));
-            summary.already.push(name.clone());
-            continue;
-        }
-        let _lock = session.store.lock_key(&key, || {})?;
-        match sync::pull_record(
-            &session.store,
-            from.remote,
-            name,
-            &key,
-            from.jobs,
-            from.meter,
-        ) {
-            Ok(Some((r, moved))) => {
-                known.insert(name.clone(), digests(&r));
-                summary.absorb(moved);
-            }
-            Ok(None) => {}
-            Err(e @ RemoteError::Untrusted { .. }) => summary.problems.push(e.to_string()),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let mut summary = f(&stages, &engine)?;
     summary.seconds = t0.elapsed().as_secs_f64();
     Ok(summary)
 }

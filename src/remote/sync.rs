@@ -78,6 +78,44 @@ struct Upload {
     size: u64,
 }
 
+/// What a record names, as push sends it and pull fetches it: the blobs of its outputs, each
+/// with what it is (for messages) and its size where the record says it, and the manifests of
+/// its directory outputs. `manifest` gives a directory output's manifest (`(output, digest)`).
+struct Named {
+    blobs: BTreeMap<ContentDigest, (String, Option<u64>)>,
+    trees: Vec<ContentDigest>,
+}
+
+fn named_by(
+    record: &StageRecord,
+    mut manifest: impl FnMut(&str, &ContentDigest) -> Result<Manifest, RemoteError>,
+) -> Result<Named, RemoteError> {
+    let mut named = Named {
+        blobs: BTreeMap::new(),
+        trees: Vec::new(),
+    };
+    for (name, o) in &record.outputs {
+        match o.ty {
+            OutputType::File => {
+                named.blobs.insert(
+                    o.digest.clone(),
+                    (format!("output '{name}'"), Some(o.bytes)),
+                );
+            }
+            OutputType::Dir => {
+                for (rel, b) in &manifest(name, &o.digest)?.files {
+                    named.blobs.insert(
+                        b.clone(),
+                        (format!("file '{rel}' of output '{name}'"), None),
+                    );
+                }
+                named.trees.push(o.digest.clone());
+            }
+        }
+    }
+    Ok(named)
+}
+
 /// Sends what the remote lacks of `entries`; returns (moved, present, bytes).
 fn upload_all(
     remote: &dyn Backend,
@@ -130,42 +168,27 @@ pub fn push(
             ));
             continue;
         }
-        for o in r.outputs.values() {
-            let mut add_blob = |d: &ContentDigest| -> Result<(), RemoteError> {
-                let local = store.object_path(d);
-                let size = std::fs::metadata(&local)
-                    .map_err(crate::store::StoreError::io(&local))?
-                    .len();
-                blobs.insert(
-                    object_path(d),
-                    Upload {
-                        remote: object_path(d),
-                        local,
-                        size,
-                    },
-                );
-                Ok(())
-            };
-            match o.ty {
-                OutputType::File => add_blob(&o.digest)?,
-                OutputType::Dir => {
-                    for b in store.read_manifest(&o.digest)?.files.values() {
-                        add_blob(b)?;
-                    }
-                    let local = store.tree_path(&o.digest);
-                    let size = std::fs::metadata(&local)
-                        .map_err(crate::store::StoreError::io(&local))?
-                        .len();
-                    trees.insert(
-                        tree_path(&o.digest),
-                        Upload {
-                            remote: tree_path(&o.digest),
-                            local,
-                            size,
-                        },
-                    );
-                }
-            }
+        let named = named_by(r, |_, d| Ok(store.read_manifest(d)?))?;
+        let upload = |remote: String, local: PathBuf| -> Result<(String, Upload), RemoteError> {
+            let size = std::fs::metadata(&local)
+                .map_err(crate::store::StoreError::io(&local))?
+                .len();
+            Ok((
+                remote.clone(),
+                Upload {
+                    remote,
+                    local,
+                    size,
+                },
+            ))
+        };
+        for d in named.blobs.keys() {
+            let (at, u) = upload(object_path(d), store.object_path(d))?;
+            blobs.insert(at, u);
+        }
+        for d in &named.trees {
+            let (at, u) = upload(tree_path(d), store.tree_path(d))?;
+            trees.insert(at, u);
         }
         sendable.push((stage.clone(), r));
     }
@@ -263,47 +286,30 @@ pub fn pull_record(
         ..TransferSummary::default()
     };
     // Manifests first (small, in memory), so the blobs they name are known.
-    let mut wanted: BTreeMap<ContentDigest, (String, Option<u64>)> = BTreeMap::new();
     let mut new_trees = Vec::new();
-    for (name, o) in &record.outputs {
-        match o.ty {
-            OutputType::File => {
-                wanted.insert(
-                    o.digest.clone(),
-                    (format!("output '{name}'"), Some(o.bytes)),
-                );
-            }
-            OutputType::Dir => {
-                let what = format!("manifest {} of output '{name}'", o.digest.short());
-                let manifest = if store
-                    .check_artifact(&o.digest, o.ty, None, Depth::Size)
-                    .is_ok()
-                {
-                    store.read_manifest(&o.digest)?
-                } else {
-                    let text = fetch_small(remote, &tree_path(&o.digest))?
-                        .ok_or_else(|| untrusted(what.clone(), "the remote lacks it".into()))?;
-                    let actual = ContentDigest::of_bytes(&text);
-                    if actual != o.digest {
-                        return Err(untrusted(
-                            what,
-                            format!("its bytes hash to {}", actual.short()),
-                        ));
-                    }
-                    let m: Manifest = serde_json::from_slice(&text)
-                        .map_err(|e| untrusted(what, format!("it does not parse: {e}")))?;
-                    new_trees.push((o.digest.clone(), text));
-                    m
-                };
-                for (rel, b) in &manifest.files {
-                    wanted.insert(
-                        b.clone(),
-                        (format!("file '{rel}' of output '{name}'"), None),
-                    );
-                }
-            }
+    let named = named_by(&record, |name, digest| {
+        if store
+            .check_artifact(digest, OutputType::Dir, None, Depth::Size)
+            .is_ok()
+        {
+            return Ok(store.read_manifest(digest)?);
         }
-    }
+        let what = format!("manifest {} of output '{name}'", digest.short());
+        let text = fetch_small(remote, &tree_path(digest))?
+            .ok_or_else(|| untrusted(what.clone(), "the remote lacks it".into()))?;
+        let actual = ContentDigest::of_bytes(&text);
+        if actual != *digest {
+            return Err(untrusted(
+                what,
+                format!("its bytes hash to {}", actual.short()),
+            ));
+        }
+        let m: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| untrusted(what, format!("it does not parse: {e}")))?;
+        new_trees.push((digest.clone(), text));
+        Ok(m)
+    })?;
+    let wanted = named.blobs;
     let wanted_count = wanted.len() + new_trees.len();
     let missing: Vec<(ContentDigest, String, Option<u64>)> = wanted
         .into_iter()
