@@ -8,6 +8,7 @@ use super::args::{BenchCommand, Cli, Command, DeviceArg, StagesCommand, Transfer
 use crate::exec::{Environment, host_name};
 use crate::key::StageKey;
 use crate::kind::DeviceClass;
+use crate::neuro::scoring::evaluation_file;
 use crate::ops::{self, Session};
 use crate::spec::Executor;
 use crate::ui::transfer::{self, TransferBar};
@@ -561,10 +562,10 @@ fn evaluation_tables(entries: &[ops::show::ShowEntry]) -> String {
         .iter()
         .filter(|e| e.definition == "evaluate" && !e.stale)
     {
-        let Some(path) = e.files.get("metrics") else {
+        let Some(path) = e.files.get(evaluation_file::OUTPUT) else {
             continue;
         };
-        match crate::report::document::load_evaluation(path) {
+        match evaluation_file::read(path) {
             Ok(ev) => evaluations.push((e.stage.clone(), ev)),
             Err(err) => tracing::warn!(stage = %e.stage, "cannot read its metrics: {err}"),
         }

@@ -7,8 +7,6 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use super::claims::{Verdict, check_claims, claims_markdown, convergence_markdown};
 use super::decomposition::{decomposition_tables, figure_caption};
 use super::figures::{self, FigureError};
@@ -19,7 +17,7 @@ use super::tables::{TableKind, build_tables, fmt3};
 use super::training::TrainingCurve;
 use crate::neuro::analysis::files::{DecompositionSummary, file_part};
 use crate::neuro::analysis::probe::files::{FIGURE_CAPTION, ProbeSummary};
-use crate::neuro::scoring::evaluation::{Evaluation, SCHEMA};
+use crate::neuro::scoring::evaluation::Evaluation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -33,24 +31,6 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Figure(#[from] FigureError),
-}
-
-/// Reads an `evaluate` stage's `metrics` JSON.
-pub fn load_evaluation(path: &Path) -> Result<Evaluation, ReportError> {
-    let input = |message: String| ReportError::Input {
-        path: path.to_owned(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| input(e.to_string()))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| input(e.to_string()))?;
-    let schema = value.get("schema").and_then(Value::as_u64);
-    if schema != Some(SCHEMA as u64) {
-        return Err(input(format!(
-            "metrics schema {schema:?}, this sapipe reads schema {SCHEMA}: rerun the evaluate stage"
-        )));
-    }
-    serde_json::from_value(value)
-        .map_err(|e| input(format!("not an evaluate stage's metrics: {e}")))
 }
 
 /// Everything a report is made of, already read.

@@ -24,13 +24,12 @@ pub(crate) mod fixtures;
 
 use crate::neuro::scoring::evaluation::Evaluation;
 
-pub use document::{
-    ProbeInput, ReportError, ReportInputs, StageFigure, load_evaluation, write_report,
-};
+pub use document::{ProbeInput, ReportError, ReportInputs, StageFigure, write_report};
 pub use tables::TableKind;
 
 /// The requested tables as aligned plain text, for `sapipe show`. `evaluations` are
-/// (evaluate stage, its metrics), e.g. read with [`load_evaluation`].
+/// (evaluate stage, its evaluation results), e.g. read with
+/// `neuro::scoring::evaluation_file::read`.
 pub fn render_tables_for_terminal(
     evaluations: &[(String, Evaluation)],
     tables: &[TableKind],

@@ -12,6 +12,7 @@ use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::PreparedDataset;
 use crate::neuro::scoring::evaluation::{Evaluation, ModelInfo, Split, SplitData, evaluate};
+use crate::neuro::scoring::evaluation_file;
 use crate::neuro::train::predictions::{self, PredictedSplit};
 use crate::report::seeds::{self, Spread};
 use crate::reproducibility::compared::NEURON_CORR;
@@ -104,11 +105,8 @@ fn read_predictions(
 }
 
 fn write_outputs(ctx: &StageContext, evaluation: &Evaluation) -> Result<(), KindError> {
-    let metrics_path = ctx.output("metrics")?;
-    let text = serde_json::to_string_pretty(evaluation)
-        .map_err(|e| KindError::Failed(format!("stage '{}': metrics JSON: {e}", ctx.stage)))?;
-    std::fs::write(metrics_path, text)
-        .map_err(KindError::io(format!("writing {}", metrics_path.display())))?;
+    evaluation_file::write(ctx.output(evaluation_file::OUTPUT)?, evaluation)
+        .map_err(|e| KindError::Failed(format!("stage '{}': {e}", ctx.stage)))?;
     let table_path = ctx.output("table")?;
     std::fs::write(table_path, per_neuron_csv(evaluation))
         .map_err(KindError::io(format!("writing {}", table_path.display())))

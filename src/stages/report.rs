@@ -11,10 +11,9 @@ use crate::neuro::analysis::files::{DecompositionFigure, DecompositionSummary, S
 use crate::neuro::analysis::probe::files::{
     FIGURE_FILE, ProbeSummary, SUMMARY_FILE as PROBE_SUMMARY,
 };
+use crate::neuro::scoring::evaluation_file;
 use crate::report::training::{TrainingCurve, parse_curves};
-use crate::report::{
-    ProbeInput, ReportInputs, StageFigure, TableKind, load_evaluation, write_report,
-};
+use crate::report::{ProbeInput, ReportInputs, StageFigure, TableKind, write_report};
 
 pub struct Report;
 
@@ -46,7 +45,7 @@ impl StageKind for Report {
             .map(|(stage, path)| {
                 Ok((
                     stage.to_string(),
-                    load_evaluation(path).map_err(|e| invalid(e.to_string()))?,
+                    evaluation_file::read(path).map_err(|e| invalid(e.to_string()))?,
                 ))
             })
             .collect::<Result<Vec<_>, KindError>>()?;

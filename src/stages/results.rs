@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::evaluate::csv_field;
 use crate::key::{ContentDigest, InputKey, StageKey};
+use crate::neuro::scoring::evaluation_file;
 use crate::ops::results::{Collected, Found};
 
 /// One model's scores on one neuron, in one evaluation.
@@ -67,13 +68,13 @@ fn evaluation_rows(found: &Found, collected: &Collected) -> Result<Vec<ResultRow
     let r = &found.record;
     let output = r
         .outputs
-        .get("metrics")
-        .ok_or("its record has no output 'metrics'")?;
+        .get(evaluation_file::OUTPUT)
+        .ok_or_else(|| format!("its record has no output '{}'", evaluation_file::OUTPUT))?;
     let path = found
         .store
         .artifact_path(&output.digest, output.ty)
-        .map_err(|e| format!("output 'metrics': {e}"))?;
-    let evaluation = crate::report::document::load_evaluation(&path).map_err(|e| e.to_string())?;
+        .map_err(|e| format!("output '{}': {e}", evaluation_file::OUTPUT))?;
+    let evaluation = evaluation_file::read(&path).map_err(|e| e.to_string())?;
     let dataset = match r.key_record.inputs.get("prepared") {
         Some(InputKey::One(d)) => Some(d.clone()),
         _ => None,

@@ -1,6 +1,7 @@
 //! Evaluation of several models on one split of a prepared dataset: per-neuron metrics,
-//! site summaries, tuning curves and the noise ceiling. [`Evaluation`] is the `metrics`
-//! artifact the `evaluate` stage writes as JSON and the `report` stage reads.
+//! site summaries, tuning curves and the noise ceiling. [`Evaluation`] is the evaluation
+//! results file the `evaluate` stage writes as JSON and the `report` stage reads
+//! (`evaluation_file`).
 
 use std::collections::BTreeMap;
 
