@@ -38,7 +38,12 @@ fn main() {
     sapipe::neuro::runtime::determinism::prepare_environment();
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::RunStage => sapipe::worker::serve::run_stage(&sapipe::stages::torch_registry()),
+        Command::RunStage => {
+            // The pipeline kinds, and `sapipe predict`'s run of a checkpoint on new images.
+            let mut kinds = sapipe::stages::torch_registry();
+            kinds.register(Box::new(sapipe::ops::predict::kind::PredictKind));
+            sapipe::worker::serve::run_stage(&kinds)
+        }
         Command::BenchTrain(args) => match bench_train(&args) {
             Ok(report) if args.json => {
                 println!(

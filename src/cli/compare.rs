@@ -11,8 +11,8 @@ use super::commands::{cache_of, open, project_root};
 use crate::neuro::scoring::calibration::{self, Grid};
 use crate::neuro::scoring::values::{self, ModelValues};
 use crate::neuro::scoring::verdict::{self, Relation, Rule};
+use crate::ops::results::rows::{FoundModel, ResultRow, RowMetric};
 use crate::ops::{self, diff::DiffError};
-use crate::stages::results::{FoundModel, ResultRow, RowMetric};
 use crate::store::Store;
 
 /// `sapipe diff PIPELINE [--rev REV]` or `sapipe diff OLD.lock NEW.lock`.
@@ -97,7 +97,7 @@ fn result_rows(
     cache: Option<&Path>,
 ) -> anyhow::Result<Vec<ResultRow>> {
     let sessions = sessions(&req.pipelines, req.project.as_deref(), profile, cache)?;
-    let (rows, _) = crate::stages::results::rows(&ops::results::collect(&sessions)?);
+    let (rows, _) = crate::ops::results::rows::rows(&ops::results::collect(&sessions)?);
     Ok(rows)
 }
 
@@ -136,8 +136,11 @@ pub fn compare(
         if rows.is_none() {
             rows = Some(result_rows(req, profile, cache)?);
         }
-        let found =
-            crate::stages::results::find_model(rows.as_deref().unwrap_or_default(), given, metric)?;
+        let found = crate::ops::results::rows::find_model(
+            rows.as_deref().unwrap_or_default(),
+            given,
+            metric,
+        )?;
         let source = SideSource {
             given: given.to_string(),
             from: found.evaluation.clone(),
@@ -210,12 +213,12 @@ pub fn results(
             path.display()
         );
     }
-    let (rows, problems) = crate::stages::results::rows(&collected);
+    let (rows, problems) = crate::ops::results::rows::rows(&collected);
     for p in &problems {
         tracing::warn!("{p}; left out");
     }
     match format {
-        ResultsFormat::Csv => crate::out!("{}", crate::stages::results::to_csv(&rows)),
+        ResultsFormat::Csv => crate::out!("{}", crate::ops::results::rows::to_csv(&rows)),
         ResultsFormat::Json => crate::outln!("{}", serde_json::to_string_pretty(&rows)?),
     }
     Ok(0)

@@ -1,5 +1,5 @@
 //! Fitted models at work on the command line: `sapipe predict` (find the train stage's fitted
-//! model with `stages::fitted`, run the worker's `predict` kind on the images with the progress
+//! model with `ops::fitted`, run the worker's `predict` kind on the images with the progress
 //! bar and summary of `ui::predict`) and the `preprocessing` each train stage's `show --json`
 //! entry gains.
 
@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::kind::{DeviceClass, KindError, StageContext, StageKind};
+use crate::ops::fitted::fitted;
 use crate::ops::{self, Session};
-use crate::stages::fitted::fitted;
 
 pub struct Request {
     pub stage: String,
@@ -99,7 +99,7 @@ pub fn predict(session: &Session, req: &Request) -> anyhow::Result<i32> {
         progress: &progress,
         numerics: &|_| {},
     };
-    let result = crate::stages::predict_proxy().run(&ctx);
+    let result = crate::ops::predict::worker_kind().run(&ctx);
     bar.finish_and_clear();
     let metrics = match result {
         Ok(m) => m,

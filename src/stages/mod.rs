@@ -3,25 +3,21 @@
 //!
 //! `registry()` is what `sapipe` uses: pure-Rust kinds run in process; libtorch kinds are
 //! `WorkerKind` proxies, so `sapipe` never links libtorch. `torch_registry()` holds the real
-//! libtorch kinds, run by the `sapipe-torch` worker. `fitted` and `predict` put a train stage's
-//! model to work on new images (`sapipe predict`).
+//! libtorch kinds, run by the `sapipe-torch` worker (with `sapipe predict`'s, which is no
+//! stage kind: `ops::predict`).
 
 #[cfg(feature = "torch")]
 pub mod decompose;
 pub mod decompose_spec;
 pub mod evaluate;
-pub mod fitted;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod import;
-#[cfg(feature = "torch")]
-pub mod predict;
 pub mod preprocess;
 #[cfg(feature = "torch")]
 pub mod probe;
 pub mod probe_spec;
 pub mod report;
-pub mod results;
 pub mod synthetic;
 #[cfg(feature = "torch")]
 pub mod train;
@@ -65,18 +61,6 @@ pub fn torch_registry() -> KindRegistry {
     let mut r = KindRegistry::default();
     r.register(Box::new(train::TrainKind));
     r.register(Box::new(decompose::DecomposeKind));
-    r.register(Box::new(predict::PredictKind));
     r.register(Box::new(probe::ProbeKind));
     r
-}
-
-/// `sapipe predict`'s run of a checkpoint on new images, as the worker's `predict` kind
-/// (`stages::predict`); not a kind pipelines can use.
-pub fn predict_proxy() -> WorkerKind {
-    WorkerKind {
-        name: "predict",
-        version: 1,
-        uses_device: true,
-        derive: None,
-    }
 }

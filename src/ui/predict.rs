@@ -17,7 +17,7 @@ pub fn bar() -> ProgressBar {
 /// What `predict` prints: what ran on what, and where the predictions are.
 pub fn summary(
     stage: &str,
-    f: &crate::stages::fitted::Fitted,
+    f: &crate::ops::fitted::Fitted,
     m: &crate::kind::Metrics,
     out: &std::path::Path,
 ) -> String {

@@ -1,7 +1,9 @@
 //! `sapipe results`, the engine's part: every record in the cache of the given pipelines, each
 //! marked stale when its key is not the current key of its stage, and a lookup of the record
-//! that produced an artifact, so that a stage kind's rows (`stages::results`) can join a result
-//! with the records of its inputs. The engine knows no rows, models or neurons.
+//! that produced an artifact, so that the rows of evaluations (`rows`) can join a result with
+//! the records of its inputs.
+
+pub mod rows;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

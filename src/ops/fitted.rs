@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::show::ShowEntry;
 use crate::exec::plan::State;
 use crate::jsonfile;
 use crate::neuro::data::dataset::PreparedMeta;
 use crate::neuro::data::raw::RawMeta;
 use crate::neuro::data::transform::{Geometry, Preprocessing};
-use crate::ops::show::ShowEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FittedError {

@@ -1,5 +1,5 @@
 //! The rows of `sapipe results`: one per model and neuron of every `evaluate` record the
-//! engine collected (`ops::results`), joined with the record of the stage that produced the
+//! engine collected (`ops::results`, this module's parent), joined with the record of the stage that produced the
 //! model's predictions (its parameters, seed, key and checkpoint), as CSV or JSON for pandas
 //! or R. A stale evaluation's rows are marked as such, never mixed in unmarked.
 
@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::evaluate::csv_field;
+use super::{Collected, Found};
 use crate::key::{ContentDigest, InputKey, StageKey};
 use crate::neuro::scoring::evaluation_file;
-use crate::ops::results::{Collected, Found};
+use crate::stages::evaluate::csv_field;
 
 /// One model's scores on one neuron, in one evaluation.
 #[derive(Debug, Clone, Serialize)]
