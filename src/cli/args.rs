@@ -41,38 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stages that are not up to date.
-    Run {
-        pipeline: PathBuf,
-        /// Run only these stages (and what they need).
-        #[arg(long = "stage", value_name = "STAGE")]
-        stages: Vec<String>,
-        /// Rerun these stages even if their key has a record.
-        #[arg(long, value_name = "STAGE")]
-        force: Vec<String>,
-        /// How many stages may run at once (default: number of CPUs).
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        /// After a failure, keep running the stages that do not depend on it.
-        #[arg(long)]
-        keep_going: bool,
-        /// Fail if the results differ from the committed lock file (and leave it unchanged).
-        #[arg(long)]
-        locked: bool,
-        /// Where stages run (default: the pipeline's `executor`, else local). With slurm, each
-        /// stage is a batch job, and --jobs limits how many are submitted at once (default: all).
-        #[arg(long, value_enum)]
-        executor: Option<crate::spec::Executor>,
-        /// Slurm: submit every remaining stage at once, chained by dependencies, print the job
-        /// ids and exit (`sapipe status` then follows them).
-        #[arg(long)]
-        detach: bool,
-        /// Before executing a stage, use the remote's result for its key if it has one.
-        #[arg(long)]
-        pull: bool,
-        /// Upload each stage's result to the remote after it runs (and all results at the end).
-        #[arg(long)]
-        push: bool,
-    },
+    Run(RunArgs),
     /// Upload the records and objects of the pipeline's current results that the remote lacks.
     Push(TransferArgs),
     /// Download (verified) the results the pipeline needs that the local cache lacks.
@@ -111,26 +80,7 @@ pub enum Command {
     /// Runs a train stage's fitted model on new images, preprocessed as its training images
     /// were (crop, resampling, normalisation with the training statistics); writes the
     /// predictions [images, neurons] as float32 .npy.
-    Predict {
-        pipeline: PathBuf,
-        /// A train stage (it must be up to date).
-        stage: String,
-        /// Raw images like the training data's: a .npy file ([N, H, W] or one [H, W] image),
-        /// an .npz archive with an array `images`, or a folder of .npy files (in name order).
-        #[arg(long, value_name = "FILE.npy|FILE.npz|FOLDER")]
-        images: PathBuf,
-        /// Only these neurons, in this order (indices, comma-separated; default: all).
-        #[arg(long, value_delimiter = ',', value_name = "0,5,7")]
-        neurons: Option<Vec<usize>>,
-        /// Where to write the predictions (default: predictions.npy).
-        #[arg(long, value_name = "FILE.npy", default_value = "predictions.npy")]
-        out: PathBuf,
-        /// The device (default: CUDA when present, else CPU).
-        #[arg(long, value_enum)]
-        device: Option<DeviceArg>,
-        #[arg(long)]
-        json: bool,
-    },
+    Predict(PredictArgs),
     /// The parameters and metrics that changed, with old, new and delta: a pipeline's current
     /// results against its lock file at a git revision, or one lock file against another.
     Diff {
@@ -331,6 +281,64 @@ pub struct CompareArgs {
     /// sapipe.toml or pipelines/).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    pub pipeline: PathBuf,
+    /// Run only these stages (and what they need).
+    #[arg(long = "stage", value_name = "STAGE")]
+    pub stages: Vec<String>,
+    /// Rerun these stages even if their key has a record.
+    #[arg(long, value_name = "STAGE")]
+    pub force: Vec<String>,
+    /// How many stages may run at once (default: number of CPUs).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// After a failure, keep running the stages that do not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Fail if the results differ from the committed lock file (and leave it unchanged).
+    #[arg(long)]
+    pub locked: bool,
+    /// Where stages run (default: the pipeline's `executor`, else local). With slurm, each
+    /// stage is a batch job, and --jobs limits how many are submitted at once (default: all).
+    #[arg(long, value_enum)]
+    pub executor: Option<crate::spec::Executor>,
+    /// Slurm: submit every remaining stage at once, chained by dependencies, print the job
+    /// ids and exit (`sapipe status` then follows them).
+    #[arg(long)]
+    pub detach: bool,
+    /// Before executing a stage, use the remote's result for its key if it has one.
+    #[arg(long)]
+    pub pull: bool,
+    /// Upload each stage's result to the remote after it runs (and all results at the end).
+    #[arg(long)]
+    pub push: bool,
+}
+
+/// Arguments of `predict`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PredictArgs {
+    pub pipeline: PathBuf,
+    /// A train stage (it must be up to date).
+    pub stage: String,
+    /// Raw images like the training data's: a .npy file ([N, H, W] or one [H, W] image),
+    /// an .npz archive with an array `images`, or a folder of .npy files (in name order).
+    #[arg(long, value_name = "FILE.npy|FILE.npz|FOLDER")]
+    pub images: PathBuf,
+    /// Only these neurons, in this order (indices, comma-separated; default: all).
+    #[arg(long, value_delimiter = ',', value_name = "0,5,7")]
+    pub neurons: Option<Vec<usize>>,
+    /// Where to write the predictions (default: predictions.npy).
+    #[arg(long, value_name = "FILE.npy", default_value = "predictions.npy")]
+    pub out: PathBuf,
+    /// The device (default: CUDA when present, else CPU).
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceArg>,
     #[arg(long)]
     pub json: bool,
 }
