@@ -14,6 +14,7 @@ pub mod fitted;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod import;
+pub mod params;
 #[cfg(feature = "torch")]
 pub mod predict;
 pub mod preprocess;
