@@ -15,6 +15,19 @@ pub fn read<T: DeserializeOwned>(params: &Params) -> Result<T, String> {
     T::deserialize(ParamsDeserializer(params)).map_err(|e| e.to_string())
 }
 
+/// [`read`] for a struct that flattens another (serde cannot deny unknown keys through
+/// `#[serde(flatten)]`): a key the struct does not write back is refused by name.
+pub fn read_flattened<T: DeserializeOwned + serde::Serialize>(
+    params: &Params,
+) -> Result<T, String> {
+    let typed: T = read(params)?;
+    let written = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
+    match params.keys().find(|k| written.get(k.as_str()).is_none()) {
+        Some(k) => Err(format!("unknown parameter '{k}'")),
+        None => Ok(typed),
+    }
+}
+
 /// Deserialises a [`Params`] map as a struct, naming the key in a value's error.
 struct ParamsDeserializer<'a>(&'a Params);
 
