@@ -142,6 +142,12 @@ pub fn drift<T: DeserializeOwned + serde::Serialize>(kind: &str, required: &[(&s
         }
         let bogus = Value::from("\u{1}not a value");
         match &spec.choices {
+            // Numeric choices are plain numbers of the struct: each must read.
+            Some(choices) if !choices.iter().all(Value::is_string) => {
+                for c in choices {
+                    accepts(c.clone());
+                }
+            }
             Some(choices) => {
                 for c in choices {
                     accepts(c.clone());
