@@ -28,7 +28,6 @@ pub trait Choice: Copy + Sized + 'static {
 
 /// Serialises a [`Choice`] as its identifier and reads it back; an unknown one is an error
 /// that lists the valid identifiers.
-#[macro_export]
 macro_rules! choice_serde {
     ($t:ty) => {
         impl serde::Serialize for $t {
@@ -51,3 +50,5 @@ macro_rules! choice_serde {
         }
     };
 }
+
+pub(crate) use choice_serde;

@@ -66,7 +66,7 @@ impl crate::neuro::choice::Choice for SplitName {
     }
 }
 
-crate::choice_serde!(SplitName);
+crate::neuro::choice::choice_serde!(SplitName);
 
 /// `summary.json`: what the report shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -107,7 +107,7 @@ impl crate::neuro::choice::Choice for ModelId {
     }
 }
 
-crate::choice_serde!(ModelId);
+crate::neuro::choice::choice_serde!(ModelId);
 
 impl fmt::Display for ModelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

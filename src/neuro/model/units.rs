@@ -102,7 +102,7 @@ impl crate::neuro::choice::Choice for FreezeMode {
     }
 }
 
-crate::choice_serde!(FreezeMode);
+crate::neuro::choice::choice_serde!(FreezeMode);
 
 impl Architecture {
     /// The units of this architecture, in forward order.

@@ -101,7 +101,7 @@ impl crate::neuro::choice::Choice for Strategy {
     }
 }
 
-crate::choice_serde!(Strategy);
+crate::neuro::choice::choice_serde!(Strategy);
 
 /// The device class of a libtorch device.
 #[cfg(feature = "torch")]
@@ -149,7 +149,7 @@ impl crate::neuro::choice::Choice for ReadoutBias {
     }
 }
 
-crate::choice_serde!(ReadoutBias);
+crate::neuro::choice::choice_serde!(ReadoutBias);
 
 /// What happens to the readout's output bias once training ends (`level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,7 +185,7 @@ impl crate::neuro::choice::Choice for BiasRefit {
     }
 }
 
-crate::choice_serde!(BiasRefit);
+crate::neuro::choice::choice_serde!(BiasRefit);
 
 /// How a split-FCL (FC1) model's 2 -> 1 combiner starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -131,7 +131,7 @@ impl Choice for CombineChoice {
     }
 }
 
-crate::choice_serde!(CombineChoice);
+crate::neuro::choice::choice_serde!(CombineChoice);
 
 impl CombineChoice {
     /// The combiner start for `arch`; `copies_centre` says whether `init` copies the centre

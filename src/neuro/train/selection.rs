@@ -39,7 +39,7 @@ impl crate::neuro::choice::Choice for Selection {
     }
 }
 
-crate::choice_serde!(Selection);
+crate::neuro::choice::choice_serde!(Selection);
 
 /// Per-column Pearson r (`None` where undefined: constant predictions, fewer than two
 /// recorded responses) and mean squared error of predictions against responses (`[n, P]`),
