@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::neuro::scoring::evaluation::Evaluation;
 use crate::neuro::train::predictions::Recipe;
+use crate::neuro::train::{BiasRefit, ReadoutBias};
 
 /// The paper's protocol, as `stages/train.yaml`'s defaults and the `paper` profiles state it.
 pub fn paper() -> Recipe {
@@ -14,7 +15,7 @@ pub fn paper() -> Recipe {
         patience: None,
         batch_size: 50,
         lr: 1e-3,
-        readout_bias: "default".into(),
+        readout_bias: ReadoutBias::Default,
         refit_bias: None,
         train_images: 34_000,
     }
@@ -54,10 +55,10 @@ fn recipe_cells(r: &Recipe, neurons: usize) -> (Vec<String>, bool) {
         cell(early_stopping(r.patience), early_stopping(paper.patience)),
         cell(r.batch_size.to_string(), paper.batch_size.to_string()),
         cell(lr(r.lr), lr(paper.lr)),
-        cell(r.readout_bias.clone(), paper.readout_bias),
+        cell(r.readout_bias.id().into(), paper.readout_bias.id().into()),
         cell(
-            r.refit_bias.clone().unwrap_or_else(|| "none".into()),
-            "none".into(),
+            r.refit_bias.unwrap_or_default().id().into(),
+            BiasRefit::None.id().into(),
         ),
     ];
     let departs = cells.iter().any(|(_, d)| *d);
@@ -133,8 +134,8 @@ mod tests {
             patience: Some(3),
             batch_size: 16,
             lr: 3e-3,
-            readout_bias: "mean".into(),
-            refit_bias: Some("train".into()),
+            readout_bias: ReadoutBias::Mean,
+            refit_bias: Some(BiasRefit::Train),
             train_images: 1500,
         }
     }

@@ -210,7 +210,6 @@ mod tests {
     use crate::neuro::model::ModelId;
     use crate::neuro::train::Strategy;
     use crate::neuro::train::fixtures::{self, synthetic};
-    use crate::neuro::train::trainer::TrainSettings;
 
     /// A 2-neuron dataset with a made-up ground truth on the test split.
     fn dataset() -> PreparedDataset {
@@ -238,10 +237,8 @@ mod tests {
     }
 
     fn checkpoint(model: ModelId, ds: &PreparedDataset, path: &Path) {
-        let settings = TrainSettings {
-            seed: 3,
-            ..fixtures::settings(model, 1, Strategy::Population)
-        };
+        let mut settings = fixtures::settings(model, 1, Strategy::Population);
+        settings.params.seed = 3;
         let trained = fixtures::run(&settings, ds, None);
         let mut ckpt = fixtures::checkpoint(model, ds, &trained);
         ckpt.meta

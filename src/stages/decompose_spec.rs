@@ -2,6 +2,8 @@
 //! typed parameters. The kind itself (`decompose`) runs in the libtorch worker; the files and
 //! figures it writes are typed in [`crate::neuro::analysis::files`].
 
+use serde::{Deserialize, Serialize};
+
 use crate::kind::{KindError, StageContext};
 use crate::neuro::analysis::files::SplitName;
 
@@ -10,8 +12,10 @@ use crate::neuro::analysis::files::SplitName;
 /// records each attention map's deviation from uniform.
 pub const VERSION: u32 = 2;
 
-/// A `decompose` stage's parameters, as declared in `stages/decompose.yaml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A `decompose` stage's parameters, as declared in `stages/decompose.yaml` (the test below
+/// keeps the two in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecomposeSpec {
     /// Images per neuron over which the centre hypercolumn's attention row is averaged.
     pub top_k: usize,
@@ -22,16 +26,12 @@ pub struct DecomposeSpec {
 impl DecomposeSpec {
     /// Reads the stage's parameters once; errors name the stage and the parameter.
     pub fn from_params(ctx: &StageContext) -> Result<Self, KindError> {
-        let top_k = ctx.param_u64("top_k")?.max(1) as usize;
-        let split = ctx.param_str("split")?;
-        let split = SplitName::parse(split).ok_or_else(|| {
-            let valid = SplitName::ALL.map(SplitName::name).join(", ");
-            KindError::Invalid(format!(
-                "stage '{}': parameter 'split': unknown value '{split}' (valid: {valid})",
-                ctx.stage
-            ))
-        })?;
-        Ok(DecomposeSpec { top_k, split })
+        let spec: Self = super::params::read(ctx.params)
+            .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
+        Ok(DecomposeSpec {
+            top_k: spec.top_k.max(1),
+            ..spec
+        })
     }
 }
 
@@ -49,6 +49,11 @@ mod tests {
             ("split".to_owned(), json!(split)),
         ]);
         with_params("dec", &params, DecomposeSpec::from_params)
+    }
+
+    #[test]
+    fn the_struct_and_stages_decompose_yaml_agree() {
+        crate::stages::params::drift::<DecomposeSpec>("decompose", &[]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod evaluate;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod import;
+pub mod params;
 pub mod preprocess;
 #[cfg(feature = "torch")]
 pub mod probe;

@@ -23,13 +23,8 @@ impl StageKind for Preprocess {
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
         let raw = RawDataset::read(ctx.input("data")?)
             .map_err(|e| KindError::Invalid(format!("stage '{}': input 'data': {e}", ctx.stage)))?;
-        let cfg = PreprocessConfig {
-            crop: ctx.param_u64("crop")? as usize,
-            size: ctx.param_u64("size")? as usize,
-            validation: ctx.param_f64("validation")?,
-            fraction: ctx.param_f64("fraction")?,
-            seed: ctx.param_u64("seed")?,
-        };
+        let cfg: PreprocessConfig = super::params::read(ctx.params)
+            .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
         let (prepared, report) = preprocess(&raw, &cfg)
             .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
         prepared.write(ctx.output("prepared")?).map_err(|e| {
@@ -72,6 +67,11 @@ mod tests {
     use crate::neuro::data::dataset::PreparedDataset;
     use crate::stages::fixtures::{params_from_definition, run_kind, synthetic_params};
     use crate::stages::synthetic::SyntheticV1;
+
+    #[test]
+    fn the_struct_and_stages_preprocess_yaml_agree() {
+        crate::stages::params::drift::<PreprocessConfig>("preprocess", &[("seed", json!(7))]);
+    }
 
     #[test]
     fn preprocess_stage_prepares_synthetic_data_with_truth() {

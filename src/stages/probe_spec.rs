@@ -3,17 +3,21 @@
 //! the analysis are [`crate::neuro::analysis::probe`], the files it writes
 //! [`crate::neuro::analysis::probe::files`].
 
+use serde::{Deserialize, Serialize};
+
 use crate::kind::{KindError, StageContext};
 use crate::neuro::analysis::probe::Protocol;
 
 /// Implementation version of `probe`: bump when its outputs change for the same inputs.
 pub const VERSION: u32 = 1;
 
-/// A `probe` stage's parameters, as declared in `stages/probe.yaml`.
-#[derive(Debug, Clone, PartialEq)]
+/// A `probe` stage's parameters, as declared in `stages/probe.yaml` (the test below keeps the
+/// two in step): `crop`, and the rest is the library's [`Protocol`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeSpec {
     /// The preprocess stage's `crop` (0: the largest centred square), checked on the data.
     pub crop: usize,
+    #[serde(flatten)]
     pub protocol: Protocol,
 }
 
@@ -21,32 +25,23 @@ impl ProbeSpec {
     /// Reads the stage's parameters once; errors name the stage and the parameter.
     pub fn from_params(ctx: &StageContext) -> Result<Self, KindError> {
         let invalid = |m: String| KindError::Invalid(format!("stage '{}': {m}", ctx.stage));
-        let frequencies = ctx
-            .param("frequencies")?
+        // The definition's `list` type says nothing of the items, and an error inside the
+        // flattened protocol would not name its key: say what `frequencies` must hold here.
+        let frequencies = ctx.param("frequencies")?;
+        if !frequencies
             .as_array()
-            .and_then(|list| list.iter().map(serde_json::Value::as_f64).collect())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "parameter 'frequencies' must be a list of numbers (cycles per field), \
-                     found {}",
-                    ctx.params["frequencies"]
-                ))
-            })?;
-        let protocol = Protocol {
-            centre_radius: ctx.param_f64("centre_radius")?,
-            contrast: ctx.param_f64("contrast")?,
-            frequencies,
-            orientations: ctx.param_u64("orientations")? as usize,
-            phases: ctx.param_u64("phases")? as usize,
-            surround_radius: ctx.param_f64("surround_radius")?,
-        };
-        protocol
+            .is_some_and(|list| list.iter().all(serde_json::Value::is_number))
+        {
+            return Err(invalid(format!(
+                "parameter 'frequencies' must be a list of numbers (cycles per field), found \
+                 {frequencies}"
+            )));
+        }
+        let spec: Self = super::params::read_flattened(ctx.params).map_err(invalid)?;
+        spec.protocol
             .check()
             .map_err(|e| invalid(format!("parameter {e}")))?;
-        Ok(ProbeSpec {
-            crop: ctx.param_u64("crop")? as usize,
-            protocol,
-        })
+        Ok(spec)
     }
 }
 
@@ -62,6 +57,11 @@ mod tests {
         let (params, _) = params_from_definition("probe.yaml", with);
         let params: Params = params.as_object().unwrap().clone().into_iter().collect();
         with_params("probe", &params, ProbeSpec::from_params)
+    }
+
+    #[test]
+    fn the_struct_and_stages_probe_yaml_agree() {
+        crate::stages::params::drift::<ProbeSpec>("probe", &[]);
     }
 
     #[test]

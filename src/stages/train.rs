@@ -164,8 +164,10 @@ mod tests {
     use super::*;
     use crate::kind::DeviceClass;
     use crate::neuro::array::ArrayF32;
+    use crate::neuro::model::ModelId;
     use crate::neuro::model::checkpoint::Checkpoint;
     use crate::neuro::train::fixtures::synthetic;
+    use crate::neuro::train::params::TrainParams;
     use crate::neuro::train::predictions::InitProvenance;
 
     struct Run {
@@ -174,29 +176,18 @@ mod tests {
         result: Result<Metrics, KindError>,
     }
 
+    /// `stages/train.yaml`'s defaults for an rf-sa-cnn, 2 epochs of batch 10, seed 7, with
+    /// `extra` on top, as the engine passes them.
     fn params(extra: &[(&str, Value)]) -> Params {
-        let mut p: Params = [
-            ("model", json!("rf-sa-cnn")),
-            ("channels", json!(0)),
-            ("epochs", json!(2)),
-            ("batch_size", json!(10)),
-            ("lr", json!(0.001)),
-            ("seed", json!(7)),
-            ("init", json!({})),
-            ("freeze", json!([])),
-            ("freeze_mode", json!("strict")),
-            ("selection", json!("per-neuron")),
-            ("strategy", json!("auto")),
-            ("memory", json!("auto")),
-            ("combine_init", json!("auto")),
-            ("readout_bias", json!("default")),
-            ("patience", json!(0)),
-            ("refit_bias", json!("none")),
-            ("label", json!("")),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let base = TrainParams {
+            epochs: 2,
+            batch_size: 10,
+            ..TrainParams::defaults(ModelId::RfSaCnn, 7)
+        };
+        let Value::Object(base) = serde_json::to_value(base).unwrap() else {
+            unreachable!("a struct writes an object")
+        };
+        let mut p: Params = base.into_iter().collect();
         for (k, v) in extra {
             p.insert((*k).to_owned(), v.clone());
         }

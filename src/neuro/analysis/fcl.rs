@@ -249,14 +249,12 @@ mod torch_tests {
     use crate::neuro::model::checkpoint::Checkpoint;
     use crate::neuro::train::Strategy;
     use crate::neuro::train::fixtures::{checkpoint, run, settings, synthetic};
-    use crate::neuro::train::trainer::{TrainSettings, predict_checkpoint};
+    use crate::neuro::train::trainer::predict_checkpoint;
 
     fn trained(model: ModelId) -> (Checkpoint, crate::neuro::data::dataset::PreparedDataset) {
         let ds = synthetic(20, 6, 7, 2, 26, 4);
-        let settings = TrainSettings {
-            seed: 3,
-            ..settings(model, 1, Strategy::Population)
-        };
+        let mut settings = settings(model, 1, Strategy::Population);
+        settings.params.seed = 3;
         let t = run(&settings, &ds, None);
         (checkpoint(model, &ds, &t), ds)
     }

@@ -38,8 +38,7 @@ pub enum FilesError {
 }
 
 /// The analysed split's images.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SplitName {
     Test,
     Val,
@@ -59,6 +58,16 @@ impl SplitName {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
+
+impl crate::neuro::choice::Choice for SplitName {
+    const ALL: &'static [Self] = &SplitName::ALL;
+
+    fn id(self) -> &'static str {
+        self.name()
+    }
+}
+
+crate::neuro::choice::choice_serde!(SplitName);
 
 /// `summary.json`: what the report shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

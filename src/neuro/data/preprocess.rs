@@ -30,7 +30,9 @@ pub enum PreprocessError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The `preprocess` stage's parameters (`stages/preprocess.yaml`), as the stage reads them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PreprocessConfig {
     /// Side of the centred square cut before resampling; 0 = the largest that fits.
     pub crop: usize,

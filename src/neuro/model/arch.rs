@@ -99,6 +99,16 @@ impl ModelId {
     }
 }
 
+impl crate::neuro::choice::Choice for ModelId {
+    const ALL: &'static [Self] = &ModelId::ALL;
+
+    fn id(self) -> &'static str {
+        ModelId::id(self)
+    }
+}
+
+crate::neuro::choice::choice_serde!(ModelId);
+
 impl fmt::Display for ModelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())

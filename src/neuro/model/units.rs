@@ -94,6 +94,16 @@ impl FreezeMode {
     }
 }
 
+impl crate::neuro::choice::Choice for FreezeMode {
+    const ALL: &'static [Self] = &[FreezeMode::Strict, FreezeMode::Reference];
+
+    fn id(self) -> &'static str {
+        FreezeMode::id(self)
+    }
+}
+
+crate::neuro::choice::choice_serde!(FreezeMode);
+
 impl Architecture {
     /// The units of this architecture, in forward order.
     pub fn units(&self) -> Vec<Unit> {

@@ -181,10 +181,8 @@ fn six_neurons_train_to_the_same_bits_whatever_the_chunking() {
     let ds = synthetic(24, 10, 4, 6, 26, 11);
     for model in [ModelId::FfSaCnnStar, ModelId::RfSaCnn] {
         let digest = |max_group: Option<usize>| {
-            let s = TrainSettings {
-                max_group,
-                ..settings(model, 2, Strategy::Auto)
-            };
+            let mut s = settings(model, 2, Strategy::Auto);
+            s.runtime.max_group = max_group;
             let t = run(&s, &ds, None);
             assert_eq!(t.group_size, max_group.unwrap_or(6).min(6), "{model}");
             trained_digest(&t)
@@ -204,12 +202,10 @@ fn early_stopping_is_per_neuron_and_chunk_invariant() {
     let ds = synthetic(24, 10, 4, 6, 26, 11);
     let model = ModelId::RfCnn;
     let trained = |max_group: Option<usize>| {
-        let s = TrainSettings {
-            max_group,
-            patience: Some(1),
-            lr: 1e-2,
-            ..settings(model, 8, Strategy::Auto)
-        };
+        let mut s = settings(model, 8, Strategy::Auto);
+        s.runtime.max_group = max_group;
+        s.params.patience = Some(1);
+        s.params.lr = 1e-2;
         run(&s, &ds, None)
     };
     let whole = trained(None);
@@ -334,7 +330,7 @@ fn init_copies_exactly_the_named_blocks() {
     );
     // A block the upstream model does not have is an error naming it.
     let mut rf30 = settings(ModelId::RfCnn, 1, Strategy::Population);
-    rf30.channels = Some(30);
+    rf30.params.channels = Some(30);
     let rf = checkpoint(ModelId::RfCnn, &ds, &run(&rf30, &ds, None));
     let err = net
         .copy_units(
@@ -415,11 +411,11 @@ fn a_mean_readout_bias_starts_at_each_neurons_mean_response() {
     let size = 26;
     let means = [1.5f32, -2.0, 4.25];
     let bias = |model, combine_init, init: Option<&InitFrom>| {
-        let s = TrainSettings {
+        let mut s = TrainSettings {
             combine_init,
-            readout_bias: super::ReadoutBias::Mean,
             ..settings(model, 1, Strategy::Population)
         };
+        s.params.readout_bias = super::ReadoutBias::Mean;
         let arch = Architecture::new(model, size).unwrap();
         let net = super::trainer::prepare_network(&s, arch, &[1, 2], init, Some(&means)).unwrap();
         let vars = net.snapshot();
@@ -453,13 +449,11 @@ fn a_refit_bias_removes_the_offset_of_a_full_field_readout() {
     let ds = synthetic(80, 20, 40, 3, 26, 5);
     let model = ModelId::FfSaCnnStar;
     let fitted = |refit_bias| {
-        let s = TrainSettings {
-            batch_size: 8,
-            lr: 3e-3,
-            readout_bias: super::ReadoutBias::Mean,
-            refit_bias,
-            ..settings(model, 3, Strategy::Population)
-        };
+        let mut s = settings(model, 3, Strategy::Population);
+        s.params.batch_size = 8;
+        s.params.lr = 3e-3;
+        s.params.readout_bias = super::ReadoutBias::Mean;
+        s.params.refit_bias = refit_bias;
         let ckpt = checkpoint(model, &ds, &run(&s, &ds, None));
         let predict =
             |images| predict_checkpoint(&ckpt, Path::new("t"), images, Device::Cpu, 3, 50).unwrap();
@@ -501,7 +495,7 @@ fn frozen_blocks_end_bit_identical_and_strict_mode_keeps_their_statistics() {
     let size = 26;
     let ds = synthetic(30, 8, 4, 2, size, 11);
     let mut rf30 = settings(ModelId::RfCnn, 1, Strategy::Population);
-    rf30.channels = Some(30);
+    rf30.params.channels = Some(30);
     let upstream_trained = run(&rf30, &ds, None);
     let upstream = checkpoint(ModelId::RfCnn, &ds, &upstream_trained);
     // The default rf-CNN has 32 channels: its alpha blocks do not fit rf+sa-CNN*'s 30.
@@ -537,7 +531,7 @@ fn frozen_blocks_end_bit_identical_and_strict_mode_keeps_their_statistics() {
     for mode in [FreezeMode::Strict, FreezeMode::Reference] {
         let mut s = settings(ModelId::RfSaCnnStar, 2, Strategy::Population);
         s.freeze = alpha.clone();
-        s.freeze_mode = mode;
+        s.params.freeze_mode = mode;
         let trained = run(&s, &ds, Some(&init));
         assert_eq!(
             trained.trainable_params,

@@ -19,11 +19,12 @@ pub(super) fn group_size(
     neurons: usize,
     data_bytes: u64,
 ) -> Result<usize, TrainError> {
-    let device = settings.device;
+    let device = settings.runtime.device;
     let strategy = settings
+        .params
         .strategy
         .group_size(device, neurons)
-        .min(settings.max_group.unwrap_or(usize::MAX))
+        .min(settings.runtime.max_group.unwrap_or(usize::MAX))
         .max(1);
     let class = super::device_class(device);
     let held = match class {
@@ -31,7 +32,7 @@ pub(super) fn group_size(
         DeviceClass::Cpu => resident::rss(),
     };
     let available = resident::free_on(class);
-    let (held, available) = match (settings.memory, held, available) {
+    let (held, available) = match (settings.params.memory, held, available) {
         (Budget::Auto, _, None) | (Budget::Bytes(_), None, _) => {
             tracing::warn!(
                 "memory: cannot read this process's or the {class} device's memory; neurons are not chunked"
@@ -42,17 +43,17 @@ pub(super) fn group_size(
     };
     let fits = memory::max_group(
         &arch,
-        settings.batch_size,
+        settings.params.batch_size,
         class,
-        settings.memory,
+        settings.params.memory,
         held,
         available,
     )?;
     let size = strategy.min(fits);
     tracing::info!(
-        budget = %settings.memory.describe(),
+        budget = %settings.params.memory.describe(),
         held = %memory::gib(held),
-        per_neuron = %memory::gib(memory::step_memory(&arch, settings.batch_size).group(1, class)),
+        per_neuron = %memory::gib(memory::step_memory(&arch, settings.params.batch_size).group(1, class)),
         neurons_per_group = size,
         "memory: {} groups of up to {size} neurons",
         neurons.div_ceil(size)
@@ -80,14 +81,14 @@ pub(super) fn out_of_memory_as_error<T>(
             if !text.to_ascii_lowercase().contains("out of memory") {
                 std::panic::resume_unwind(panic);
             }
-            let class = super::device_class(settings.device);
-            let need = memory::step_memory(&arch, settings.batch_size).group(group, class);
+            let class = super::device_class(settings.runtime.device);
+            let need = memory::step_memory(&arch, settings.params.batch_size).group(group, class);
             Err(TrainError::OutOfMemory(format!(
                 "memory: the {class} device ran out of memory training a group of {group} neurons \
                  (predicted need {}, budget {}); set the train stage's parameter `memory` to a \
                  smaller size than the device really has free, or lower `batch_size` ({})",
                 memory::gib(need),
-                settings.memory.describe(),
+                settings.params.memory.describe(),
                 text.lines().next().unwrap_or_default()
             )))
         }

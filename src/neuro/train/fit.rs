@@ -9,10 +9,10 @@ use std::path::Path;
 use tch::Device;
 
 use super::curves::CurveRow;
+use super::params::TrainParams;
 use super::predictions::{InitProvenance, PredictionInfo, Recipe};
-use super::spec::TrainSpec;
 use super::trainer::{
-    EpochReport, InitFrom, TrainData, TrainSettings, Trained, predict_checkpoint, train,
+    EpochReport, InitFrom, Runtime, TrainData, TrainSettings, Trained, predict_checkpoint, train,
 };
 use super::{ReadoutBias, TrainError};
 use crate::neuro::array::ArrayF32;
@@ -44,7 +44,7 @@ pub struct Fitted {
 /// Trains `spec` on `data` (named `origin` in what it writes), starting from the checkpoint at
 /// `upstream` when `spec.init` asks for one, and predicts both held-out splits.
 pub fn fit(
-    spec: &TrainSpec,
+    spec: &TrainParams,
     origin: &str,
     data: &PreparedDataset,
     upstream: Option<&Path>,
@@ -65,27 +65,17 @@ pub fn fit(
     };
     let copies_centre = copied.as_ref().is_some_and(|u| u.contains(&Unit::Centre));
     let settings = TrainSettings {
-        model: spec.model,
-        channels: spec.channels,
-        epochs: spec.epochs,
-        patience: spec.patience,
-        batch_size: spec.batch_size,
-        lr: spec.lr,
-        seed: spec.seed,
-        selection: spec.selection,
+        params: spec.clone(),
         freeze,
-        freeze_mode: spec.freeze_mode,
-        strategy: spec.strategy,
-        max_group: None,
-        memory: spec.memory,
-        device,
-        eval_batch: EVAL_BATCH,
         combine_init: spec
             .combine_init
             .resolve(&arch, copies_centre)
             .map_err(TrainError::Invalid)?,
-        readout_bias: spec.readout_bias,
-        refit_bias: spec.refit_bias,
+        runtime: Runtime {
+            device,
+            max_group: None,
+            eval_batch: EVAL_BATCH,
+        },
     };
     let init = upstream.as_ref().map(|(_, checkpoint, path)| InitFrom {
         checkpoint,
@@ -134,15 +124,10 @@ pub fn fit(
         best_val_corr: trained.best_val_corr.clone(),
         epochs_trained: trained.epochs_trained.clone(),
         improving_at_end: improving_at_end(&per_epoch_corr(&trained.curves, spec.epochs)),
-        recipe: Some(Recipe {
-            epochs: spec.epochs,
-            patience: spec.patience,
-            batch_size: spec.batch_size,
-            lr: spec.lr,
-            readout_bias: spec.readout_bias.id().to_owned(),
-            refit_bias: Some(spec.refit_bias.id().to_owned()),
-            train_images: data.train_images.shape.first().copied().unwrap_or(0),
-        }),
+        recipe: Some(Recipe::of(
+            spec,
+            data.train_images.shape.first().copied().unwrap_or(0),
+        )),
     };
     Ok(Fitted {
         checkpoint,
@@ -173,7 +158,7 @@ fn per_epoch_corr(curves: &[CurveRow], epochs: usize) -> Vec<Vec<Option<f64>>> {
 
 /// The checkpoint of a trained population, its metadata saying how it was trained.
 fn checkpoint(
-    spec: &TrainSpec,
+    spec: &TrainParams,
     settings: &TrainSettings,
     arch: &crate::neuro::model::Architecture,
     data: &PreparedDataset,
@@ -186,12 +171,15 @@ fn checkpoint(
         "best_epoch".to_owned(),
         json(serde_json::json!(trained.best_epoch)),
     );
-    extra.insert("selection".to_owned(), settings.selection.id().to_owned());
+    extra.insert(
+        "selection".to_owned(),
+        settings.params.selection.id().to_owned(),
+    );
     let frozen: Vec<&str> = settings.freeze.iter().map(|u| u.name()).collect();
     extra.insert("frozen".to_owned(), json(serde_json::json!(frozen)));
     extra.insert(
         "freeze_mode".to_owned(),
-        settings.freeze_mode.id().to_owned(),
+        settings.params.freeze_mode.id().to_owned(),
     );
     if arch.readout == ReadoutKind::SplitFcl {
         extra.insert(
@@ -199,10 +187,10 @@ fn checkpoint(
             settings.combine_init.id().to_owned(),
         );
     }
-    if settings.readout_bias != ReadoutBias::Default {
+    if settings.params.readout_bias != ReadoutBias::Default {
         extra.insert(
             "readout_bias".to_owned(),
-            settings.readout_bias.id().to_owned(),
+            settings.params.readout_bias.id().to_owned(),
         );
     }
     if let Some(init) = &spec.init {

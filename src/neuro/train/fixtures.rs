@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tch::Device;
 
-use super::trainer::{InitFrom, TrainData, TrainSettings, Trained, train};
-use super::{CombineInit, ReadoutBias, Selection, Strategy};
+use super::params::TrainParams;
+use super::trainer::{InitFrom, Runtime, TrainData, TrainSettings, Trained, train};
+use super::{CombineInit, Strategy};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::dataset::{PreparedDataset, PreparedMeta};
+use crate::neuro::model::ModelId;
 use crate::neuro::model::checkpoint::{Checkpoint, CheckpointMeta};
-use crate::neuro::model::{FreezeMode, ModelId};
 use crate::neuro::random::counter::{Purpose, Stream};
 
 fn split(stream: Stream, n: usize, size: usize, filters: &[Vec<f32>]) -> (ArrayF32, ArrayF32) {
@@ -82,27 +83,22 @@ pub fn synthetic(
     }
 }
 
-/// Test-sized settings on CPU: batch 10, seed 42, per-neuron selection, single precision.
+/// Test-sized settings on CPU: `stages/train.yaml`'s defaults but for batch 10 and seed 42.
 pub fn settings(model: ModelId, epochs: usize, strategy: Strategy) -> TrainSettings {
     TrainSettings {
-        model,
-        channels: None,
-        epochs,
-        patience: None,
-        batch_size: 10,
-        lr: 1e-3,
-        seed: 42,
-        selection: Selection::PerNeuron,
+        params: TrainParams {
+            epochs,
+            strategy,
+            batch_size: 10,
+            ..TrainParams::defaults(model, 42)
+        },
         freeze: BTreeSet::new(),
-        freeze_mode: FreezeMode::Strict,
-        strategy,
-        max_group: None,
-        memory: super::memory::Budget::Auto,
-        device: Device::Cpu,
-        eval_batch: 50,
         combine_init: CombineInit::Random,
-        readout_bias: ReadoutBias::Default,
-        refit_bias: super::BiasRefit::None,
+        runtime: Runtime {
+            device: Device::Cpu,
+            max_group: None,
+            eval_batch: 50,
+        },
     }
 }
 

@@ -43,6 +43,23 @@ pub enum Budget {
     Bytes(u64),
 }
 
+/// Written as pipelines write it: `auto`, or the size in bytes (`8589934592B`).
+impl serde::Serialize for Budget {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Budget::Auto => s.serialize_str("auto"),
+            Budget::Bytes(n) => s.serialize_str(&format!("{n}B")),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Budget {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        Budget::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Budget {
     pub const VALID: &'static str = "auto, or a size such as 8GiB, 512MiB, 16GB, 2G (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB; K, M, G, T are binary)";
 

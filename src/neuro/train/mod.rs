@@ -1,4 +1,4 @@
-//! Population training (models.md §4): a request resolved into types (`spec`), the one call
+//! Population training (models.md §4): its parameters, typed (`params`), the one call
 //! that fits it and predicts the held-out splits (`fit`), the per-epoch data order
 //! (`batching`), per-neuron dropout streams (`dropout`), the output level refit (`level`), Adam (`optimiser`), the mask of missing responses (`mask`), per-neuron
 //! best-epoch selection (`selection`), the training loop (`trainer`), the throughput benchmark
@@ -11,9 +11,9 @@ pub mod curves;
 pub mod dropout;
 pub mod level;
 pub mod memory;
+pub mod params;
 pub mod predictions;
 pub mod selection;
-pub mod spec;
 
 #[cfg(feature = "torch")]
 pub mod bench;
@@ -93,6 +93,16 @@ impl Strategy {
     }
 }
 
+impl crate::neuro::choice::Choice for Strategy {
+    const ALL: &'static [Self] = &[Strategy::Auto, Strategy::Population, Strategy::PerNeuron];
+
+    fn id(self) -> &'static str {
+        Strategy::id(self)
+    }
+}
+
+crate::neuro::choice::choice_serde!(Strategy);
+
 /// The device class of a libtorch device.
 #[cfg(feature = "torch")]
 pub fn device_class(device: tch::Device) -> DeviceClass {
@@ -117,8 +127,6 @@ pub enum ReadoutBias {
 }
 
 impl ReadoutBias {
-    pub const VALID: &'static str = "default, mean";
-
     pub fn id(self) -> &'static str {
         match self {
             ReadoutBias::Default => "default",
@@ -133,6 +141,16 @@ impl ReadoutBias {
     }
 }
 
+impl crate::neuro::choice::Choice for ReadoutBias {
+    const ALL: &'static [Self] = &[ReadoutBias::Default, ReadoutBias::Mean];
+
+    fn id(self) -> &'static str {
+        ReadoutBias::id(self)
+    }
+}
+
+crate::neuro::choice::choice_serde!(ReadoutBias);
+
 /// What happens to the readout's output bias once training ends (`level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BiasRefit {
@@ -145,8 +163,6 @@ pub enum BiasRefit {
 }
 
 impl BiasRefit {
-    pub const VALID: &'static str = "none, train";
-
     pub fn id(self) -> &'static str {
         match self {
             BiasRefit::None => "none",
@@ -160,6 +176,16 @@ impl BiasRefit {
             .find(|b| b.id() == s)
     }
 }
+
+impl crate::neuro::choice::Choice for BiasRefit {
+    const ALL: &'static [Self] = &[BiasRefit::None, BiasRefit::Train];
+
+    fn id(self) -> &'static str {
+        BiasRefit::id(self)
+    }
+}
+
+crate::neuro::choice::choice_serde!(BiasRefit);
 
 /// How a split-FCL (FC1) model's 2 -> 1 combiner starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::params::TrainParams;
+use super::{BiasRefit, ReadoutBias};
 use crate::neuro::array::{ArrayError, ArrayF32};
 
 /// `init` of an incremental step: the upstream train stage whose checkpoint it started from
@@ -32,14 +34,29 @@ pub struct Recipe {
     pub batch_size: usize,
     /// Adam's learning rate.
     pub lr: f64,
-    /// How the readout's output bias started (`default` or `mean`).
-    pub readout_bias: String,
-    /// What happened to the output bias once training ended (`none` or `train`); absent in
-    /// files written before the refit existed (`none`).
+    /// How the readout's output bias started.
+    pub readout_bias: ReadoutBias,
+    /// What happened to the output bias once training ended; absent in files written before
+    /// the refit existed (`none`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refit_bias: Option<String>,
+    pub refit_bias: Option<BiasRefit>,
     /// Training images (after any training fraction).
     pub train_images: usize,
+}
+
+impl Recipe {
+    /// The recipe of a model trained with `params` on `train_images` images.
+    pub fn of(params: &TrainParams, train_images: usize) -> Self {
+        Recipe {
+            epochs: params.epochs,
+            patience: params.patience,
+            batch_size: params.batch_size,
+            lr: params.lr,
+            readout_bias: params.readout_bias,
+            refit_bias: Some(params.refit_bias),
+            train_images,
+        }
+    }
 }
 
 /// What a model is, as its train stage says (`info.json`).
@@ -196,8 +213,8 @@ mod tests {
                 patience: Some(1),
                 batch_size: 16,
                 lr: 0.003,
-                readout_bias: "mean".into(),
-                refit_bias: Some("train".into()),
+                readout_bias: ReadoutBias::Mean,
+                refit_bias: Some(BiasRefit::Train),
                 train_images: 1500,
             }),
         }

@@ -10,7 +10,7 @@ use tch::Device;
 
 use super::Strategy;
 use super::fixtures::{checkpoint, run, settings, synthetic};
-use super::trainer::{TrainSettings, predict_checkpoint};
+use super::trainer::predict_checkpoint;
 use crate::neuro::array::ArrayF32;
 use crate::neuro::data::fixtures::tiny;
 use crate::neuro::data::preprocess::{PreprocessConfig, preprocess};
@@ -80,10 +80,8 @@ fn write_models(dir: &Path) -> Vec<ModelId> {
                 .unwrap(),
         };
         let ds = synthetic(12, 4, 6, 3, size, 13);
-        let s = TrainSettings {
-            channels: (model == ModelId::RfCnn).then_some(8),
-            ..settings(model, 1, Strategy::Population)
-        };
+        let mut s = settings(model, 1, Strategy::Population);
+        s.params.channels = (model == ModelId::RfCnn).then_some(8);
         let mut ckpt = checkpoint(model, &ds, &run(&s, &ds, None));
         sharpen_attention(&mut ckpt);
         let path = dir.join(format!("{model}.safetensors"));

@@ -31,6 +31,16 @@ impl Selection {
     }
 }
 
+impl crate::neuro::choice::Choice for Selection {
+    const ALL: &'static [Self] = &[Selection::PerNeuron, Selection::Final];
+
+    fn id(self) -> &'static str {
+        Selection::id(self)
+    }
+}
+
+crate::neuro::choice::choice_serde!(Selection);
+
 /// Per-column Pearson r (`None` where undefined: constant predictions, fewer than two
 /// recorded responses) and mean squared error of predictions against responses (`[n, P]`),
 /// over the recorded responses of each column (NaN = missing, skipped).

@@ -4,7 +4,7 @@
 //! streams, and per-neuron best-epoch selection on validation Pearson r. Missing responses
 //! (NaN) are masked out of the loss and the validation scores (`mask`).
 //!
-//! How many neurons form one group is the [`Strategy`] (all of them, or one at a time), capped by
+//! How many neurons form one group is the [`Strategy`](super::Strategy) (all of them, or one at a time), capped by
 //! what the memory budget holds (`max_group`, see `memory`); groups train one after another.
 //! Each neuron's network, random streams, batch order and best epoch are its own, and on CPU
 //! each neuron steps on its own variables, one per core with one intra-op thread (`stepper`), so
@@ -23,48 +23,39 @@ use super::curves::CurveRow;
 use super::dropout::StepDropout;
 use super::level::level_shift;
 use super::mask::{self, Observed};
-use super::memory::Budget;
-use super::selection::{BestEpochs, Selection, column_scores};
+use super::params::TrainParams;
+use super::selection::{BestEpochs, column_scores};
 use super::stepper::Stepper;
-use super::{BiasRefit, CombineInit, ReadoutBias, Strategy, TrainError};
+use super::{BiasRefit, CombineInit, ReadoutBias, TrainError};
 use crate::neuro::array::ArrayF32;
 use crate::neuro::model::checkpoint::{Checkpoint, concat_neurons};
 use crate::neuro::model::network::{images_tensor, tensor_from, to_array};
-use crate::neuro::model::{Architecture, FreezeMode, ModelId, Network, Unit};
+use crate::neuro::model::{Architecture, Network, Unit};
 use crate::neuro::stats::{mean_of, mean_var, widen};
 
-/// Everything that decides how a population trains.
+/// Everything that decides how a population trains: the stage's parameters as written, what
+/// depends on the architecture resolved against it, and where and in what pieces it runs.
 #[derive(Debug, Clone)]
 pub struct TrainSettings {
-    pub model: ModelId,
-    /// Channels of the body; `None` keeps the model's own.
-    pub channels: Option<usize>,
-    /// The most epochs a neuron trains.
-    pub epochs: usize,
-    /// Early stopping: a neuron stops once this many epochs passed without a better
-    /// validation CORR (its selection then closes); `None` trains every neuron `epochs` epochs.
-    pub patience: Option<usize>,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub seed: u64,
-    pub selection: Selection,
+    pub params: TrainParams,
+    /// `params.freeze`, resolved against the architecture.
     pub freeze: BTreeSet<Unit>,
-    pub freeze_mode: FreezeMode,
-    pub strategy: Strategy,
-    /// The most neurons one group may hold (what the memory budget allows, see `memory`);
-    /// `None`: as many as the strategy puts together. Results do not depend on it.
-    pub max_group: Option<usize>,
-    /// The memory budget, which caps the neurons per group (see `memory`).
-    pub memory: Budget,
+    /// How a split-FCL readout's combiner starts (`params.combine_init` resolved; other
+    /// readouts have none).
+    pub combine_init: CombineInit,
+    pub runtime: Runtime,
+}
+
+/// What is not a model parameter: the device, the chunking and the inference batch. Results do
+/// not depend on the last two (bit for bit on CPU).
+#[derive(Debug, Clone)]
+pub struct Runtime {
     pub device: Device,
+    /// The most neurons one group may hold (what the memory budget allows, see `memory`);
+    /// `None`: as many as the strategy puts together.
+    pub max_group: Option<usize>,
     /// Images per inference batch (validation each epoch).
     pub eval_batch: usize,
-    /// How a split-FCL readout's combiner starts (other readouts have none).
-    pub combine_init: CombineInit,
-    /// How the readout's output bias starts.
-    pub readout_bias: ReadoutBias,
-    /// What happens to it once training ends.
-    pub refit_bias: BiasRefit,
 }
 
 /// `init: {from, blocks}` resolved: the upstream checkpoint and the units to copy.
@@ -205,7 +196,7 @@ pub fn train_observed(
             "freeze: every block is frozen, nothing would train".into(),
         ));
     }
-    let device = settings.device;
+    let device = settings.runtime.device;
     let train_recorded = match train_mask {
         Some(m) => mask::fill_unrecorded(&train_responses, m, f32::NAN),
         None => train_responses.clone(),
@@ -216,7 +207,7 @@ pub fn train_observed(
         train_mask: train_mask.map(|m| mask::mask_tensor(m, &train_responses.shape, device)),
         val_images: images_tensor(data.val_images, device),
         val_responses,
-        output_bias: (settings.readout_bias == ReadoutBias::Mean)
+        output_bias: (settings.params.readout_bias == ReadoutBias::Mean)
             .then(|| mean_responses(&train_recorded)),
         train_responses_host: train_recorded,
     };
@@ -241,7 +232,7 @@ pub fn train_observed(
                 group: g + 1,
                 groups: groups.len(),
                 epoch,
-                epochs: settings.epochs,
+                epochs: settings.params.epochs,
                 neurons: range.clone(),
                 train_loss,
                 val_corr,
@@ -283,8 +274,8 @@ fn check_data(settings: &TrainSettings, data: &TrainData) -> Result<Architecture
             "training images must be [n, S, S], found {shape:?}"
         )));
     }
-    let mut arch = Architecture::new(settings.model, shape[1])?;
-    if let Some(c) = settings.channels {
+    let mut arch = Architecture::new(settings.params.model, shape[1])?;
+    if let Some(c) = settings.params.channels {
         arch = arch.with_channels(c)?;
     }
     let n = shape[0];
@@ -309,7 +300,7 @@ fn check_data(settings: &TrainSettings, data: &TrainData) -> Result<Architecture
             data.val_images.shape, data.val_responses.shape
         )));
     }
-    if neurons == 0 || settings.epochs == 0 || settings.batch_size == 0 {
+    if neurons == 0 || settings.params.epochs == 0 || settings.params.batch_size == 0 {
         return Err(TrainError::Invalid(
             "training needs at least one neuron, one epoch and a batch size >= 1".into(),
         ));
@@ -335,7 +326,7 @@ pub fn prepare_network(
     init: Option<&InitFrom>,
     output_bias: Option<&[f32]>,
 ) -> Result<Network, TrainError> {
-    let mut net = Network::new(arch, ids, settings.seed, settings.device);
+    let mut net = Network::new(arch, ids, settings.params.seed, settings.runtime.device);
     if let Some(init) = init {
         net.copy_units(init.checkpoint, &init.units, init.path)?;
     }
@@ -350,7 +341,7 @@ pub fn prepare_network(
         let values: Vec<f32> = ids.iter().map(|&i| means[i]).collect();
         net.set_output_bias(&values);
     }
-    net.freeze(&settings.freeze, settings.freeze_mode);
+    net.freeze(&settings.freeze, settings.params.freeze_mode);
     Ok(net)
 }
 
@@ -362,10 +353,10 @@ fn train_group(
     init: Option<&InitFrom>,
     report: &mut dyn FnMut(usize, f64, Option<f64>),
 ) -> Result<GroupResult, TrainError> {
-    let device = settings.device;
+    let device = settings.runtime.device;
     let p = ids.len();
     let mut net = prepare_network(settings, arch, ids, init, dev.output_bias.as_deref())?;
-    let mut stepper = Stepper::new(&net, settings.lr, device);
+    let mut stepper = Stepper::new(&net, settings.params.lr, device);
     let responses = dev
         .train_responses
         .narrow(1, ids[0] as i64, p as i64)
@@ -383,28 +374,28 @@ fn train_group(
     let val_cols: Vec<usize> = ids.to_vec();
     let val_responses = select_columns(&dev.val_responses, &val_cols);
     let n = dev.train_images.size()[0] as usize;
-    let mut best = BestEpochs::new(p, settings.selection);
+    let mut best = BestEpochs::new(p, settings.params.selection);
     let mut snapshot = None;
-    let mut curves = Vec::with_capacity(p * settings.epochs);
+    let mut curves = Vec::with_capacity(p * settings.params.epochs);
     let mut train_seconds = 0.0;
     // Neurons still training: each stops on its own (early stopping), as it would alone.
     let mut open = vec![true; p];
-    let mut epochs_trained = vec![settings.epochs; p];
-    for epoch in 1..=settings.epochs {
+    let mut epochs_trained = vec![settings.params.epochs; p];
+    for epoch in 1..=settings.params.epochs {
         if !open.contains(&true) {
             break;
         }
-        let order = epoch_order(settings.seed, epoch, n);
+        let order = epoch_order(settings.params.seed, epoch, n);
         let mut loss_sum = Tensor::zeros([p as i64], (Kind::Float, device));
         let started = Instant::now();
-        for (step, batch) in batches(&order, settings.batch_size).enumerate() {
+        for (step, batch) in batches(&order, settings.params.batch_size).enumerate() {
             let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
             let index = Tensor::from_slice(&index).to_device(device);
             let images = dev.train_images.index_select(0, &index);
             let targets = responses.index_select(0, &index);
             let batch_recorded = recorded.as_ref().map(|m| m.index_select(0, &index));
             let masks = StepDropout {
-                seed: settings.seed,
+                seed: settings.params.seed,
                 neuron_ids: ids,
                 epoch,
                 step,
@@ -442,7 +433,7 @@ fn train_group(
                 what: format!("training loss is {}", train_loss[j]),
             });
         }
-        let val_pred = to_array(&net.predict(&dev.val_images, settings.eval_batch));
+        let val_pred = to_array(&net.predict(&dev.val_images, settings.runtime.eval_batch));
         if let Some(k) = val_pred.data.iter().position(|x| !x.is_finite()) {
             return Err(TrainError::NonFinite {
                 epoch,
@@ -471,6 +462,7 @@ fn train_group(
         );
         for j in trained {
             if settings
+                .params
                 .patience
                 .is_some_and(|patience| epoch >= best.epoch[j] + patience)
             {
@@ -482,8 +474,8 @@ fn train_group(
     if let Some(best_vars) = &snapshot {
         net.restore(best_vars);
     }
-    if settings.refit_bias == BiasRefit::Train {
-        let predicted = to_array(&net.predict(&dev.train_images, settings.eval_batch));
+    if settings.params.refit_bias == BiasRefit::Train {
+        let predicted = to_array(&net.predict(&dev.train_images, settings.runtime.eval_batch));
         net.shift_output_bias(&level_shift(&predicted, &dev.train_responses_host, ids));
     }
     Ok(GroupResult {
