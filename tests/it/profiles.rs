@@ -121,14 +121,14 @@ fn the_paper_profile_of_every_experiment_pipeline_is_accepted() {
     }
 }
 
-/// The main job departs from the paper's protocol to learn within its CPU budget; its `paper`
-/// profile must restore the protocol (models.md §4) for every train stage.
+/// The experiment pipelines depart from the paper's protocol to learn within their CPU budgets;
+/// each `paper` profile must restore the protocol (models.md §4) for every train stage.
 #[test]
-fn the_main_jobs_paper_profile_restores_the_papers_protocol() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/incremental.yaml");
+fn every_experiments_paper_profile_restores_the_papers_protocol() {
     let cache = tempfile::tempdir().unwrap();
-    let explain = |stage: &str, profile: Option<&str>| {
-        let mut args = vec!["explain", file, stage];
+    let explain = |pipeline: &str, stage: &str, profile: Option<&str>| {
+        let file = format!("{}/pipelines/{pipeline}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let mut args = vec!["explain", file.as_str(), stage];
         if let Some(p) = profile {
             args.extend(["--profile", p]);
         }
@@ -145,23 +145,48 @@ fn the_main_jobs_paper_profile_restores_the_papers_protocol() {
         "param   batch_size = 50\n",
         "param   lr = 0.001\n",
         "param   readout_bias = \"default\"\n",
+        "param   patience = 0\n",
+        "param   refit_bias = \"none\"\n",
     ];
-    for stage in [
+    let models = ["ff-cnn", "ff-sa-cnn", "rf-cnn", "rf-sa-cnn"];
+    let mut stages: Vec<(&str, String)> = [
         "rf_cnn",
         "rf_sa_incr",
         "fc2_incr",
         "fc1_incr",
         "rf_sa_simul",
         "ff_sa_simul",
-    ] {
-        let paper = explain(stage, Some("paper"));
-        for line in protocol {
-            assert!(paper.contains(line), "{stage}: {line:?} missing:\n{paper}");
+    ]
+    .iter()
+    .map(|s| ("incremental", s.to_string()))
+    .collect();
+    for model in models {
+        stages.push(("factorized", format!("train@{model}")));
+        for fraction in ["0.25", "0.5", "1.0"] {
+            stages.push(("data_efficiency", format!("train@{model},{fraction}")));
         }
-        let demo = explain(stage, None);
+    }
+    for (pipeline, stage) in &stages {
+        let paper = explain(pipeline, stage, Some("paper"));
+        for line in protocol {
+            assert!(
+                paper.contains(line),
+                "{pipeline} {stage}: {line:?} missing:\n{paper}"
+            );
+        }
+        let demo = explain(pipeline, stage, None);
+        for line in [
+            "param   readout_bias = \"mean\"\n",
+            "param   refit_bias = \"train\"\n",
+        ] {
+            assert!(
+                demo.contains(line),
+                "{pipeline} {stage}: the demo departs from the protocol ({line:?}):\n{demo}"
+            );
+        }
         assert!(
-            demo.contains("param   readout_bias = \"mean\"\n"),
-            "{stage}: the demo departs from the protocol:\n{demo}"
+            !demo.contains("param   patience = 0\n"),
+            "{pipeline} {stage}: the demo stops early:\n{demo}"
         );
     }
 }
