@@ -53,10 +53,6 @@ impl SplitName {
             SplitName::Val => "val",
         }
     }
-
-    pub fn parse(name: &str) -> Option<SplitName> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
 }
 
 impl crate::neuro::choice::Choice for SplitName {
@@ -317,6 +313,7 @@ pub(crate) fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Erro
 mod tests {
     use super::*;
     use crate::neuro::analysis::fixtures::{neuron, per_neuron, summary};
+    use crate::neuro::choice::Choice;
 
     /// The writer's bytes are those of a `serde_json` map (sorted keys), as the `decompose`
     /// stage wrote them when it built its files with `json!`: the lock files stay valid.
@@ -435,7 +432,7 @@ mod tests {
         assert!(DecompositionFigure::parse("summary.json").is_none());
         assert!(DecompositionFigure::parse("other.png").is_none());
         assert_eq!(ArrayFile::FclMaps.file_name("a/b"), "fcl_maps_a_b.npy");
-        assert_eq!(SplitName::parse("val"), Some(SplitName::Val));
-        assert_eq!(SplitName::parse("train"), None);
+        assert_eq!(SplitName::from_id("val"), Some(SplitName::Val));
+        assert_eq!(SplitName::from_id("train"), None);
     }
 }

@@ -86,12 +86,6 @@ impl FreezeMode {
             FreezeMode::Reference => "reference",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [FreezeMode::Strict, FreezeMode::Reference]
-            .into_iter()
-            .find(|m| m.id() == s)
-    }
 }
 
 impl crate::neuro::choice::Choice for FreezeMode {

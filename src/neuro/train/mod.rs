@@ -66,12 +66,6 @@ impl Strategy {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        [Strategy::Auto, Strategy::Population, Strategy::PerNeuron]
-            .into_iter()
-            .find(|m| m.id() == s)
-    }
-
     /// Neurons per group for `neurons` neurons on a device of class `class` (before the memory
     /// budget's cap). `auto` is the population trainer on every device. On 2 CPU cores
     /// `sapipe bench train` (median of 3 alternating rounds, 8 or 16 neurons) measured it 1.02x
@@ -133,12 +127,6 @@ impl ReadoutBias {
             ReadoutBias::Mean => "mean",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [ReadoutBias::Default, ReadoutBias::Mean]
-            .into_iter()
-            .find(|b| b.id() == s)
-    }
 }
 
 impl crate::neuro::choice::Choice for ReadoutBias {
@@ -168,12 +156,6 @@ impl BiasRefit {
             BiasRefit::None => "none",
             BiasRefit::Train => "train",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [BiasRefit::None, BiasRefit::Train]
-            .into_iter()
-            .find(|b| b.id() == s)
     }
 }
 
@@ -247,6 +229,7 @@ pub fn torch_device(class: DeviceClass) -> Result<tch::Device, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neuro::choice::Choice;
 
     #[test]
     fn auto_strategy_follows_the_measured_device_rule() {
@@ -258,7 +241,7 @@ mod tests {
             30
         );
         assert_eq!(Strategy::PerNeuron.group_size_for(DeviceClass::Cuda, 30), 1);
-        assert_eq!(Strategy::parse("per-neuron"), Some(Strategy::PerNeuron));
-        assert_eq!(Strategy::parse("grouped"), None);
+        assert_eq!(Strategy::from_id("per-neuron"), Some(Strategy::PerNeuron));
+        assert_eq!(Strategy::from_id("grouped"), None);
     }
 }

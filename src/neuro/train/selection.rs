@@ -23,12 +23,6 @@ impl Selection {
             Selection::Final => "final",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Selection::PerNeuron, Selection::Final]
-            .into_iter()
-            .find(|m| m.id() == s)
-    }
 }
 
 impl crate::neuro::choice::Choice for Selection {
