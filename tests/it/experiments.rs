@@ -14,11 +14,11 @@ fn miniature() -> String {
     ))
     .unwrap();
     full.replace(
-        "with: { neurons: 8, train_images: 1500, validation_images: 200, test_images: 1000 }",
+        "with: { neurons: 8, train_images: 1500, validation_images: 500, test_images: 1000 }",
         "with: { neurons: 2, train_images: 60, validation_images: 20, test_images: 30, repeats: 3, image_size: 50 }",
     )
-    .replace("epochs: 24,", "epochs: 1,")
-    .replace("epochs: 16\n", "epochs: 1\n")
+    .replace("epochs: 50,", "epochs: 1,")
+    .replace("epochs: 50\n", "epochs: 1\n")
     .replace(
         "    uses: probe\n",
         "    uses: probe\n    with: { orientations: 4, phases: 2, frequencies: [6.0] }\n",
@@ -31,7 +31,7 @@ fn project() -> Project {
     let p = Project::with_project_stages();
     let text = miniature();
     assert!(
-        !["epochs: 24,", "epochs: 16\n"]
+        !["epochs: 50,", "epochs: 50\n"]
             .iter()
             .any(|e| text.contains(e))
             && text.contains("neurons: 2"),
@@ -114,7 +114,7 @@ fn miniature_incremental_pipeline_reports_every_model_table_and_figure_and_rerun
     // Changing only FC2's epochs reruns FC2 and what reads its outputs, nothing upstream.
     let fc2 = |epochs: u32| {
         format!(
-            "      epochs: {epochs}\n      patience: 3\n      batch_size: 8\n      lr: 0.003\n      readout_bias: mean\n      refit_bias: train\n      label: \"ff+sa-CNN* (Incr. FC2)\""
+            "      epochs: {epochs}\n      patience: 6\n      batch_size: 8\n      lr: 0.003\n      readout_bias: mean\n      refit_bias: train\n      label: \"ff+sa-CNN* (Incr. FC2)\""
         )
     };
     let text = p.read(P).replacen(&fc2(1), &fc2(2), 1);
