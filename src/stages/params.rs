@@ -8,11 +8,16 @@
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::kind::Params;
+use crate::kind::{KindError, Params, StageContext};
 
 /// The parameters of a stage as `T`; the error names the parameter and what would be valid.
 pub fn read<T: DeserializeOwned>(params: &Params) -> Result<T, String> {
     T::deserialize(ParamsDeserializer(params)).map_err(|e| e.to_string())
+}
+
+/// [`read`] as a kind calls it, once per run: the error names the stage too.
+pub fn read_stage<T: DeserializeOwned>(ctx: &StageContext) -> Result<T, KindError> {
+    read(ctx.params).map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))
 }
 
 /// [`read`] for a struct that flattens another (serde cannot deny unknown keys through
