@@ -33,6 +33,22 @@ pub fn read_flattened<T: DeserializeOwned + serde::Serialize>(
     }
 }
 
+/// An optional `path` parameter as a field (`#[serde(with = "params::optional_path")]`): the
+/// engine passes "" for "not set" ([`crate::spec::params::ParamType::Path`]), which is `None`.
+pub mod optional_path {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_deref().unwrap_or(Path::new("")).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        Ok(Some(PathBuf::deserialize(d)?).filter(|p| !p.as_os_str().is_empty()))
+    }
+}
+
 /// Deserialises a [`Params`] map as a struct, naming the key in a value's error.
 struct ParamsDeserializer<'a>(&'a Params);
 
