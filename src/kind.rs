@@ -95,6 +95,8 @@ impl StageContext<'_> {
         })
     }
 
+    /// One parameter's value as the pipeline resolved it. The built-in stage kinds read theirs
+    /// once, typed ([`crate::stages::params::read_stage`]).
     pub fn param(&self, name: &str) -> Result<&Value, KindError> {
         self.params.get(name).ok_or_else(|| {
             KindError::Invalid(format!(
@@ -110,18 +112,6 @@ impl StageContext<'_> {
             .ok_or_else(|| self.type_error(name, "a non-negative integer"))
     }
 
-    pub fn param_f64(&self, name: &str) -> Result<f64, KindError> {
-        self.param(name)?
-            .as_f64()
-            .ok_or_else(|| self.type_error(name, "a number"))
-    }
-
-    pub fn param_bool(&self, name: &str) -> Result<bool, KindError> {
-        self.param(name)?
-            .as_bool()
-            .ok_or_else(|| self.type_error(name, "true or false"))
-    }
-
     /// Appends `line` to the stage's log (and traces it).
     pub fn log(&self, line: &str) -> Result<(), KindError> {
         use std::io::Write as _;
@@ -133,12 +123,6 @@ impl StageContext<'_> {
             .open(&self.log_path)
             .map_err(KindError::io(context()))?;
         writeln!(file, "{line}").map_err(KindError::io(context()))
-    }
-
-    pub fn param_str(&self, name: &str) -> Result<&str, KindError> {
-        self.param(name)?
-            .as_str()
-            .ok_or_else(|| self.type_error(name, "a string"))
     }
 
     fn type_error(&self, name: &str, expected: &str) -> KindError {

@@ -18,7 +18,7 @@ pub struct Table {
     pub notes: Vec<String>,
 }
 
-/// Which tables a report renders.
+/// Which tables a report renders (the `report` kind's `tables` lists them by identifier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
     Summary,
@@ -34,8 +34,12 @@ impl TableKind {
         TableKind::Table2,
         TableKind::Table3,
     ];
+}
 
-    pub fn name(self) -> &'static str {
+impl crate::neuro::choice::Choice for TableKind {
+    const ALL: &'static [Self] = &TableKind::ALL;
+
+    fn id(self) -> &'static str {
         match self {
             TableKind::Summary => "summary",
             TableKind::Table1 => "table1",
@@ -43,11 +47,9 @@ impl TableKind {
             TableKind::Table3 => "table3",
         }
     }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
 }
+
+crate::neuro::choice::choice_serde!(TableKind);
 
 pub(super) const MISSING: &str = "—";
 
@@ -491,7 +493,5 @@ mod tests {
         let text = build_tables(&none, &[TableKind::Summary])[0].to_text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[1].find("Stage"), lines[3].find("x "), "{text}");
-        assert_eq!(TableKind::parse("table2"), Some(TableKind::Table2));
-        assert_eq!(TableKind::parse("table4"), None);
     }
 }

@@ -26,8 +26,7 @@ pub struct DecomposeSpec {
 impl DecomposeSpec {
     /// Reads the stage's parameters once; errors name the stage and the parameter.
     pub fn from_params(ctx: &StageContext) -> Result<Self, KindError> {
-        let spec: Self = super::params::read(ctx.params)
-            .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
+        let spec: Self = super::params::read_stage(ctx)?;
         Ok(DecomposeSpec {
             top_k: spec.top_k.max(1),
             ..spec

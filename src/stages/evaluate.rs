@@ -5,7 +5,11 @@
 //! Each `predictions` input is a directory in the format of
 //! [`crate::neuro::train::predictions`]: `test.npy` and `val.npy` (f32 [images, neurons]) and
 //! `info.json`, which says what the model is and whether it was trained incrementally.
+//!
+//! Its parameters are read once into [`EvaluateParams`] (the test below keeps the struct and
+//! `stages/evaluate.yaml` in step).
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
@@ -18,6 +22,26 @@ use crate::report::seeds::{self, Spread};
 use crate::reproducibility::compared::NEURON_CORR;
 
 pub struct Evaluate;
+
+/// An `evaluate` stage's parameters, as declared in `stages/evaluate.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateParams {
+    /// Stage name or label of the model CORR ratios are computed against ("" = none).
+    pub baseline: String,
+    /// Evaluate on the validation split, as the reference implementation does.
+    pub reference_protocol: bool,
+}
+
+impl EvaluateParams {
+    /// The split evaluated.
+    pub fn split(&self) -> Split {
+        match self.reference_protocol {
+            true => Split::Validation,
+            false => Split::Test,
+        }
+    }
+}
 
 impl StageKind for Evaluate {
     fn name(&self) -> &'static str {
@@ -34,17 +58,15 @@ impl StageKind for Evaluate {
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
+        let params: EvaluateParams = super::params::read_stage(ctx)?;
         let prepared_dir = ctx.input("prepared")?;
         let prepared = PreparedDataset::read(prepared_dir).map_err(|e| {
             KindError::Invalid(format!("stage '{}': input 'prepared': {e}", ctx.stage))
         })?;
-        let split = match ctx.param_bool("reference_protocol")? {
-            true => Split::Validation,
-            false => Split::Test,
-        };
+        let split = params.split();
         let models = read_predictions(ctx, split, prepared.meta.fraction)?;
         let data = split_data(&prepared, split);
-        let evaluation = evaluate(&data, models, ctx.param_str("baseline")?).map_err(|e| {
+        let evaluation = evaluate(&data, models, &params.baseline).map_err(|e| {
             KindError::Invalid(format!("stage '{}': {e} (parameter 'baseline')", ctx.stage))
         })?;
         write_outputs(ctx, &evaluation)?;
@@ -231,6 +253,8 @@ mod tests {
     use super::*;
     use crate::kind::{DeviceClass, Params};
     use crate::neuro::data::dataset::PreparedMeta;
+    use crate::stages::fixtures::with_params;
+    use crate::stages::params::read_stage;
 
     const IMAGES: usize = 150;
     const NEURONS: usize = 3;
@@ -309,6 +333,34 @@ mod tests {
             ("baseline".to_string(), json!(baseline)),
             ("reference_protocol".to_string(), json!(reference)),
         ])
+    }
+
+    #[test]
+    fn the_struct_and_stages_evaluate_yaml_agree() {
+        crate::stages::params::drift::<EvaluateParams>("evaluate", &[]);
+    }
+
+    #[test]
+    fn parameters_are_read_once_and_named_when_wrong() {
+        let read = |p: &Params| with_params("eval", p, read_stage::<EvaluateParams>);
+        let p = read(&params("m", true)).unwrap();
+        assert_eq!((p.baseline.as_str(), p.split()), ("m", Split::Validation));
+        let mut wrong = params("", false);
+        wrong.insert("reference_protocol".into(), json!("yes"));
+        wrong.insert("split".into(), json!("test"));
+        let err = read(&wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("stage 'eval'") && err.contains("'reference_protocol'"),
+            "{err}"
+        );
+        wrong.insert("reference_protocol".into(), json!(true));
+        let err = read(&wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("stage 'eval'")
+                && err.contains("unknown field `split`")
+                && err.contains("`baseline`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,16 +2,75 @@
 //! writes them as a raw dataset directory (`data`), or fails naming the file, the array and
 //! what was wrong, writing nothing. Its metrics add the import report (what was read from
 //! where, what was skipped, the split's source, per-neuron response statistics) to the
-//! dataset's summary; its log says the same at length.
+//! dataset's summary; its log says the same at length. Its parameters are read once into
+//! [`ImportParams`] (the test below keeps the struct and `stages/import.yaml` in step).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
+
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::data::import::{ImportConfig, import_named};
 use crate::neuro::data::summary::dataset_metrics;
 
 pub struct Import;
+
+/// An `import` stage's parameters, as declared in `stages/import.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    /// The recordings: a folder of `.npy` files, an `.npz`, `.mat` or `.h5` file.
+    pub source: PathBuf,
+    /// Share of images held out for testing when the source gives no split.
+    pub test_fraction: f64,
+    /// Seed of that test split.
+    pub seed: u64,
+    /// Files or arrays of `source` to skip, with or without extension.
+    #[serde(deserialize_with = "ignore_list")]
+    pub ignore: Vec<String>,
+    /// The importer's array names to the source's own.
+    #[serde(deserialize_with = "names_map")]
+    pub names: BTreeMap<String, String>,
+}
+
+impl ImportParams {
+    /// How to import.
+    pub fn config(&self) -> ImportConfig {
+        ImportConfig {
+            test_fraction: self.test_fraction,
+            seed: self.seed,
+        }
+    }
+}
+
+/// The `ignore` parameter: a list of file or array names.
+fn ignore_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    explained(
+        d,
+        "must be a list of file or array names (e.g. [notes.txt, extra])",
+    )
+}
+
+/// The `names` parameter: the importer's array names to the source's own.
+fn names_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    explained(
+        d,
+        "must map array names to the source's names (e.g. {images: stim, responses: resp})",
+    )
+}
+
+/// A value read as `T`, or an error that says what it must be (`must`) and what was found:
+/// serde's own would speak of one item's type, not of what the parameter holds.
+fn explained<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+    d: D,
+    must: &str,
+) -> Result<T, D::Error> {
+    let value = Value::deserialize(d)?;
+    T::deserialize(&value).map_err(|_| D::Error::custom(format!("{must}, found {value}")))
+}
 
 impl StageKind for Import {
     fn name(&self) -> &'static str {
@@ -28,14 +87,14 @@ impl StageKind for Import {
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
-        let source = Path::new(ctx.param_str("source")?);
-        let cfg = ImportConfig {
-            test_fraction: ctx.param_f64("test_fraction")?,
-            seed: ctx.param_u64("seed")?,
-        };
-        let ignore = ignore_list(ctx)?;
-        let names = names_map(ctx)?;
-        let imported = import_named(source, &cfg, &ignore, &names).map_err(|e| {
+        let params: ImportParams = super::params::read_stage(ctx)?;
+        let imported = import_named(
+            &params.source,
+            &params.config(),
+            &params.ignore,
+            &params.names,
+        )
+        .map_err(|e| {
             KindError::Invalid(format!("stage '{}': parameter 'source': {e}", ctx.stage))
         })?;
         let raw = &imported.raw;
@@ -50,42 +109,6 @@ impl StageKind for Import {
     }
 }
 
-/// The `names` parameter: the importer's array names to the source's own.
-fn names_map(ctx: &StageContext) -> Result<BTreeMap<String, String>, KindError> {
-    let value = ctx.param("names")?;
-    let invalid = || {
-        KindError::Invalid(format!(
-            "stage '{}': parameter 'names' must map array names to the source's names (e.g. \
-             {{images: stim, responses: resp}}), found {value}",
-            ctx.stage
-        ))
-    };
-    value
-        .as_object()
-        .ok_or_else(invalid)?
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or_else(invalid)?.to_owned())))
-        .collect()
-}
-
-/// The `ignore` parameter: a list of file or array names.
-fn ignore_list(ctx: &StageContext) -> Result<Vec<String>, KindError> {
-    let value = ctx.param("ignore")?;
-    let invalid = || {
-        KindError::Invalid(format!(
-            "stage '{}': parameter 'ignore' must be a list of file or array names (e.g. \
-             [notes.txt, extra]), found {value}",
-            ctx.stage
-        ))
-    };
-    value
-        .as_array()
-        .ok_or_else(invalid)?
-        .iter()
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(invalid))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -95,6 +118,14 @@ mod tests {
     use super::*;
     use crate::neuro::data::fixtures::npy;
     use crate::stages::fixtures::{params_from_definition, run_kind};
+
+    #[test]
+    fn the_struct_and_stages_import_yaml_agree() {
+        crate::stages::params::drift::<ImportParams>(
+            "import",
+            &[("source", json!("recordings")), ("seed", json!(7))],
+        );
+    }
 
     #[test]
     fn import_stage_writes_a_raw_dataset_or_names_the_problem() {
@@ -175,9 +206,18 @@ mod tests {
         );
         let (params, _) = params_from_definition("import.yaml", with(json!([1])));
         let e = run(params, "b").unwrap_err().to_string();
-        assert!(
-            e.contains("stage 's': parameter 'ignore' must be a list of file or array names"),
-            "{e}"
+        assert_eq!(
+            e,
+            "stage 's': parameter 'ignore': must be a list of file or array names (e.g. \
+             [notes.txt, extra]), found [1]"
+        );
+        let (mut params, _) = params_from_definition("import.yaml", with(json!([])));
+        params["names"] = json!({"images": 3});
+        let e = run(params, "c").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "stage 's': parameter 'names': must map array names to the source's names (e.g. \
+             {images: stim, responses: resp}), found {\"images\":3}"
         );
     }
 }

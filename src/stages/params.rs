@@ -8,11 +8,16 @@
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::kind::Params;
+use crate::kind::{KindError, Params, StageContext};
 
 /// The parameters of a stage as `T`; the error names the parameter and what would be valid.
 pub fn read<T: DeserializeOwned>(params: &Params) -> Result<T, String> {
     T::deserialize(ParamsDeserializer(params)).map_err(|e| e.to_string())
+}
+
+/// [`read`] as a kind calls it, once per run: the error names the stage too.
+pub fn read_stage<T: DeserializeOwned>(ctx: &StageContext) -> Result<T, KindError> {
+    read(ctx.params).map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))
 }
 
 /// [`read`] for a struct that flattens another (serde cannot deny unknown keys through
@@ -25,6 +30,22 @@ pub fn read_flattened<T: DeserializeOwned + serde::Serialize>(
     match params.keys().find(|k| written.get(k.as_str()).is_none()) {
         Some(k) => Err(format!("unknown parameter '{k}'")),
         None => Ok(typed),
+    }
+}
+
+/// An optional `path` parameter as a field (`#[serde(with = "params::optional_path")]`): the
+/// engine passes "" for "not set" ([`crate::spec::params::ParamType::Path`]), which is `None`.
+pub mod optional_path {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_deref().unwrap_or(Path::new("")).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        Ok(Some(PathBuf::deserialize(d)?).filter(|p| !p.as_os_str().is_empty()))
     }
 }
 

@@ -23,8 +23,7 @@ impl StageKind for Preprocess {
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
         let raw = RawDataset::read(ctx.input("data")?)
             .map_err(|e| KindError::Invalid(format!("stage '{}': input 'data': {e}", ctx.stage)))?;
-        let cfg: PreprocessConfig = super::params::read(ctx.params)
-            .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
+        let cfg: PreprocessConfig = super::params::read_stage(ctx)?;
         let (prepared, report) = preprocess(&raw, &cfg)
             .map_err(|e| KindError::Invalid(format!("stage '{}': {e}", ctx.stage)))?;
         prepared.write(ctx.output("prepared")?).map_err(|e| {

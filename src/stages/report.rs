@@ -1,9 +1,11 @@
 //! The `report` stage kind: gathers `evaluate` stages' metrics, train stages' curves and FCL
 //! decomposition summaries and in-silico probes into a report directory (`report.md` and the
-//! PNG figures it shows), rendered by [`crate::report`].
+//! PNG figures it shows), rendered by [`crate::report`]. Its parameters are read once into
+//! [`ReportParams`] (the test below keeps the struct and `stages/report.yaml` in step).
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
@@ -16,6 +18,16 @@ use crate::report::training::{TrainingCurve, parse_curves};
 use crate::report::{ProbeInput, ReportInputs, StageFigure, TableKind, write_report};
 
 pub struct Report;
+
+/// A `report` stage's parameters, as declared in `stages/report.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// The report's heading.
+    pub title: String,
+    /// The tables rendered, in order.
+    pub tables: Vec<TableKind>,
+}
 
 impl StageKind for Report {
     fn name(&self) -> &'static str {
@@ -32,6 +44,7 @@ impl StageKind for Report {
     }
 
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
+        let ReportParams { title, tables } = super::params::read_stage(ctx)?;
         let invalid =
             |message: String| KindError::Invalid(format!("stage '{}': {message}", ctx.stage));
         let bound = ctx.inputs_many("metrics");
@@ -50,13 +63,13 @@ impl StageKind for Report {
             })
             .collect::<Result<Vec<_>, KindError>>()?;
         let inputs = ReportInputs {
-            title: ctx.param_str("title")?.to_string(),
+            title,
             evaluations,
             curves: read_curves(ctx)?,
             decompositions: read_decompositions(ctx)?,
             decomposition_figures: decomposition_figures(ctx)?,
             probes: read_probes(ctx)?,
-            tables: tables_param(ctx)?,
+            tables,
         };
         let dir = ctx.output("report")?;
         let written = write_report(&inputs, dir)
@@ -74,28 +87,6 @@ impl StageKind for Report {
         metrics.insert("claims_holding".into(), json!(written.claims_holding));
         Ok(metrics)
     }
-}
-
-/// The `tables` parameter: a list of table names.
-fn tables_param(ctx: &StageContext) -> Result<Vec<TableKind>, KindError> {
-    let valid = TableKind::ALL.map(TableKind::name).join(", ");
-    let bad = |found: String| {
-        KindError::Invalid(format!(
-            "stage '{}': parameter 'tables' must be a list of table names ({valid}), found {found}",
-            ctx.stage
-        ))
-    };
-    let list = ctx
-        .param("tables")?
-        .as_array()
-        .ok_or_else(|| bad(ctx.params["tables"].to_string()))?;
-    list.iter()
-        .map(|v| {
-            v.as_str()
-                .and_then(TableKind::parse)
-                .ok_or_else(|| bad(v.to_string()))
-        })
-        .collect()
 }
 
 /// A bound artifact's file: the path itself, or `file` inside it when it is a directory.
@@ -227,6 +218,8 @@ mod tests {
     use crate::kind::{DeviceClass, Params};
     use crate::neuro::analysis::fixtures as decomposition;
     use crate::report::fixtures::{computed, evaluation, model};
+    use crate::stages::fixtures::{params_from_definition, with_params};
+    use crate::stages::params::read_stage;
 
     fn run(
         params: &Params,
@@ -391,16 +384,33 @@ mod tests {
     }
 
     #[test]
+    fn the_struct_and_stages_report_yaml_agree() {
+        crate::stages::params::drift::<ReportParams>("report", &[]);
+        // `tables` is a list, so the definition declares no choices: its default lists
+        // every table, in order.
+        let (defaults, _) = params_from_definition("report.yaml", json!({}));
+        let defaults: Params = defaults.as_object().unwrap().clone().into_iter().collect();
+        let read = with_params("report", &defaults, read_stage::<ReportParams>);
+        assert_eq!(read.unwrap().tables, TableKind::ALL);
+    }
+
+    #[test]
     fn tables_param_and_missing_inputs_are_explained() {
         let dir = tempfile::tempdir().unwrap();
         let inputs = inputs(dir.path());
         let err = run(&params(json!(["table4"])), &inputs, dir.path())
             .unwrap_err()
             .to_string();
+        assert_eq!(
+            err,
+            "stage 'report': parameter 'tables': unknown value 'table4' (valid: summary, \
+             table1, table2, table3)"
+        );
+        let err = run(&params(json!("table1")), &inputs, dir.path())
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.contains("'tables'")
-                && err.contains("summary, table1, table2, table3")
-                && err.contains("table4"),
+            err.contains("stage 'report': parameter 'tables': invalid type: string \"table1\""),
             "{err}"
         );
         let only_curves: BTreeMap<_, _> = inputs

@@ -2,10 +2,14 @@
 //! ([`crate::neuro::data::sim`]) as a raw dataset directory (`data`), with a montage of stimuli
 //! (`montage`) and a picture of a dozen neurons' receptive fields, surrounds and size tuning
 //! (`neurons`). Its metrics are the calibration figures (single-trial vs noise-free
-//! correlation, noise ceilings, sparseness, spectral slope) and dataset summaries.
+//! correlation, noise ceilings, sparseness, spectral slope) and dataset summaries. Its
+//! parameters are read once into [`SyntheticParams`] (the test below keeps the struct and
+//! `stages/synthetic-v1.yaml` in step).
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 use crate::kind::{KindError, Metrics, StageContext, StageKind};
 use crate::neuro::data::sim::pictures::{write_montage, write_neuron_panels};
@@ -20,9 +24,44 @@ pub struct SyntheticV1;
 /// Stimuli shown in the montage.
 const MONTAGE_IMAGES: usize = 24;
 
-/// Appends a line to the stage's log.
-pub(crate) fn usize_param(ctx: &StageContext, name: &str) -> Result<usize, KindError> {
-    Ok(ctx.param_u64(name)? as usize)
+/// A `synthetic-v1` stage's parameters, as declared in `stages/synthetic-v1.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticParams {
+    pub neurons: usize,
+    pub train_images: usize,
+    /// 0 leaves the validation split to `preprocess`.
+    pub validation_images: usize,
+    pub test_images: usize,
+    /// Trials per test image.
+    pub repeats: usize,
+    /// Side of the generated stimuli in pixels.
+    pub image_size: usize,
+    pub complex_fraction: f64,
+    pub no_surround_fraction: f64,
+    /// A folder of photos to cut the stimuli from; dead leaves when `None` (written "").
+    #[serde(with = "super::params::optional_path")]
+    pub photos: Option<PathBuf>,
+    pub seed: u64,
+}
+
+impl SyntheticParams {
+    /// What to simulate (the population's other settings are the library's defaults).
+    pub fn config(&self) -> SimConfig {
+        SimConfig {
+            seed: self.seed,
+            train_images: self.train_images,
+            validation_images: self.validation_images,
+            test_images: self.test_images,
+            repeats: self.repeats,
+            population: PopulationConfig {
+                neurons: self.neurons,
+                complex_fraction: self.complex_fraction,
+                no_surround_fraction: self.no_surround_fraction,
+                ..Default::default()
+            },
+        }
+    }
 }
 
 impl StageKind for SyntheticV1 {
@@ -39,28 +78,14 @@ impl StageKind for SyntheticV1 {
     fn run(&self, ctx: &StageContext) -> Result<Metrics, KindError> {
         let invalid =
             |e: &dyn std::fmt::Display| KindError::Invalid(format!("stage '{}': {e}", ctx.stage));
-        let size = usize_param(ctx, "image_size")?;
-        let cfg = SimConfig {
-            seed: ctx.param_u64("seed")?,
-            train_images: usize_param(ctx, "train_images")?,
-            validation_images: usize_param(ctx, "validation_images")?,
-            test_images: usize_param(ctx, "test_images")?,
-            repeats: usize_param(ctx, "repeats")?,
-            population: PopulationConfig {
-                neurons: usize_param(ctx, "neurons")?,
-                complex_fraction: ctx.param_f64("complex_fraction")?,
-                no_surround_fraction: ctx.param_f64("no_surround_fraction")?,
-                ..Default::default()
-            },
-        };
-        let photos = ctx.param_str("photos")?;
-        let source: Box<dyn StimulusSource> = if photos.is_empty() {
-            Box::new(DeadLeaves::new(size))
-        } else {
-            Box::new(
-                PhotoCrops::load(Path::new(photos), size)
+        let params: SyntheticParams = super::params::read_stage(ctx)?;
+        let (cfg, size) = (params.config(), params.image_size);
+        let source: Box<dyn StimulusSource> = match &params.photos {
+            None => Box::new(DeadLeaves::new(size)),
+            Some(photos) => Box::new(
+                PhotoCrops::load(photos, size)
                     .map_err(|e| invalid(&format!("parameter 'photos': {e}")))?,
-            )
+            ),
         };
         let start = Instant::now();
         let progress = |done: u64, total: u64, what: &str| (ctx.progress)(done, total, what);
@@ -89,7 +114,7 @@ impl StageKind for SyntheticV1 {
         metrics.insert("generation_seconds".into(), json_number(Some(seconds)));
         metrics.insert(
             "stimuli".into(),
-            (if photos.is_empty() {
+            (if params.photos.is_none() {
                 "dead-leaves"
             } else {
                 "photos"
@@ -116,7 +141,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::stages::fixtures::{run_kind, synthetic_params};
+    use crate::stages::fixtures::{run_kind, synthetic_params, with_params};
+    use crate::stages::params::read_stage;
 
     #[test]
     fn synthetic_stage_writes_data_pictures_and_calibration_metrics() {
@@ -146,6 +172,44 @@ mod tests {
             std::fs::read_to_string(dir.path().join("log.txt"))
                 .unwrap()
                 .contains("generated 30 images")
+        );
+    }
+
+    #[test]
+    fn the_struct_and_stages_synthetic_v1_yaml_agree() {
+        crate::stages::params::drift::<SyntheticParams>("synthetic-v1", &[("seed", json!(7))]);
+    }
+
+    #[test]
+    fn parameters_are_read_once_and_named_when_wrong() {
+        let read = |p: serde_json::Value| {
+            let p: crate::kind::Params = p.as_object().unwrap().clone().into_iter().collect();
+            with_params("sim", &p, read_stage::<SyntheticParams>)
+        };
+        let p = read(synthetic_params()).unwrap();
+        let cfg = p.config();
+        assert_eq!(
+            (
+                cfg.seed,
+                cfg.population.neurons,
+                cfg.population.complex_fraction
+            ),
+            (5, 3, 0.5)
+        );
+        assert_eq!((p.image_size, p.photos), (32, None));
+        let mut wrong = synthetic_params();
+        wrong["repeats"] = json!(-1);
+        let err = read(wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("stage 'sim': parameter 'repeats'") && err.contains("-1"),
+            "{err}"
+        );
+        let mut wrong = synthetic_params();
+        wrong["neuron"] = json!(3);
+        let err = read(wrong).unwrap_err().to_string();
+        assert!(
+            err.contains("stage 'sim'") && err.contains("unknown field `neuron`"),
+            "{err}"
         );
     }
 
